@@ -22,6 +22,15 @@ public struct LMDBTransaction: ~Copyable {
         mdb_txn_abort(handle)
     }
 
+    /// Opens the unnamed main database, whose keys are the names of the named databases.
+    func openDatabase(_ name: String?) throws(VectorIndexError) -> MDB_dbi {
+        var dbi: MDB_dbi = 0
+        try check(mdb_dbi_open(handle, name, 0, &dbi), "mdb_dbi_open")
+        return dbi
+    }
+
+    /// Opens a named database; a missing one throws `unknownCollection(name)` unless `create`.
+    /// The handle becomes valid for the environment when this write transaction commits.
     func openDatabase(_ name: String, create: Bool) throws(VectorIndexError) -> MDB_dbi {
         var dbi: MDB_dbi = 0
         let rc = mdb_dbi_open(handle, name, create ? UInt32(MDB_CREATE) : 0, &dbi)

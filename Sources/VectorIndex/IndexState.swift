@@ -1,0 +1,89 @@
+/// The in-memory, searchable form of a collection.
+///
+/// Vectors live in dense slots (`0..<count`); removing a slot moves the last one into it, so
+/// storage never has holes. Mutated only by the collection's single writer under the write side
+/// of its lock, searched under the read side.
+final class IndexState: @unchecked Sendable {
+    // @unchecked Sendable: every access is guarded by VectorCollection's writer mutex and
+    // readers-writer lock (see VectorCollection).
+    let dimension: Int
+    var kind: IndexKind
+    /// Slot → id.
+    var ids: [UInt64] = []
+    /// Layout: (count, dimension), slot order.
+    var vectors: [Float] = []
+    /// Id → slot.
+    var slotOf: [UInt64: Int32] = [:]
+    /// Slot → inverted list (unused while flat).
+    var listOf: [UInt32] = []
+    /// Slot → position inside its inverted list.
+    var positionInList: [UInt32] = []
+    /// Layout: (listCount, dimension).
+    var centroids: [Float] = []
+    var pq: ProductQuantizer?
+    var lists: [InvertedList] = []
+
+    init(dimension: Int, kind: IndexKind) {
+        self.dimension = dimension
+        self.kind = kind
+    }
+
+    var count: Int { ids.count }
+    var subquantizerCount: Int { pq?.subquantizerCount ?? 0 }
+
+    /// Appends a vector. `list` and `code` come from `Assigner` (ignored while flat).
+    func append(id: UInt64, vector: UnsafeBufferPointer<Float>, list: UInt32, code: UnsafeBufferPointer<UInt8>) {
+        let slot = Int32(ids.count)
+        ids.append(id)
+        vectors.append(contentsOf: vector)
+        slotOf[id] = slot
+        if lists.isEmpty {
+            listOf.append(CollectionStorage.flatList)
+            positionInList.append(0)
+        } else {
+            listOf.append(list)
+            positionInList.append(UInt32(lists[Int(list)].count))
+            lists[Int(list)].append(slot: slot, code: code)
+        }
+    }
+
+    /// Removes `id`, which must be present.
+    /// - Complexity: O(dimension + subquantizerCount).
+    func remove(id: UInt64) {
+        guard let s = slotOf.removeValue(forKey: id) else { return }
+        let slot = Int(s)
+        if !lists.isEmpty {
+            let list = Int(listOf[slot])
+            let position = Int(positionInList[slot])
+            if let moved = lists[list].remove(at: position, subquantizerCount: subquantizerCount) {
+                positionInList[Int(moved)] = UInt32(position)
+            }
+        }
+        let last = ids.count - 1
+        if slot != last {
+            let movedID = ids[last]
+            ids[slot] = movedID
+            slotOf[movedID] = s
+            listOf[slot] = listOf[last]
+            positionInList[slot] = positionInList[last]
+            vectors.withUnsafeMutableBufferPointer { v in
+                let d = dimension
+                (v.baseAddress! + slot * d).update(from: v.baseAddress! + last * d, count: d)
+            }
+            if !lists.isEmpty {
+                lists[Int(listOf[slot])].slots[Int(positionInList[slot])] = s
+            }
+        }
+        ids.removeLast()
+        vectors.removeLast(dimension)
+        listOf.removeLast()
+        positionInList.removeLast()
+    }
+
+    /// A copy of the stored vector of `id`.
+    func vector(for id: UInt64) -> [Float]? {
+        guard let s = slotOf[id] else { return nil }
+        let start = Int(s) * dimension
+        return Array(vectors[start..<(start + dimension)])
+    }
+}

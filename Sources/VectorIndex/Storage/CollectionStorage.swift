@@ -1,0 +1,126 @@
+import CLMDB
+
+/// The LMDB layout of one collection: two named databases.
+///
+/// - `c/<name>/vectors`: key = id as 8 big-endian bytes (so a cursor visits ids in order);
+///   value = sealed record. Record layout: list number (UInt32 LE, `UInt32.max` when flat),
+///   `subquantizerCount` code bytes (one 4-bit code per byte), `dimension` Float32 LE.
+/// - `c/<name>/model`: `centroids` (sealed, layout (listCount, dimension)), `codebooks`
+///   (sealed, `ProductQuantizer.codebooks` layout) and `watermark` (UInt64 LE).
+///
+/// The collection's configuration (dimension, kind, policy) lives in the environment catalog.
+struct CollectionStorage: Sendable {
+    let name: String
+    let vectors: MDB_dbi
+    let model: MDB_dbi
+    let sealer: (any VectorSealer)?
+
+    static func databaseNames(for name: String) -> (vectors: String, model: String) {
+        ("c/\(name)/vectors", "c/\(name)/model")
+    }
+
+    static let flatList = UInt32.max
+
+    // MARK: - Records
+
+    func putRecord(_ txn: borrowing LMDBTransaction, id: UInt64, list: UInt32,
+                   code: ArraySlice<UInt8>, vector: ArraySlice<Float>) throws(VectorIndexError) {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(4 + code.count + vector.count * 4)
+        withUnsafeBytes(of: list.littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: code)
+        vector.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        let key = Self.key(id)
+        try txn.put(vectors, key: key, value: try seal(bytes, key: key, database: "vectors"))
+    }
+
+    func deleteRecord(_ txn: borrowing LMDBTransaction, id: UInt64) throws(VectorIndexError) {
+        try txn.delete(vectors, key: Self.key(id))
+    }
+
+    /// Visits every record in id order.
+    func forEachRecord(_ txn: borrowing LMDBTransaction, dimension: Int, subquantizerCount: Int,
+                       _ body: (UInt64, UInt32, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(VectorIndexError) -> Void) throws(VectorIndexError) {
+        let expected = 4 + subquantizerCount + dimension * 4
+        try txn.forEach(vectors) { (key, value) throws(VectorIndexError) in
+            guard key.count == 8 else { throw .corrupt("vector key of \(key.count) bytes in \(name)") }
+            var id: UInt64 = 0
+            for b in key { id = id << 8 | UInt64(b) }
+            let record: [UInt8]
+            if let sealer {
+                do {
+                    record = try sealer.open(Array(value), context: context(Array(key), database: "vectors"))
+                } catch {
+                    throw .sealing("cannot open vector record of \(name)")
+                }
+            } else {
+                record = Array(value)
+            }
+            guard record.count == expected else { throw .corrupt("vector record of \(record.count) bytes in \(name)") }
+            var failure: VectorIndexError?
+            record.withUnsafeBytes { raw in
+                let list = UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))
+                do throws(VectorIndexError) {
+                    try body(id, list, UnsafeRawBufferPointer(rebasing: raw[4..<(4 + subquantizerCount)]),
+                             UnsafeRawBufferPointer(rebasing: raw[(4 + subquantizerCount)...]))
+                } catch {
+                    failure = error
+                }
+            }
+            if let failure { throw failure }
+        }
+    }
+
+    // MARK: - Model
+
+    func putFloats(_ txn: borrowing LMDBTransaction, _ key: String, _ floats: [Float]) throws(VectorIndexError) {
+        let bytes = floats.withUnsafeBytes { Array($0) }
+        let k = Array(key.utf8)
+        try txn.put(model, key: k, value: try seal(bytes, key: k, database: "model"))
+    }
+
+    func floats(_ txn: borrowing LMDBTransaction, _ key: String) throws(VectorIndexError) -> [Float]? {
+        let k = Array(key.utf8)
+        guard let stored = try txn.get(model, key: k, { Array($0) }) else { return nil }
+        let bytes: [UInt8]
+        if let sealer {
+            do { bytes = try sealer.open(stored, context: context(k, database: "model")) } catch {
+                throw .sealing("cannot open \(key) of \(name)")
+            }
+        } else {
+            bytes = stored
+        }
+        guard bytes.count % 4 == 0 else { throw .corrupt("\(key) of \(name)") }
+        return bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    func putWatermark(_ txn: borrowing LMDBTransaction, _ watermark: UInt64) throws(VectorIndexError) {
+        try txn.put(model, key: Array("watermark".utf8), value: withUnsafeBytes(of: watermark.littleEndian) { Array($0) })
+    }
+
+    func watermark(_ txn: borrowing LMDBTransaction) throws(VectorIndexError) -> UInt64 {
+        try txn.get(model, key: Array("watermark".utf8)) { (raw) throws(VectorIndexError) -> UInt64 in
+            guard raw.count == 8 else { throw .corrupt("watermark of \(name)") }
+            return UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))
+        } ?? 0
+    }
+
+    // MARK: - Sealing
+
+    static func key(_ id: UInt64) -> [UInt8] {
+        withUnsafeBytes(of: id.bigEndian) { Array($0) }
+    }
+
+    private func context(_ key: [UInt8], database: String) -> [UInt8] {
+        Array("vectorindex/\(name)/\(database)/".utf8) + key
+    }
+
+    private func seal(_ bytes: [UInt8], key: [UInt8], database: String) throws(VectorIndexError) -> [UInt8] {
+        guard let sealer else { return bytes }
+        do {
+            return try sealer.seal(bytes, context: context(key, database: database))
+        } catch {
+            throw .sealing("cannot seal a record of \(name)")
+        }
+    }
+}
