@@ -19,3 +19,33 @@ void vk_fastscan_u16(const uint8_t *codes, size_t blockCount, const uint8_t *lut
 int vk_fastscan_uses_avx2(void);
 
 #endif
+
+#ifndef CVECTORKERNELS_DISTANCE_H
+#define CVECTORKERNELS_DISTANCE_H
+/// Squared L2 distance between two vectors of `d` floats (AVX2+FMA when the CPU has them).
+float vk_l2sqr(const float *a, const float *b, size_t d);
+
+/// Squared L2 distances from `q` to `n` contiguous vectors. Layout of `base`: (n, d).
+void vk_l2sqr_ny(const float *q, const float *base, size_t n, size_t d, float *out);
+
+/// Squared L2 distances from `q` to the vectors at `slots` of `base` (layout (*, d)).
+void vk_l2sqr_gather(const float *q, const float *base, const int32_t *slots, size_t n, size_t d, float *out);
+
+/// Returns 1 when the AVX2+FMA distance kernels are in use.
+int vk_distance_uses_avx2(void);
+#endif
+
+#ifndef CVECTORKERNELS_PQ_H
+#define CVECTORKERNELS_PQ_H
+/// Builds the 8-bit lookup tables of one IVF-PQ query (16 centroids per subquantizer).
+///
+/// For probed list p, the residual r = query - centroids[lists[p]] is cut into `m` sub-vectors
+/// of `d / m` floats; entry (p, q, j) is the squared distance of sub-vector q to centroid j,
+/// less the minimum over j (the minima summed into `biases[p]`), times one scale shared by
+/// every list, rounded to a byte.
+/// Layouts: `codebooks` (m, d / m, 16); `centroids` (*, d); `bytes` (probeCount, m, 16);
+/// `scratch` probeCount * m * 16 floats.
+/// Returns the scale (table units per squared-distance unit).
+float vk_pq_tables(const float *query, const float *centroids, const int64_t *lists, size_t probeCount,
+                   size_t d, size_t m, const float *codebooks, uint8_t *bytes, float *biases, float *scratch);
+#endif

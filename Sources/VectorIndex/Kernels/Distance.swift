@@ -1,30 +1,15 @@
-/// Distance kernels over `Float` vectors, written as `SIMD8<Float>` loops (measured here 3–5×
-/// faster than SIMD16 or scalar loops). All distances are **squared** L2 unless the name says
-/// otherwise.
+import CVectorKernels
+
+/// Distance kernels over `Float` vectors. The many-vector kernels are C with AVX2+FMA
+/// intrinsics chosen at run time (with prefetching for gathered slots); `squaredNorm` is a
+/// `SIMD8<Float>` loop. All distances are **squared** L2 unless the name says otherwise.
 enum Distance {
-    /// Squared L2 distance between two vectors of `dimension` floats.
+    /// Squared L2 distance between two vectors of `dimension` floats (C kernel: AVX2+FMA when
+    /// the CPU has them, a portable loop otherwise).
     /// - Warning: both pointers must address at least `dimension` floats.
     @inline(__always)
     static func squaredL2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, dimension: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        var i = 0
-        let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
-        while i + 16 <= dimension {
-            let d0 = rawA.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                - rawB.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            let d1 = rawA.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
-                - rawB.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
-            acc0 += d0 * d0
-            acc1 += d1 * d1
-            i += 16
-        }
-        var sum = (acc0 + acc1).sum()
-        while i < dimension {
-            let d = a[i] - b[i]
-            sum += d * d
-            i += 1
-        }
-        return sum
+        vk_l2sqr(a, b, dimension)
     }
 
     /// Squared L2 norm of a vector.
@@ -48,10 +33,17 @@ enum Distance {
 
     /// Squared L2 distances from `query` to `count` contiguous vectors.
     /// - Complexity: O(count × dimension).
+    @inline(__always)
     static func squaredL2(query: UnsafePointer<Float>, vectors: UnsafePointer<Float>, count: Int,
                           dimension: Int, into out: UnsafeMutablePointer<Float>) {
-        for i in 0..<count {
-            out[i] = squaredL2(query, vectors + i * dimension, dimension: dimension)
-        }
+        vk_l2sqr_ny(query, vectors, count, dimension, out)
+    }
+
+    /// Squared L2 distances from `query` to the vectors at `slots` of `vectors`.
+    /// - Complexity: O(count × dimension).
+    @inline(__always)
+    static func squaredL2(query: UnsafePointer<Float>, vectors: UnsafePointer<Float>, slots: UnsafePointer<Int32>,
+                          count: Int, dimension: Int, into out: UnsafeMutablePointer<Float>) {
+        vk_l2sqr_gather(query, vectors, slots, count, dimension, out)
     }
 }

@@ -7,17 +7,14 @@ extension IndexState {
     func search(_ query: UnsafePointer<Float>, options: SearchOptions) -> [SearchResult] {
         let k = min(options.k, count)
         guard k > 0 else { return [] }
-        var top: TopK
-        switch kind {
-        case _ where options.exact || lists.isEmpty:
+        let top: TopK
+        if options.exact || lists.isEmpty {
             top = exactSearch(query, k: k, allow: options.allow, threads: options.threads)
-        case .ivfFlat:
-            top = ivfFlatSearch(query, k: k, probes: probes(query, options.probeCount), allow: options.allow)
-        case .ivfPQ:
+        } else if pq != nil {
             top = ivfPQSearch(query, k: k, probes: probes(query, options.probeCount),
                               rerank: max(options.rerankCount, k), allow: options.allow)
-        case .flat:
-            top = exactSearch(query, k: k, allow: options.allow, threads: options.threads)
+        } else {
+            top = ivfFlatSearch(query, k: k, probes: probes(query, options.probeCount), allow: options.allow)
         }
         return top.sorted().map { SearchResult(id: UInt64(bitPattern: $0.label), distance: $0.distance.squareRoot()) }
     }
@@ -26,12 +23,13 @@ extension IndexState {
 
     private func exactSearch(_ query: UnsafePointer<Float>, k: Int, allow: (@Sendable (UInt64) -> Bool)?,
                              threads: Int) -> TopK {
-        let n = count, d = dimension
+        let n = count
         let parts = max(1, min(threads, n / 4096))
         if parts == 1 { return scanSlots(query, range: 0..<n, k: k, allow: allow) }
         let heaps = UnsafeMutableBufferPointer<TopK>.allocate(capacity: parts)
         defer { heaps.deallocate() }
         let chunk = (n + parts - 1) / parts
+        // Each worker initialises only its own element; the buffer outlives concurrentPerform.
         nonisolated(unsafe) let out = heaps
         nonisolated(unsafe) let q = query
         DispatchQueue.concurrentPerform(iterations: parts) { p in
@@ -42,7 +40,6 @@ extension IndexState {
         for h in heaps {
             for (dist, label) in h.sorted() { merged.insert(dist, label) }
         }
-        _ = d
         heaps.baseAddress!.deinitialize(count: parts)
         return merged
     }
@@ -50,13 +47,24 @@ extension IndexState {
     private func scanSlots(_ query: UnsafePointer<Float>, range: Range<Int>, k: Int,
                            allow: (@Sendable (UInt64) -> Bool)?) -> TopK {
         var top = TopK(capacity: k)
-        let d = dimension
-        vectors.withUnsafeBufferPointer { v in
-            ids.withUnsafeBufferPointer { ids in
-                for slot in range {
-                    let dist = Distance.squaredL2(query, v.baseAddress! + slot * d, dimension: d)
-                    if dist < top.threshold, allow?(ids[slot]) ?? true {
-                        top.insert(dist, Int64(bitPattern: ids[slot]))
+        let d = dimension, chunk = 256
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { dist in
+            vectors.withUnsafeBufferPointer { v in
+                ids.withUnsafeBufferPointer { ids in
+                    var start = range.lowerBound
+                    while start < range.upperBound {
+                        let n = min(chunk, range.upperBound - start)
+                        Distance.squaredL2(query: query, vectors: v.baseAddress! + start * d, count: n, dimension: d,
+                                           into: dist.baseAddress!)
+                        var threshold = top.threshold
+                        for i in 0..<n where dist[i] < threshold {
+                            let id = ids[start + i]
+                            if allow?(id) ?? true {
+                                top.insert(dist[i], Int64(bitPattern: id))
+                                threshold = top.threshold
+                            }
+                        }
+                        start += n
                     }
                 }
             }
@@ -70,10 +78,15 @@ extension IndexState {
     private func probes(_ query: UnsafePointer<Float>, _ probeCount: Int) -> [Int] {
         let listCount = lists.count
         var top = TopK(capacity: min(max(1, probeCount), listCount))
-        centroids.withUnsafeBufferPointer { c in
-            for l in 0..<listCount {
-                let dist = Distance.squaredL2(query, c.baseAddress! + l * dimension, dimension: dimension)
-                if dist < top.threshold { top.insert(dist, Int64(l)) }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: listCount) { dist in
+            centroids.withUnsafeBufferPointer { c in
+                Distance.squaredL2(query: query, vectors: c.baseAddress!, count: listCount, dimension: dimension,
+                                   into: dist.baseAddress!)
+            }
+            var threshold = top.threshold
+            for l in 0..<listCount where dist[l] < threshold {
+                top.insert(dist[l], Int64(l))
+                threshold = top.threshold
             }
         }
         return top.sorted().map { Int($0.label) }
@@ -83,14 +96,23 @@ extension IndexState {
                                allow: (@Sendable (UInt64) -> Bool)?) -> TopK {
         var top = TopK(capacity: k)
         let d = dimension
-        vectors.withUnsafeBufferPointer { v in
-            for l in probes {
-                lists[l].slots.withUnsafeBufferPointer { slots in
-                    for s in slots {
-                        let slot = Int(s)
-                        let dist = Distance.squaredL2(query, v.baseAddress! + slot * d, dimension: d)
-                        if dist < top.threshold, allow?(ids[slot]) ?? true {
-                            top.insert(dist, Int64(bitPattern: ids[slot]))
+        let longest = probes.map { lists[$0].count }.max() ?? 0
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, longest)) { dist in
+            vectors.withUnsafeBufferPointer { v in
+                ids.withUnsafeBufferPointer { ids in
+                    for l in probes {
+                        lists[l].slots.withUnsafeBufferPointer { slots in
+                            guard !slots.isEmpty else { return }
+                            Distance.squaredL2(query: query, vectors: v.baseAddress!, slots: slots.baseAddress!,
+                                               count: slots.count, dimension: d, into: dist.baseAddress!)
+                            var threshold = top.threshold
+                            for i in 0..<slots.count where dist[i] < threshold {
+                                let id = ids[Int(slots[i])]
+                                if allow?(id) ?? true {
+                                    top.insert(dist[i], Int64(bitPattern: id))
+                                    threshold = top.threshold
+                                }
+                            }
                         }
                     }
                 }
@@ -106,54 +128,30 @@ extension IndexState {
         guard let pq else { return TopK(capacity: 0) }
         let d = dimension, m = pq.subquantizerCount, tableSize = m * 16
         let probeCount = probes.count
-        // Layout: (probeCount, subquantizerCount, 16).
-        var floatTables = [Float](repeating: 0, count: probeCount * tableSize)
-        var biases = [Float](repeating: 0, count: probeCount)
-        var maxRange: Float = 0
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { residual in
-            centroids.withUnsafeBufferPointer { c in
-                floatTables.withUnsafeMutableBufferPointer { tables in
-                    for (p, l) in probes.enumerated() {
-                        for j in 0..<d { residual[j] = query[j] - c[l * d + j] }
-                        let table = tables.baseAddress! + p * tableSize
-                        pq.distanceTable(residual.baseAddress!, into: table)
-                        var bias: Float = 0
-                        for q in 0..<m {
-                            let row = UnsafeRawPointer(table + q * 16).loadUnaligned(as: SIMD16<Float>.self)
-                            let lo = row.min()
-                            bias += lo
-                            maxRange = max(maxRange, row.max() - lo)
-                            UnsafeMutableRawPointer(table + q * 16).storeBytes(of: row - lo, as: SIMD16<Float>.self)
-                        }
-                        biases[p] = bias
-                    }
-                }
-            }
-        }
-        let scale: Float = maxRange > 0 ? 255 / maxRange : 1
-        let byteTables = floatTables.map { UInt8(min(255, ($0 * scale).rounded())) }
-        let inverseScale = 1 / scale
+        let tables = PQTables(pq: pq, query: query, centroids: centroids, probes: probes, dimension: d)
+        defer { tables.deallocate() }
 
         var candidates = TopK(capacity: rerank)
-        let maxBlocks = probes.map { (lists[$0].count + 31) / 32 }.max() ?? 0
-        var sums = [UInt16](repeating: 0, count: maxBlocks * 32)
-        byteTables.withUnsafeBufferPointer { tables in
-            sums.withUnsafeMutableBufferPointer { out in
-                for (p, l) in probes.enumerated() {
-                    let list = lists[l]
+        let longest = probes.map { lists[$0].count }.max() ?? 0
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(32, (longest + 31) / 32 * 32)) { sums in
+            ids.withUnsafeBufferPointer { ids in
+                for p in 0..<probeCount {
+                    let list = lists[probes[p]]
                     let n = list.count
                     guard n > 0 else { continue }
                     list.codes.withUnsafeBufferPointer { codes in
-                        vk_fastscan_u16(codes.baseAddress!, (n + 31) / 32, tables.baseAddress! + p * tableSize,
-                                        Int32(m), out.baseAddress!)
+                        vk_fastscan_u16(codes.baseAddress!, (n + 31) / 32, tables.bytes + p * tableSize, Int32(m),
+                                        sums.baseAddress!)
                     }
-                    let bias = biases[p]
+                    // Compare in table units: approx = bias + sum / scale < threshold.
+                    let bias = tables.biases[p], scale = tables.scale
+                    var limit = (candidates.threshold - bias) * scale
                     list.slots.withUnsafeBufferPointer { slots in
-                        for i in 0..<n {
-                            let approx = bias + Float(out[i]) * inverseScale
-                            if approx < candidates.threshold {
-                                let slot = slots[i]
-                                if allow?(ids[Int(slot)]) ?? true { candidates.insert(approx, Int64(slot)) }
+                        for i in 0..<n where Float(sums[i]) < limit {
+                            let slot = slots[i]
+                            if allow?(ids[Int(slot)]) ?? true {
+                                candidates.insert(bias + Float(sums[i]) / scale, Int64(slot))
+                                limit = (candidates.threshold - bias) * scale
                             }
                         }
                     }
@@ -161,13 +159,51 @@ extension IndexState {
             }
         }
         var top = TopK(capacity: k)
-        vectors.withUnsafeBufferPointer { v in
-            for c in 0..<candidates.count {
-                let slot = Int(candidates.labels[c])
-                let dist = Distance.squaredL2(query, v.baseAddress! + slot * d, dimension: d)
-                top.insert(dist, Int64(bitPattern: ids[slot]))
+        let c = candidates.count
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(1, c)) { slots in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, c)) { dist in
+                for i in 0..<c { slots[i] = Int32(truncatingIfNeeded: candidates.labels[i]) }
+                vectors.withUnsafeBufferPointer { v in
+                    Distance.squaredL2(query: query, vectors: v.baseAddress!, slots: slots.baseAddress!, count: c,
+                                       dimension: d, into: dist.baseAddress!)
+                }
+                for i in 0..<c { top.insert(dist[i], Int64(bitPattern: ids[Int(slots[i])])) }
             }
         }
         return top
+    }
+}
+
+/// The lookup tables of one IVF-PQ query, built by `vk_pq_tables`: for each probed list, the
+/// squared distances of the query's residual sub-vectors to the 16 centroids of each
+/// subquantizer, less their minimum (summed into `biases`), quantized to bytes on one scale
+/// shared by all lists so that sums from different lists compare.
+struct PQTables {
+    /// Layout: (probeCount, subquantizerCount, 16).
+    let bytes: UnsafeMutablePointer<UInt8>
+    /// Per probed list: the sum of the per-subquantizer minima (a squared distance).
+    let biases: UnsafeMutablePointer<Float>
+    /// Table units per squared-distance unit.
+    let scale: Float
+
+    init(pq: ProductQuantizer, query: UnsafePointer<Float>, centroids: [Float], probes: [Int], dimension d: Int) {
+        let m = pq.subquantizerCount, size = probes.count * m * 16
+        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, size))
+        let biases = UnsafeMutablePointer<Float>.allocate(capacity: max(1, probes.count))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, size))
+        defer { scratch.deallocate() }
+        let lists = probes.map { Int64($0) }
+        scale = centroids.withUnsafeBufferPointer { c in
+            pq.codebooks.withUnsafeBufferPointer { cb in
+                vk_pq_tables(query, c.baseAddress!, lists, probes.count, d, m, cb.baseAddress!, bytes, biases, scratch)
+            }
+        }
+        self.bytes = bytes
+        self.biases = biases
+    }
+
+    func deallocate() {
+        bytes.deallocate()
+        biases.deallocate()
     }
 }
