@@ -71,6 +71,28 @@ public struct TrainingPolicy: Codable, Sendable, Equatable {
     }
 }
 
+/// How `VectorCollection.train` runs.
+public struct TrainingParameters: Sendable, Equatable {
+    /// k-means iterations for the coarse quantizer.
+    public var iterations: Int
+    /// Training points sampled per list (FAISS warns below 39 and caps at 256).
+    public var samplesPerList: Int
+    /// Residuals sampled to train the product quantizer.
+    public var pqSampleCount: Int
+    /// OpenBLAS threads for k-means and assignment.
+    public var threads: Int
+    public var seed: UInt64
+
+    public init(iterations: Int = 10, samplesPerList: Int = 64, pqSampleCount: Int = 65_536,
+                threads: Int = 1, seed: UInt64 = 1234) {
+        self.iterations = iterations
+        self.samplesPerList = samplesPerList
+        self.pqSampleCount = pqSampleCount
+        self.threads = threads
+        self.seed = seed
+    }
+}
+
 /// Options for one search.
 public struct SearchOptions: Sendable {
     /// How many neighbours to return.

@@ -32,10 +32,14 @@ final class IndexState: @unchecked Sendable {
     var subquantizerCount: Int { pq?.subquantizerCount ?? 0 }
 
     /// Appends a vector. `list` and `code` come from `Assigner` (ignored while flat).
-    func append(id: UInt64, vector: UnsafeBufferPointer<Float>, list: UInt32, code: UnsafeBufferPointer<UInt8>) {
+    /// - Parameter vector: `dimension` floats, possibly unaligned (LMDB values are only 2-byte aligned).
+    func append(id: UInt64, vector: UnsafeRawBufferPointer, list: UInt32, code: UnsafeBufferPointer<UInt8>) {
+        precondition(vector.count == dimension * 4)
         let slot = Int32(ids.count)
         ids.append(id)
-        vectors.append(contentsOf: vector)
+        let start = vectors.count
+        vectors.append(contentsOf: repeatElement(0, count: dimension))
+        vectors.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: start * 4).copyMemory(from: vector.baseAddress!, byteCount: vector.count) }
         slotOf[id] = slot
         if lists.isEmpty {
             listOf.append(CollectionStorage.flatList)

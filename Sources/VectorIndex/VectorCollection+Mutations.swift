@@ -88,7 +88,7 @@ extension VectorCollection {
                 codes.withUnsafeBufferPointer { c in
                     for (i, (id, _)) in writes.enumerated() {
                         state.remove(id: id)
-                        state.append(id: id, vector: UnsafeBufferPointer(rebasing: v[(i * dimension)..<((i + 1) * dimension)]),
+                        state.append(id: id, vector: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: v[(i * dimension)..<((i + 1) * dimension)])),
                                      list: lists[i],
                                      code: UnsafeBufferPointer(rebasing: c[(i * codeSize)..<((i + 1) * codeSize)]))
                     }
@@ -98,7 +98,7 @@ extension VectorCollection {
         }
 
         if let policy, state.kind == .flat, state.count >= policy.threshold {
-            try trainLocked(kind: policy.kind, seed: 1234, threads: ProcessInfo.processInfo.activeProcessorCount)
+            try trainLocked(kind: policy.kind, parameters: TrainingParameters(threads: ProcessInfo.processInfo.activeProcessorCount))
         }
     }
 

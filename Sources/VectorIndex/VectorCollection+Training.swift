@@ -9,18 +9,15 @@ extension VectorCollection {
     ///   - threads: OpenBLAS threads for the k-means and assignment steps.
     /// - Throws: `invalidArgument` when the collection holds fewer vectors than lists.
     /// - Complexity: O(iterations × sample × listCount × dimension + count × listCount × dimension).
-    public func train(kind: IndexKind, seed: UInt64 = 1234, threads: Int = 1) throws(VectorIndexError) {
+    public func train(kind: IndexKind, parameters: TrainingParameters = TrainingParameters()) throws(VectorIndexError) {
         writer.lock()
         defer { writer.unlock() }
         try checkNotDropped()
-        try trainLocked(kind: kind, seed: seed, threads: threads)
+        try trainLocked(kind: kind, parameters: parameters)
     }
 
-    /// How many training points k-means samples per list (FAISS warns below 39, caps at 256).
-    static let samplesPerList = 64
-    static let pqTrainingSample = 65_536
-
-    func trainLocked(kind: IndexKind, seed: UInt64, threads: Int) throws(VectorIndexError) {
+    func trainLocked(kind: IndexKind, parameters: TrainingParameters) throws(VectorIndexError) {
+        let seed = parameters.seed, threads = parameters.threads
         try kind.validate(dimension: dimension)
         let n = state.count, d = dimension
         let listCount = kind.listCount
@@ -32,16 +29,16 @@ extension VectorCollection {
             throw .invalidArgument("\(n) vectors cannot train \(listCount) lists")
         }
         var rng = SeededGenerator(seed: seed)
-        let sample = Self.sample(n, min(n, listCount * Self.samplesPerList), &rng)
+        let sample = Self.sample(n, min(n, listCount * parameters.samplesPerList), &rng)
         let sampled = gather(sample)
         let centroids = BLAS.withThreads(threads) {
             sampled.withUnsafeBufferPointer {
-                KMeans(k: listCount, dimension: d, iterations: 10, seed: seed).train($0, count: sample.count)
+                KMeans(k: listCount, dimension: d, iterations: parameters.iterations, seed: seed).train($0, count: sample.count)
             }
         }
         var pq: ProductQuantizer?
         if case let .ivfPQ(_, m, _) = kind {
-            let pqSample = Array(sample.prefix(Self.pqTrainingSample))
+            let pqSample = Array(sample.prefix(parameters.pqSampleCount))
             let vectors = gather(pqSample)
             var assignment = [Int32](repeating: 0, count: pqSample.count)
             vectors.withUnsafeBufferPointer { v in

@@ -65,7 +65,7 @@ public final class VectorCollection: @unchecked Sendable {
         single.threads = 1
         let results = UnsafeMutableBufferPointer<[SearchResult]>.allocate(capacity: queries.count)
         results.initialize(repeating: [])
-        defer { results.deallocate() }
+        defer { _ = results.deinitialize(); results.deallocate() }
         nonisolated(unsafe) let out = results
         let opts = single
         stateLock.withReadLock {

@@ -142,7 +142,7 @@ public final class VectorDatabase: @unchecked Sendable {
             } else if list != CollectionStorage.flatList {
                 throw .corrupt("flat collection \(name) has a listed vector")
             }
-            state.append(id: id, vector: vector.bindMemory(to: Float.self), list: list, code: code.bindMemory(to: UInt8.self))
+            state.append(id: id, vector: vector, list: list, code: code.bindMemory(to: UInt8.self))
         }
         let watermark = try storage.watermark(txn)
         return VectorCollection(name: name, configuration: entry, environment: environment, storage: storage,

@@ -24,32 +24,36 @@ struct ANNBenchmark: ParsableCommand {
     @Option(help: "Directory for the LMDB environments (removed and recreated).") var dataDir: String = "/tmp/faceid-bench-ann"
     @Option(help: "Single-id mutations timed per kind (insert, delete, update).") var mutations: Int = 1000
     @Option(help: "Write the Markdown table here as well as to stdout.") var markdown: String?
+    @Option(help: "k-means iterations for the coarse quantizer.") var kmeansIterations: Int = 10
+    @Option(help: "k-means training points per list.") var samplesPerList: Int = 64
+    @Flag(help: "Skip the exact-search baseline (needs --gt); for profiling the index alone.") var skipExact = false
+    @Flag(help: "Reuse indexes already built in --data-dir by an earlier run (skips bulk add and training).") var reuse = false
+    @Option(help: "LMDB commit durability: full, nometasync or nosync.") var durability: String = "nometasync"
+
+    private var lmdbDurability: LMDBEnvironment.Durability {
+        switch durability {
+        case "full": .full
+        case "nosync": .noSync
+        default: .noMetaSync
+        }
+    }
 
     func run() throws {
         let (baseSet, querySet, dimension) = try loadData()
         let n = baseSet.count / dimension, nq = querySet.count / dimension
         progress("data: \(n) base, \(nq) queries, dimension \(dimension)")
         let queryVectors = (0..<nq).map { Array(querySet[($0 * dimension)..<(($0 + 1) * dimension)]) }
-        try? FileManager.default.removeItem(atPath: dataDir)
+        if !reuse { try? FileManager.default.removeItem(atPath: dataDir) }
 
-        // Exact baseline: ground truth and the cost of exact search.
-        let flatDir = dataDir + "/flat"
-        let flatDB = try VectorDatabase(path: flatDir, mapSize: 1 << 30, durability: .noMetaSync)
-        let flat = try flatDB.createCollection("flat", dimension: dimension)
-        try bulkAdd(flat, baseSet, dimension: dimension)
-        var exactTimes: [Int: [Double]] = [:]
-        for t in [1, 2] {
-            let sample = min(nq, 100)
-            exactTimes[t] = try (0..<sample).map { i in
-                try Measure.seconds { _ = try flat.search(queryVectors[i], options: SearchOptions(k: 10, exact: true, threads: t)) } * 1000
-            }
+        var truth: [[UInt64]] = []
+        var exactMS1 = Double.nan, exactMS2 = Double.nan
+        if skipExact {
+            guard gt != nil else { throw ValidationError("--skip-exact needs --gt") }
+            let (values, d) = try VectorFiles.readIvecs(gt!, limit: nq)
+            truth = (0..<nq).map { i in (0..<min(10, d)).map { UInt64(values[i * d + $0]) } }
+        } else {
+            (truth, exactMS1, exactMS2) = try exactBaseline(baseSet, queryVectors, dimension: dimension)
         }
-        let exactMS1 = Measure.median(exactTimes[1]!), exactMS2 = Measure.median(exactTimes[2]!)
-        emitJSON(["kind": "exact", "n": n, "ms_per_query_1_thread": exactMS1, "ms_per_query_2_threads": exactMS2,
-                  "p99_ms_1_thread": Measure.quantile(exactTimes[1]!, 0.99)])
-        progress("exact search: \(format(exactMS1, 2)) ms (1 thread), \(format(exactMS2, 2)) ms (2 threads)")
-        let truth = try groundTruth(flat, queryVectors, n: n)
-        try flatDB.dropCollection("flat")
 
         var rows: [String] = []
         for factory in index {
@@ -67,6 +71,31 @@ struct ANNBenchmark: ParsableCommand {
         table += rows.joined(separator: "\n") + "\n"
         print(table)
         if let markdown { try table.write(toFile: markdown, atomically: true, encoding: .utf8) }
+    }
+
+    /// Exact baseline: ground truth and the cost of exact search on 1 and 2 threads.
+    private func exactBaseline(_ baseSet: [Float], _ queryVectors: [[Float]], dimension: Int) throws -> ([[UInt64]], Double, Double) {
+        let n = baseSet.count / dimension, nq = queryVectors.count
+        let flatDir = dataDir + "/flat"
+        let flatDB = try VectorDatabase(path: flatDir, mapSize: 1 << 30, durability: lmdbDurability)
+        try? flatDB.dropCollection("flat")
+        let flat = try flatDB.createCollection("flat", dimension: dimension)
+        try bulkAdd(flat, baseSet, dimension: dimension)
+        var exactTimes: [Int: [Double]] = [:]
+        for t in [1, 2] {
+            let sample = min(nq, 100)
+            exactTimes[t] = try (0..<sample).map { i in
+                try Measure.seconds { _ = try flat.search(queryVectors[i], options: SearchOptions(k: 10, exact: true, threads: t)) } * 1000
+            }
+        }
+        let exactMS1 = Measure.median(exactTimes[1]!), exactMS2 = Measure.median(exactTimes[2]!)
+        emitJSON(["kind": "exact", "n": n, "ms_per_query_1_thread": exactMS1, "ms_per_query_2_threads": exactMS2,
+                  "p99_ms_1_thread": Measure.quantile(exactTimes[1]!, 0.99)])
+        progress("exact search: \(format(exactMS1, 2)) ms (1 thread), \(format(exactMS2, 2)) ms (2 threads)")
+        let truth = try groundTruth(flat, queryVectors, n: n)
+        try flatDB.dropCollection("flat")
+        try? FileManager.default.removeItem(atPath: flatDir)
+        return (truth, exactMS1, exactMS2)
     }
 
     // MARK: - Steps
@@ -114,13 +143,16 @@ struct ANNBenchmark: ParsableCommand {
         let dir = dataDir + "/\(kind)".replacingOccurrences(of: ",", with: "_")
         var rssBefore = Measure.residentBytes()
         var addSeconds = 0.0, trainSeconds = 0.0
-        do {
-            let db = try VectorDatabase(path: dir, mapSize: 1 << 30, durability: .noMetaSync)
+        let built = reuse && (try? VectorDatabase(path: dir).collection("bench").kind) == kind
+        if !built {
+            try? FileManager.default.removeItem(atPath: dir)
+            let db = try VectorDatabase(path: dir, mapSize: 1 << 30, durability: lmdbDurability)
             let c = try db.createCollection("bench", dimension: dimension)
             addSeconds = try Measure.seconds { try bulkAdd(c, baseSet, dimension: dimension) }
             progress("\(kind): bulk add \(format(addSeconds, 2)) s (\(format(Double(n) / addSeconds, 0)) vectors/s)")
             if kind != .flat {
-                trainSeconds = try Measure.seconds { try c.train(kind: kind, threads: threads) }
+                trainSeconds = try Measure.seconds { try c.train(kind: kind, parameters: TrainingParameters(
+                    iterations: kmeansIterations, samplesPerList: samplesPerList, threads: threads)) }
                 progress("\(kind): train + encode + persist \(format(trainSeconds, 2)) s")
             }
         }
@@ -129,7 +161,7 @@ struct ANNBenchmark: ParsableCommand {
         var db: VectorDatabase? = nil
         var collection: VectorCollection? = nil
         let reopenSeconds = try Measure.seconds {
-            db = try VectorDatabase(path: dir, mapSize: 1 << 30, durability: .noMetaSync)
+            db = try VectorDatabase(path: dir, mapSize: 1 << 30, durability: lmdbDurability)
             collection = try db!.collection("bench")
         }
         let c = collection!
@@ -190,10 +222,11 @@ struct ANNBenchmark: ParsableCommand {
         let insertUS = try Measure.seconds { for i in 0..<m { try c.add(id: UInt64(i), vector: vector(i)) } } / Double(m) * 1e6
         let updateUS = try Measure.seconds { for i in 0..<m { try c.update(id: UInt64(i), vector: vector(n - 1 - i)) } } / Double(m) * 1e6
         let deleteBatchUS = try Measure.seconds { try c.remove(ids: (0..<m).map { UInt64($0) }) } / Double(m) * 1e6
-        emitJSON(["kind": "mutations", "index": "\(kind)", "count": m, "insert_us": insertUS, "delete_us": deleteUS,
+        try c.add(ids: (0..<m).map { UInt64($0) }, vectors: (0..<m).map(vector))  // leave the collection as built
+        emitJSON(["kind": "mutations", "index": "\(kind)", "durability": durability, "count": m, "insert_us": insertUS, "delete_us": deleteUS,
                   "update_us": updateUS, "delete_batched_us": deleteBatchUS])
         progress("\(kind): per id insert \(format(insertUS)) µs, delete \(format(deleteUS)) µs, update \(format(updateUS)) µs, "
-                 + "batched delete \(format(deleteBatchUS, 2)) µs (LMDB NOMETASYNC)")
+                 + "batched delete \(format(deleteBatchUS, 2)) µs (LMDB durability \(durability))")
     }
 
     private func recall(_ results: [[SearchResult]], _ truth: [[UInt64]]) -> (Double, Double) {

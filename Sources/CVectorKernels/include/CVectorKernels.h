@@ -15,13 +15,19 @@
 void vk_fastscan_u16(const uint8_t *codes, size_t blockCount, const uint8_t *lut,
                      int subquantizerCount, uint16_t *out);
 
+/// Like `vk_fastscan_u16` over one list of `n` vectors, but keeps only the vectors whose sum is
+/// below `threshold`: their positions go to `positions` and their sums to `sums` (each with room
+/// for `n` entries). Returns how many were kept.
+size_t vk_fastscan_collect(const uint8_t *codes, size_t n, const uint8_t *lut, int subquantizerCount,
+                           uint16_t threshold, uint32_t *positions, uint16_t *sums);
+
+/// Asks the CPU to start loading `bytes` bytes at `address` into the cache.
+void vk_prefetch(const void *address, size_t bytes);
+
 /// Returns 1 when the AVX2 kernel is in use, 0 for the portable one.
 int vk_fastscan_uses_avx2(void);
 
-#endif
 
-#ifndef CVECTORKERNELS_DISTANCE_H
-#define CVECTORKERNELS_DISTANCE_H
 /// Squared L2 distance between two vectors of `d` floats (AVX2+FMA when the CPU has them).
 float vk_l2sqr(const float *a, const float *b, size_t d);
 
@@ -33,13 +39,10 @@ void vk_l2sqr_gather(const float *q, const float *base, const int32_t *slots, si
 
 /// Returns 1 when the AVX2+FMA distance kernels are in use.
 int vk_distance_uses_avx2(void);
-#endif
 
-#ifndef CVECTORKERNELS_PQ_H
-#define CVECTORKERNELS_PQ_H
 /// Builds the 8-bit lookup tables of one IVF-PQ query (16 centroids per subquantizer).
 ///
-/// For probed list p, the residual r = query - centroids[lists[p]] is cut into `m` sub-vectors
+/// For probed list p, the residual r = query − centroids[lists[p]] is cut into `m` sub-vectors
 /// of `d / m` floats; entry (p, q, j) is the squared distance of sub-vector q to centroid j,
 /// less the minimum over j (the minima summed into `biases[p]`), times one scale shared by
 /// every list, rounded to a byte.
@@ -48,4 +51,5 @@ int vk_distance_uses_avx2(void);
 /// Returns the scale (table units per squared-distance unit).
 float vk_pq_tables(const float *query, const float *centroids, const int64_t *lists, size_t probeCount,
                    size_t d, size_t m, const float *codebooks, uint8_t *bytes, float *biases, float *scratch);
+
 #endif

@@ -14,7 +14,7 @@ extension IndexState {
             top = ivfPQSearch(query, k: k, probes: probes(query, options.probeCount),
                               rerank: max(options.rerankCount, k), allow: options.allow)
         } else {
-            top = ivfFlatSearch(query, k: k, probes: probes(query, options.probeCount), allow: options.allow)
+            top = ivfFlatSearch(query, k: k, probes: probes(query, options.probeCount).lists, allow: options.allow)
         }
         return top.sorted().map { SearchResult(id: UInt64(bitPattern: $0.label), distance: $0.distance.squareRoot()) }
     }
@@ -26,21 +26,21 @@ extension IndexState {
         let n = count
         let parts = max(1, min(threads, n / 4096))
         if parts == 1 { return scanSlots(query, range: 0..<n, k: k, allow: allow) }
-        let heaps = UnsafeMutableBufferPointer<TopK>.allocate(capacity: parts)
-        defer { heaps.deallocate() }
+        let partial = UnsafeMutableBufferPointer<[(distance: Float, label: Int64)]>.allocate(capacity: parts)
+        partial.initialize(repeating: [])
+        defer { _ = partial.deinitialize(); partial.deallocate() }
         let chunk = (n + parts - 1) / parts
-        // Each worker initialises only its own element; the buffer outlives concurrentPerform.
-        nonisolated(unsafe) let out = heaps
+        // Each worker writes only its own element; the buffer outlives concurrentPerform.
+        nonisolated(unsafe) let out = partial
         nonisolated(unsafe) let q = query
         DispatchQueue.concurrentPerform(iterations: parts) { p in
             let range = (p * chunk)..<min(n, (p + 1) * chunk)
-            (out.baseAddress! + p).initialize(to: self.scanSlots(q, range: range, k: k, allow: allow))
+            out[p] = self.scanSlots(q, range: range, k: k, allow: allow).sorted()
         }
         var merged = TopK(capacity: k)
-        for h in heaps {
-            for (dist, label) in h.sorted() { merged.insert(dist, label) }
+        for part in partial {
+            for (dist, label) in part { merged.insert(dist, label) }
         }
-        heaps.baseAddress!.deinitialize(count: parts)
         return merged
     }
 
@@ -74,8 +74,9 @@ extension IndexState {
 
     // MARK: - IVF
 
-    /// The `probeCount` lists whose centroids are nearest to `query`.
-    private func probes(_ query: UnsafePointer<Float>, _ probeCount: Int) -> [Int] {
+    /// The `probeCount` lists whose centroids are nearest to `query`, nearest first, with their
+    /// squared distances.
+    private func probes(_ query: UnsafePointer<Float>, _ probeCount: Int) -> (lists: [Int], distances: [Float]) {
         let listCount = lists.count
         var top = TopK(capacity: min(max(1, probeCount), listCount))
         withUnsafeTemporaryAllocation(of: Float.self, capacity: listCount) { dist in
@@ -89,7 +90,8 @@ extension IndexState {
                 threshold = top.threshold
             }
         }
-        return top.sorted().map { Int($0.label) }
+        let sorted = top.sorted()
+        return (sorted.map { Int($0.label) }, sorted.map(\.distance))
     }
 
     private func ivfFlatSearch(_ query: UnsafePointer<Float>, k: Int, probes: [Int],
@@ -122,36 +124,42 @@ extension IndexState {
     }
 
     /// IVF-PQ: 8-bit lookup tables per probed list on one shared scale, fast-scan of the 4-bit
-    /// codes, the `rerank` best approximate candidates kept, then exact distances for those.
-    private func ivfPQSearch(_ query: UnsafePointer<Float>, k: Int, probes: [Int], rerank: Int,
-                             allow: (@Sendable (UInt64) -> Bool)?) -> TopK {
+    /// codes keeping what beats the current `rerank`-th best approximate distance, then exact
+    /// distances for those candidates.
+    private func ivfPQSearch(_ query: UnsafePointer<Float>, k: Int, probes: (lists: [Int], distances: [Float]),
+                             rerank: Int, allow: (@Sendable (UInt64) -> Bool)?) -> TopK {
         guard let pq else { return TopK(capacity: 0) }
         let d = dimension, m = pq.subquantizerCount, tableSize = m * 16
-        let probeCount = probes.count
-        let tables = PQTables(pq: pq, query: query, centroids: centroids, probes: probes, dimension: d)
+        let probeCount = probes.lists.count
+        let tables = PQTables(pq: pq, query: query, centroids: centroids, probes: probes.lists, dimension: d)
         defer { tables.deallocate() }
 
         var candidates = TopK(capacity: rerank)
-        let longest = probes.map { lists[$0].count }.max() ?? 0
-        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(32, (longest + 31) / 32 * 32)) { sums in
-            ids.withUnsafeBufferPointer { ids in
-                for p in 0..<probeCount {
-                    let list = lists[probes[p]]
-                    let n = list.count
-                    guard n > 0 else { continue }
-                    list.codes.withUnsafeBufferPointer { codes in
-                        vk_fastscan_u16(codes.baseAddress!, (n + 31) / 32, tables.bytes + p * tableSize, Int32(m),
-                                        sums.baseAddress!)
-                    }
-                    // Compare in table units: approx = bias + sum / scale < threshold.
-                    let bias = tables.biases[p], scale = tables.scale
-                    var limit = (candidates.threshold - bias) * scale
-                    list.slots.withUnsafeBufferPointer { slots in
-                        for i in 0..<n where Float(sums[i]) < limit {
-                            let slot = slots[i]
-                            if allow?(ids[Int(slot)]) ?? true {
-                                candidates.insert(bias + Float(sums[i]) / scale, Int64(slot))
-                                limit = (candidates.threshold - bias) * scale
+        let longest = probes.lists.map { lists[$0].count }.max() ?? 0
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max(1, longest)) { positions in
+            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(1, longest)) { sums in
+                ids.withUnsafeBufferPointer { ids in
+                    for p in 0..<probeCount {
+                        let list = lists[probes.lists[p]]
+                        if p + 1 < probeCount {
+                            lists[probes.lists[p + 1]].codes.withUnsafeBytes { vk_prefetch($0.baseAddress, min($0.count, 2048)) }
+                        }
+                        guard list.count > 0 else { continue }
+                        // approx = bias + sum / scale beats the threshold T iff sum < (T − bias) × scale.
+                        let bias = tables.biases[p], scale = tables.scale
+                        let limit = (candidates.threshold - bias) * scale
+                        let threshold = limit >= 65535 ? UInt16.max : limit <= 0 ? 0 : UInt16(limit.rounded(.up))
+                        guard threshold > 0 else { continue }
+                        let kept = list.codes.withUnsafeBufferPointer { codes in
+                            vk_fastscan_collect(codes.baseAddress!, list.count, tables.bytes + p * tableSize, Int32(m),
+                                                threshold, positions.baseAddress!, sums.baseAddress!)
+                        }
+                        list.slots.withUnsafeBufferPointer { slots in
+                            for i in 0..<kept {
+                                let slot = slots[Int(positions[i])]
+                                if allow?(ids[Int(slot)]) ?? true {
+                                    candidates.insert(bias + Float(sums[i]) / scale, Int64(slot))
+                                }
                             }
                         }
                     }
@@ -162,7 +170,7 @@ extension IndexState {
         let c = candidates.count
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(1, c)) { slots in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, c)) { dist in
-                for i in 0..<c { slots[i] = Int32(truncatingIfNeeded: candidates.labels[i]) }
+                for i in 0..<c { slots[i] = Int32(truncatingIfNeeded: candidates.label(at: i)) }
                 vectors.withUnsafeBufferPointer { v in
                     Distance.squaredL2(query: query, vectors: v.baseAddress!, slots: slots.baseAddress!, count: c,
                                        dimension: d, into: dist.baseAddress!)
@@ -177,7 +185,9 @@ extension IndexState {
 /// The lookup tables of one IVF-PQ query, built by `vk_pq_tables`: for each probed list, the
 /// squared distances of the query's residual sub-vectors to the 16 centroids of each
 /// subquantizer, less their minimum (summed into `biases`), quantized to bytes on one scale
-/// shared by all lists so that sums from different lists compare.
+/// shared by all lists so that sums from different lists compare. Computed in registers rather
+/// than from FAISS-style precomputed per-list terms: those cost 16 MB at 4096 lists and their
+/// reads made the tables memory-bound.
 struct PQTables {
     /// Layout: (probeCount, subquantizerCount, 16).
     let bytes: UnsafeMutablePointer<UInt8>
@@ -188,14 +198,14 @@ struct PQTables {
 
     init(pq: ProductQuantizer, query: UnsafePointer<Float>, centroids: [Float], probes: [Int], dimension d: Int) {
         let m = pq.subquantizerCount, size = probes.count * m * 16
-        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, size))
+        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(16, size))
         let biases = UnsafeMutablePointer<Float>.allocate(capacity: max(1, probes.count))
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, size))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(16, size))
         defer { scratch.deallocate() }
         let lists = probes.map { Int64($0) }
         scale = centroids.withUnsafeBufferPointer { c in
             pq.codebooks.withUnsafeBufferPointer { cb in
-                vk_pq_tables(query, c.baseAddress!, lists, probes.count, d, m, cb.baseAddress!, bytes, biases, scratch)
+                vk_pq_tables(query, c.baseAddress!, lists, lists.count, d, m, cb.baseAddress!, bytes, biases, scratch)
             }
         }
         self.bytes = bytes

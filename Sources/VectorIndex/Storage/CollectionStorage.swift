@@ -46,29 +46,35 @@ struct CollectionStorage: Sendable {
             guard key.count == 8 else { throw .corrupt("vector key of \(key.count) bytes in \(name)") }
             var id: UInt64 = 0
             for b in key { id = id << 8 | UInt64(b) }
-            let record: [UInt8]
-            if let sealer {
-                do {
-                    record = try sealer.open(Array(value), context: context(Array(key), database: "vectors"))
-                } catch {
-                    throw .sealing("cannot open vector record of \(name)")
-                }
-            } else {
-                record = Array(value)
+            guard let sealer else {
+                // Unsealed: hand out the memory-mapped bytes without copying them.
+                try visit(id, value, expected: expected, subquantizerCount: subquantizerCount, body)
+                return
             }
-            guard record.count == expected else { throw .corrupt("vector record of \(record.count) bytes in \(name)") }
+            let record: [UInt8]
+            do {
+                record = try sealer.open(Array(value), context: context(Array(key), database: "vectors"))
+            } catch {
+                throw .sealing("cannot open vector record of \(name)")
+            }
             var failure: VectorIndexError?
             record.withUnsafeBytes { raw in
-                let list = UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))
                 do throws(VectorIndexError) {
-                    try body(id, list, UnsafeRawBufferPointer(rebasing: raw[4..<(4 + subquantizerCount)]),
-                             UnsafeRawBufferPointer(rebasing: raw[(4 + subquantizerCount)...]))
+                    try visit(id, raw, expected: expected, subquantizerCount: subquantizerCount, body)
                 } catch {
                     failure = error
                 }
             }
             if let failure { throw failure }
         }
+    }
+
+    private func visit(_ id: UInt64, _ raw: UnsafeRawBufferPointer, expected: Int, subquantizerCount: Int,
+                       _ body: (UInt64, UInt32, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(VectorIndexError) -> Void) throws(VectorIndexError) {
+        guard raw.count == expected else { throw .corrupt("vector record of \(raw.count) bytes in \(name)") }
+        let list = UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))
+        try body(id, list, UnsafeRawBufferPointer(rebasing: raw[4..<(4 + subquantizerCount)]),
+                 UnsafeRawBufferPointer(rebasing: raw[(4 + subquantizerCount)...]))
     }
 
     // MARK: - Model
