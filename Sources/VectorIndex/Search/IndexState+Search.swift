@@ -139,26 +139,28 @@ extension IndexState {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max(1, longest)) { positions in
             withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(1, longest)) { sums in
                 ids.withUnsafeBufferPointer { ids in
-                    for p in 0..<probeCount {
-                        let list = lists[probes.lists[p]]
-                        if p + 1 < probeCount {
-                            lists[probes.lists[p + 1]].codes.withUnsafeBytes { vk_prefetch($0.baseAddress, min($0.count, 2048)) }
-                        }
-                        guard list.count > 0 else { continue }
-                        // approx = bias + sum / scale beats the threshold T iff sum < (T − bias) × scale.
-                        let bias = tables.biases[p], scale = tables.scale
-                        let limit = (candidates.threshold - bias) * scale
-                        let threshold = limit >= 65535 ? UInt16.max : limit <= 0 ? 0 : UInt16(limit.rounded(.up))
-                        guard threshold > 0 else { continue }
-                        let kept = list.codes.withUnsafeBufferPointer { codes in
-                            vk_fastscan_collect(codes.baseAddress!, list.count, tables.bytes + p * tableSize, Int32(m),
-                                                threshold, positions.baseAddress!, sums.baseAddress!)
-                        }
-                        list.slots.withUnsafeBufferPointer { slots in
-                            for i in 0..<kept {
-                                let slot = slots[Int(positions[i])]
-                                if allow?(ids[Int(slot)]) ?? true {
-                                    candidates.insert(bias + Float(sums[i]) / scale, Int64(slot))
+                    lists.withUnsafeBufferPointer { lists in
+                        for p in 0..<probeCount {
+                            if p + 1 < probeCount {
+                                lists[probes.lists[p + 1]].codes.withUnsafeBytes { vk_prefetch($0.baseAddress, min($0.count, 2048)) }
+                            }
+                            let list = probes.lists[p], n = lists[list].count
+                            guard n > 0 else { continue }
+                            // approx = bias + sum / scale beats the threshold T iff sum < (T − bias) × scale.
+                            let bias = tables.biases[p], scale = tables.scale
+                            let limit = (candidates.threshold - bias) * scale
+                            let threshold = limit >= 65535 ? UInt16.max : limit <= 0 ? 0 : UInt16(limit.rounded(.up))
+                            guard threshold > 0 else { continue }
+                            let kept = lists[list].codes.withUnsafeBufferPointer { codes in
+                                vk_fastscan_collect(codes.baseAddress!, n, tables.bytes + p * tableSize, Int32(m),
+                                                    threshold, positions.baseAddress!, sums.baseAddress!)
+                            }
+                            lists[list].slots.withUnsafeBufferPointer { slots in
+                                for i in 0..<kept {
+                                    let slot = slots[Int(positions[i])]
+                                    if allow?(ids[Int(slot)]) ?? true {
+                                        candidates.insert(bias + Float(sums[i]) / scale, Int64(slot))
+                                    }
                                 }
                             }
                         }
