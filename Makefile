@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: setup build test bench clean
+.PHONY: setup build test bench microbench clean
 
 setup:
 	@./scripts/setup.sh
@@ -20,3 +20,6 @@ bench: setup
 
 clean:
 	rm -rf .build
+
+microbench: setup
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
