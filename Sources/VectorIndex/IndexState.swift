@@ -21,7 +21,17 @@ final class IndexState: @unchecked Sendable {
     /// Layout: (listCount, dimension).
     var centroids: [Float] = []
     var pq: ProductQuantizer?
-    var lists: [InvertedList] = []
+    /// Inverted lists; replace them only through `setLists`.
+    private(set) var lists: [InvertedList] = []
+    /// `lists[l].count`, kept flat so a search reads list sizes without touching each list's
+    /// heap storage (one cache miss per probed list otherwise).
+    private(set) var listCounts: [Int32] = []
+
+    /// Replaces the inverted lists.
+    func setLists(_ newLists: [InvertedList]) {
+        lists = newLists
+        listCounts = newLists.map { Int32($0.count) }
+    }
 
     init(dimension: Int, kind: IndexKind) {
         self.dimension = dimension
@@ -48,6 +58,7 @@ final class IndexState: @unchecked Sendable {
             listOf.append(list)
             positionInList.append(UInt32(lists[Int(list)].count))
             lists[Int(list)].append(slot: slot, code: code)
+            listCounts[Int(list)] += 1
         }
     }
 
@@ -59,6 +70,7 @@ final class IndexState: @unchecked Sendable {
         if !lists.isEmpty {
             let list = Int(listOf[slot])
             let position = Int(positionInList[slot])
+            listCounts[list] -= 1
             if let moved = lists[list].remove(at: position, subquantizerCount: subquantizerCount) {
                 positionInList[Int(moved)] = UInt32(position)
             }

@@ -93,7 +93,7 @@ extension VectorCollection {
             state.kind = kind
             state.centroids = centroids
             state.pq = pq
-            state.lists = newLists
+            state.setLists(newLists)
             state.listOf = lists
             state.positionInList = positions
         }

@@ -122,7 +122,7 @@ public final class VectorDatabase: @unchecked Sendable {
                 throw .corrupt("centroids of \(name)")
             }
             state.centroids = centroids
-            state.lists = [InvertedList](repeating: InvertedList(), count: listCount)
+            state.setLists([InvertedList](repeating: InvertedList(), count: listCount))
             if case let .ivfPQ(_, m, _) = entry.kind {
                 guard let codebooks = try storage.floats(txn, "codebooks"),
                       codebooks.count == d * ProductQuantizer.centroidCount else {

@@ -98,7 +98,7 @@ extension IndexState {
                                allow: (@Sendable (UInt64) -> Bool)?) -> TopK {
         var top = TopK(capacity: k)
         let d = dimension
-        let longest = probes.map { lists[$0].count }.max() ?? 0
+        let longest = probes.map { Int(listCounts[$0]) }.max() ?? 0
         withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, longest)) { dist in
             vectors.withUnsafeBufferPointer { v in
                 ids.withUnsafeBufferPointer { ids in
@@ -135,16 +135,18 @@ extension IndexState {
         defer { tables.deallocate() }
 
         var candidates = TopK(capacity: rerank)
-        let longest = probes.lists.map { lists[$0].count }.max() ?? 0
+        let longest = probes.lists.map { Int(listCounts[$0]) }.max() ?? 0
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max(1, longest)) { positions in
             withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(1, longest)) { sums in
                 ids.withUnsafeBufferPointer { ids in
                     lists.withUnsafeBufferPointer { lists in
                         for p in 0..<probeCount {
                             if p + 1 < probeCount {
-                                lists[probes.lists[p + 1]].codes.withUnsafeBytes { vk_prefetch($0.baseAddress, min($0.count, 2048)) }
+                                let next = probes.lists[p + 1]
+                                let bytes = min(2048, (Int(listCounts[next]) + 31) / 32 * tableSize)
+                                lists[next].codes.withUnsafeBufferPointer { vk_prefetch($0.baseAddress, bytes) }
                             }
-                            let list = probes.lists[p], n = lists[list].count
+                            let list = probes.lists[p], n = Int(listCounts[list])
                             guard n > 0 else { continue }
                             // approx = bias + sum / scale beats the threshold T iff sum < (T − bias) × scale.
                             let bias = tables.biases[p], scale = tables.scale
@@ -155,6 +157,7 @@ extension IndexState {
                                 vk_fastscan_collect(codes.baseAddress!, n, tables.bytes + p * tableSize, Int32(m),
                                                     threshold, positions.baseAddress!, sums.baseAddress!)
                             }
+                            guard kept > 0 else { continue }
                             lists[list].slots.withUnsafeBufferPointer { slots in
                                 for i in 0..<kept {
                                     let slot = slots[Int(positions[i])]
