@@ -42,11 +42,14 @@ struct Assigner {
     }
 
     static func nearest(_ v: UnsafePointer<Float>, _ centroids: UnsafePointer<Float>, listCount: Int, dimension: Int) -> Int {
-        var best = Float.infinity, bestIndex = 0
-        for c in 0..<listCount {
-            let d = Distance.squaredL2(v, centroids + c * dimension, dimension: dimension)
-            if d < best { best = d; bestIndex = c }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: listCount) { dist in
+            Distance.squaredL2(query: v, vectors: centroids, count: listCount, dimension: dimension, into: dist.baseAddress!)
+            var best = Float.infinity, bestIndex = 0
+            for c in 0..<listCount where dist[c] < best {
+                best = dist[c]
+                bestIndex = c
+            }
+            return bestIndex
         }
-        return bestIndex
     }
 }

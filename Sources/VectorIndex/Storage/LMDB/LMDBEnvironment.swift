@@ -19,7 +19,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
         case full
         /// `MDB_NOMETASYNC`: a system crash may undo the last transaction but never corrupts.
         case noMetaSync
-        /// `MDB_NOSYNC`: the OS decides when to write (derived data that can be rebuilt).
+        /// `MDB_WRITEMAP | MDB_NOSYNC | MDB_MAPASYNC`: commits write into the shared map and the OS
+        /// decides when to flush it — for derived data that can be rebuilt (the file is sparse and
+        /// as large as the map).
         case noSync
     }
 
@@ -47,7 +49,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
             switch durability {
             case .full: break
             case .noMetaSync: flags |= UInt32(MDB_NOMETASYNC)
-            case .noSync: flags |= UInt32(MDB_NOSYNC)
+            case .noSync: flags |= UInt32(MDB_NOSYNC) | UInt32(MDB_WRITEMAP) | UInt32(MDB_MAPASYNC)
             }
             try check(mdb_env_open(env, path, flags, 0o600), "mdb_env_open")
         } catch {
