@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
+        .library(name: "FaceEngine", targets: ["FaceEngine"]),
         .executable(name: "faceid-bench", targets: ["faceid-bench"]),
     ],
     dependencies: [
@@ -23,6 +24,12 @@ let package = Package(
             ]
         ),
 
+        .target(
+            name: "FaceEngine",
+            dependencies: ["CFaceEngine"],
+            swiftSettings: [.unsafeFlags(["-O"])]  // model checksums hash 32 MB at start
+        ),
+
         // MARK: - Implementation details
 
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
@@ -32,12 +39,26 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3"])]  // in-register lookup-table scans; -O0 would be 50x slower
         ),
 
+        .target(
+            name: "CFaceEngine",
+            cxxSettings: [
+                // dlib detection is ~60x slower at -O0: optimise even in debug builds.
+                .unsafeFlags(["-O2", "-Wno-deprecated-declarations"]),
+            ],
+            linkerSettings: [
+                // dlib-1.pc lists BLAS/LAPACK/jpeg/png by absolute path, which SwiftPM drops.
+                .linkedLibrary("dlib"), .linkedLibrary("openblas"), .linkedLibrary("lapack"),
+                .linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("pthread"),
+            ]
+        ),
+
         // MARK: - Executables
 
         .executableTarget(
             name: "faceid-bench",
             dependencies: [
                 "VectorIndex",
+                "FaceEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +66,8 @@ let package = Package(
         // MARK: - Tests
 
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex"]),
+        .testTarget(name: "FaceEngineTests", dependencies: ["FaceEngine"]),
     ],
-    swiftLanguageModes: [.v6]
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what faceid needs on Debian 12: the system libraries (apt) and, later, the dlib models.
+# Installs what faceid needs on Debian 12: the system libraries (apt) and the dlib models (PyPI).
 # Idempotent and quiet: a second run installs nothing and prints nothing but a one-line summary.
 set -euo pipefail
 
@@ -16,3 +16,4 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "setup: system packages present"
+"$(dirname "$0")/fetch-models.sh"
