@@ -42,8 +42,10 @@ let package = Package(
         .target(
             name: "CFaceEngine",
             cxxSettings: [
-                // dlib detection is ~60x slower at -O0: optimise even in debug builds.
-                .unsafeFlags(["-O2", "-Wno-deprecated-declarations"]),
+                // dlib detection is ~60x slower at -O0: optimise even in debug builds. -mavx lets
+                // dlib's HOG templates (instantiated here) use its 8-wide SIMD: 2x faster detection.
+                // No -mfma, so no contraction changes rounding against face_recognition.
+                .unsafeFlags(["-O2", "-mavx", "-Wno-deprecated-declarations"]),
             ],
             linkerSettings: [
                 // dlib-1.pc lists BLAS/LAPACK/jpeg/png by absolute path, which SwiftPM drops.
@@ -59,6 +61,7 @@ let package = Package(
             dependencies: [
                 "VectorIndex",
                 "FaceEngine",
+                "CVectorKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
