@@ -385,6 +385,8 @@ std::vector<Found> detectCNN(fe_engine &engine, const Image &img, int upsample) 
     Image up = img;
     for (int level = 0; level < upsample; level++) pyramid_up(up, pyr);
     std::vector<Found> out;
+    // The MMOD network's pyramid throws on images a few pixels wide; nothing that small holds a face.
+    if (up.nr() < 32 || up.nc() < 32) return out;
     for (auto &d : engine.cnn(up)) {
         out.push_back({pyr.rect_down(d.rect, (unsigned)std::max(0, upsample)), d.detection_confidence, 1});
     }

@@ -67,6 +67,20 @@ import Testing
         }
     }
 
+    /// The CNN detector finds the face HOG misses in a sideways photo (without trying rotations)
+    /// and returns no face, not an error, for images too small for its pyramid.
+    @Test func cnnDetector() async throws {
+        var options = AnalyzeOptions()
+        options.detector = .cnn
+        let tom = try await Fixtures.engine.analyze(imageData: try Fixtures.data(Fixtures.dlibExamples + "/faces/Tom_Cruise_avp_2014_4.jpg"),
+                                                    options: options)
+        #expect(tom.faces.count == 1 && tom.faces[0].detector == .cnn)
+        if let faces = Fixtures.sharedFaces {
+            let tiny = try await Fixtures.engine.analyze(imageData: try Fixtures.data(faces + "/badinput/obama_1x1.png"), options: options)
+            #expect(tiny.faces.isEmpty)
+        }
+    }
+
     @Test func missingOrDamagedModelsNameTheFile() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("models-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
