@@ -1,0 +1,63 @@
+import HTTPTypes
+
+/// Every error the API answers with, in one table: status, stable code, message.
+extension APIError {
+    // MARK: 400
+
+    static func invalidJSON(_ detail: String?) -> APIError {
+        APIError(.badRequest, code: "invalid_json", "The request body is not valid JSON", detail: detail)
+    }
+    static func invalidField(_ field: String, _ detail: String) -> APIError {
+        APIError(.badRequest, code: "invalid_field", "Invalid value for field '\(field)'", detail: detail)
+    }
+    static func missingField(_ field: String) -> APIError {
+        APIError(.badRequest, code: "missing_field", "Missing required field '\(field)'")
+    }
+    static func weakPassword(minimum: Int) -> APIError {
+        APIError(.badRequest, code: "weak_password", "The password must have at least \(minimum) characters")
+    }
+    static func invalidScope(_ scope: String) -> APIError {
+        APIError(.badRequest, code: "invalid_scope", "Unknown API key scope '\(scope)'",
+                 detail: "Known scopes: " + Scope.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    static func invalidQuery(_ name: String, _ detail: String) -> APIError {
+        APIError(.badRequest, code: "invalid_query", "Invalid query parameter '\(name)'", detail: detail)
+    }
+    static let sessionRequired = APIError(.badRequest, code: "session_required", "Only a session token can log out")
+
+    // MARK: 401, 403
+
+    static let missingCredentials = APIError(.unauthorized, code: "missing_credentials", "Authentication credentials were not provided")
+    static let invalidToken = APIError(.unauthorized, code: "invalid_token", "Invalid, expired or revoked credentials")
+    static let invalidLogin = APIError(.unauthorized, code: "invalid_login", "Invalid email or password")
+    static let unknownDevice = APIError(.unauthorized, code: "unknown_device", "X-Device-Id does not name a registered device of this company")
+    static let forbidden = APIError(.forbidden, code: "forbidden", "Your role or API key scope does not allow this action")
+
+    // MARK: 404, 405, 409, 413
+
+    static func notFound(_ what: String) -> APIError {
+        APIError(.notFound, code: "not_found", "\(what) not found")
+    }
+    static let routeNotFound = APIError(.notFound, code: "route_not_found", "No such endpoint")
+    static let methodNotAllowed = APIError(.methodNotAllowed, code: "method_not_allowed", "Method not allowed on this endpoint")
+    static let emailTaken = APIError(.conflict, code: "email_taken", "An account with this email already exists")
+    static let lastOwner = APIError(.conflict, code: "last_owner", "The last owner of a company cannot be removed, disabled or demoted")
+    static func bodyTooLarge(limit: Int) -> APIError {
+        APIError(.contentTooLarge, code: "payload_too_large", "The request body is larger than \(limit) bytes")
+    }
+    static let unsupportedMediaType = APIError(.unsupportedMediaType, code: "unsupported_media_type", "Expected Content-Type: application/json")
+
+    // MARK: 429, 5xx
+
+    static func rateLimited(retryAfter seconds: Int) -> APIError {
+        var error = APIError(.tooManyRequests, code: "rate_limited", "Too many requests; retry after \(seconds) s")
+        error.headers[.retryAfter] = String(seconds)
+        return error
+    }
+    static func serverFault(_ logMessage: String) -> APIError {
+        var error = APIError(.internalServerError, code: "internal_error", "Internal server error")
+        error.logMessage = logMessage
+        return error
+    }
+    static let unavailable = APIError(.serviceUnavailable, code: "unavailable", "The service is not ready")
+}

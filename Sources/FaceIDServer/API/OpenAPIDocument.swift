@@ -1,0 +1,312 @@
+/// The OpenAPI 3.1 description of every route, served at `GET /openapi.yaml`.
+///
+/// A test walks the router and fails when a route is missing here.
+enum OpenAPIDocument {
+    static let yaml = #"""
+openapi: 3.1.0
+info:
+  title: faceid
+  version: 0.1.0
+  description: |
+    Self-hosted face recognition. Every error answers
+    {"success": false, "error": "<message>", "code": "<stable_code>", "detail": "<optional>"}.
+    Credentials: `Authorization: Token <t>`, `Authorization: Bearer <t>` or `X-API-Key: <key>`;
+    kiosks may add `X-Device-Id: <device id>`.
+servers:
+  - url: https://localhost:8443
+security:
+  - token: []
+  - apiKey: []
+paths:
+  /healthz:
+    get:
+      summary: Liveness
+      security: []
+      responses:
+        "200": {description: The process is up, content: {application/json: {schema: {$ref: "#/components/schemas/OK"}}}}
+  /readyz:
+    get:
+      summary: Readiness (the store answers)
+      security: []
+      responses:
+        "200": {description: Ready}
+        "503": {$ref: "#/components/responses/Error"}
+  /metrics:
+    get:
+      summary: Prometheus metrics (requests and latencies by route and status)
+      security: []
+      responses:
+        "200": {description: Prometheus text format, content: {text/plain: {schema: {type: string}}}}
+  /openapi.yaml:
+    get:
+      summary: This document
+      security: []
+      responses:
+        "200": {description: OpenAPI 3.1, content: {application/yaml: {schema: {type: string}}}}
+  /register:
+    post:
+      summary: Register a company and its owner
+      security: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [company_name, email, password]
+              properties:
+                company_name: {type: string}
+                email: {type: string, format: email}
+                password: {type: string, minLength: 10, maxLength: 72}
+                full_name: {type: string}
+      responses:
+        "201": {description: Created, content: {application/json: {schema: {$ref: "#/components/schemas/Session"}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "409": {$ref: "#/components/responses/Error"}
+        "429": {$ref: "#/components/responses/Error"}
+  /login:
+    post:
+      summary: Log in with email and password
+      security: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [email, password]
+              properties:
+                email: {type: string}
+                password: {type: string}
+      responses:
+        "200": {description: Logged in, content: {application/json: {schema: {$ref: "#/components/schemas/Session"}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "401": {$ref: "#/components/responses/Error"}
+        "429": {$ref: "#/components/responses/Error"}
+  /logout:
+    post:
+      summary: Revoke the session token used
+      responses:
+        "204": {description: Revoked}
+        "400": {$ref: "#/components/responses/Error"}
+        "401": {$ref: "#/components/responses/Error"}
+  /me:
+    get:
+      summary: The caller (user or API key) and its company
+      responses:
+        "200": {description: The caller, content: {application/json: {schema: {type: object}}}}
+        "401": {$ref: "#/components/responses/Error"}
+  /users:
+    get:
+      summary: List the company's users
+      responses:
+        "200": {description: Users, content: {application/json: {schema: {type: object, properties: {users: {type: array, items: {$ref: "#/components/schemas/User"}}}}}}}
+        "401": {$ref: "#/components/responses/Error"}
+        "403": {$ref: "#/components/responses/Error"}
+    post:
+      summary: Create a user with a role
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [email, password, role]
+              properties:
+                email: {type: string}
+                password: {type: string, minLength: 10}
+                full_name: {type: string}
+                role: {$ref: "#/components/schemas/Role"}
+      responses:
+        "201": {description: Created, content: {application/json: {schema: {type: object, properties: {user: {$ref: "#/components/schemas/User"}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "403": {$ref: "#/components/responses/Error"}
+        "409": {$ref: "#/components/responses/Error"}
+  /users/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    patch:
+      summary: Change a user's role, disabled flag or name
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                role: {$ref: "#/components/schemas/Role"}
+                disabled: {type: boolean}
+                full_name: {type: string}
+      responses:
+        "200": {description: Updated, content: {application/json: {schema: {type: object, properties: {user: {$ref: "#/components/schemas/User"}}}}}}
+        "403": {$ref: "#/components/responses/Error"}
+        "404": {$ref: "#/components/responses/Error"}
+        "409": {$ref: "#/components/responses/Error"}
+    delete:
+      summary: Delete a user
+      responses:
+        "204": {description: Deleted}
+        "403": {$ref: "#/components/responses/Error"}
+        "404": {$ref: "#/components/responses/Error"}
+        "409": {$ref: "#/components/responses/Error"}
+  /api-keys:
+    get:
+      summary: List API keys (never the secret)
+      responses:
+        "200": {description: Keys, content: {application/json: {schema: {type: object, properties: {api_keys: {type: array, items: {$ref: "#/components/schemas/APIKey"}}}}}}}
+        "403": {$ref: "#/components/responses/Error"}
+    post:
+      summary: Create an API key (shown once)
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name, scopes]
+              properties:
+                name: {type: string}
+                scopes: {type: array, items: {type: string, enum: [recognize, enroll, kiosk, admin]}}
+      responses:
+        "201": {description: Created; `key` is shown only here, content: {application/json: {schema: {type: object, properties: {key: {type: string}, api_key: {$ref: "#/components/schemas/APIKey"}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "403": {$ref: "#/components/responses/Error"}
+  /api-keys/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    delete:
+      summary: Revoke an API key
+      responses:
+        "204": {description: Revoked}
+        "404": {$ref: "#/components/responses/Error"}
+  /devices:
+    get:
+      summary: List kiosks
+      responses:
+        "200": {description: Devices, content: {application/json: {schema: {type: object, properties: {devices: {type: array, items: {$ref: "#/components/schemas/Device"}}}}}}}
+    post:
+      summary: Register a kiosk
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name]
+              properties:
+                name: {type: string}
+                location: {type: string}
+      responses:
+        "201": {description: Created, content: {application/json: {schema: {type: object, properties: {device: {$ref: "#/components/schemas/Device"}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "403": {$ref: "#/components/responses/Error"}
+  /devices/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    delete:
+      summary: Remove a kiosk
+      responses:
+        "204": {description: Removed}
+        "404": {$ref: "#/components/responses/Error"}
+  /settings:
+    get:
+      summary: Company settings
+      responses:
+        "200": {description: Settings, content: {application/json: {schema: {type: object, properties: {settings: {$ref: "#/components/schemas/Settings"}}}}}}
+    patch:
+      summary: Change company settings (absent fields keep their value)
+      requestBody:
+        required: true
+        content: {application/json: {schema: {$ref: "#/components/schemas/Settings"}}}
+      responses:
+        "200": {description: Settings, content: {application/json: {schema: {type: object, properties: {settings: {$ref: "#/components/schemas/Settings"}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "403": {$ref: "#/components/responses/Error"}
+  /audit:
+    get:
+      summary: Audit events, newest first
+      parameters:
+        - {name: from, in: query, schema: {type: string, format: date-time}}
+        - {name: to, in: query, schema: {type: string, format: date-time}}
+        - {name: actor, in: query, schema: {type: string, examples: ["user:3", "api_key:7"]}}
+        - {name: action, in: query, schema: {type: string, examples: [auth.login]}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500, default: 100}}
+        - {name: cursor, in: query, schema: {type: string}, description: next_cursor of the previous page}
+      responses:
+        "200": {description: A page of events, content: {application/json: {schema: {type: object, properties: {events: {type: array, items: {type: object}}, next_cursor: {type: string}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "403": {$ref: "#/components/responses/Error"}
+  /audit/verify:
+    get:
+      summary: Whether the company's audit hash chain is intact
+      responses:
+        "200": {description: Verification, content: {application/json: {schema: {type: object, properties: {intact: {type: boolean}, event_count: {type: integer}, first_broken_id: {type: integer}}}}}}
+        "403": {$ref: "#/components/responses/Error"}
+components:
+  securitySchemes:
+    token: {type: http, scheme: bearer, description: "Also accepted as `Authorization: Token <t>`"}
+    apiKey: {type: apiKey, in: header, name: X-API-Key}
+  responses:
+    Error:
+      description: The error body, with a stable code
+      content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+  schemas:
+    Error:
+      type: object
+      required: [success, error, code]
+      properties:
+        success: {const: false}
+        error: {type: string}
+        code: {type: string}
+        detail: {type: string}
+    OK:
+      type: object
+      properties: {success: {type: boolean}}
+    Role: {type: string, enum: [owner, admin, staff, viewer]}
+    User:
+      type: object
+      properties:
+        id: {type: integer}
+        email: {type: string}
+        full_name: {type: string}
+        role: {$ref: "#/components/schemas/Role"}
+        disabled: {type: boolean}
+        created_at: {type: string, format: date-time}
+    Company:
+      type: object
+      properties:
+        id: {type: integer}
+        name: {type: string}
+        created_at: {type: string, format: date-time}
+    Session:
+      type: object
+      properties:
+        token: {type: string}
+        expires_at: {type: string, format: date-time}
+        user: {$ref: "#/components/schemas/User"}
+        company: {$ref: "#/components/schemas/Company"}
+    APIKey:
+      type: object
+      properties:
+        id: {type: integer}
+        name: {type: string}
+        prefix: {type: string}
+        scopes: {type: array, items: {type: string}}
+        created_at: {type: string, format: date-time}
+        created_by: {type: string}
+        last_used_at: {type: [string, "null"], format: date-time}
+        revoked_at: {type: [string, "null"], format: date-time}
+    Device:
+      type: object
+      properties:
+        id: {type: integer}
+        name: {type: string}
+        location: {type: string}
+        created_at: {type: string, format: date-time}
+    Settings:
+      type: object
+      properties:
+        token_lifetime_minutes: {type: integer, minimum: 5, maximum: 43200}
+        requests_per_minute: {type: integer, minimum: 10}
+"""#
+}

@@ -1,0 +1,51 @@
+/// A user's role in their company, from most to least powerful.
+public enum Role: String, Codable, Sendable, CaseIterable {
+    case owner, admin, staff, viewer
+}
+
+/// What an API key may do. A key never has a role; its scopes map onto permissions below.
+public enum Scope: String, Codable, Sendable, CaseIterable {
+    case recognize, enroll, kiosk, admin
+}
+
+/// Every protected action, and — in `allowedRoles` / `allowedScopes` — who may perform it.
+///
+/// This is the permission matrix: the one place access is decided (`Principal.require`), and the
+/// table the README prints. A route declares its permission when it is registered (`ProtectedRoutes`).
+public enum Permission: String, Sendable, CaseIterable {
+    /// `GET /me`, `POST /logout`.
+    case readProfile
+    /// `GET /users`.
+    case readUsers
+    /// `POST/PATCH/DELETE /users`.
+    case manageUsers
+    /// `POST/GET/DELETE /api-keys`.
+    case manageAPIKeys
+    /// `GET /devices`.
+    case readDevices
+    /// `POST/DELETE /devices`.
+    case manageDevices
+    /// `GET /settings`.
+    case readSettings
+    /// `PATCH /settings`.
+    case manageSettings
+    /// `GET /audit`, `GET /audit/verify`.
+    case readAudit
+
+    /// Roles granted this permission.
+    public var allowedRoles: Set<Role> {
+        switch self {
+        case .readProfile, .readDevices, .readSettings: [.owner, .admin, .staff, .viewer]
+        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit: [.owner, .admin]
+        }
+    }
+
+    /// API key scopes granted this permission.
+    public var allowedScopes: Set<Scope> {
+        switch self {
+        case .readProfile: Set(Scope.allCases)
+        case .readDevices: [.admin, .kiosk]
+        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit: [.admin]
+        }
+    }
+}

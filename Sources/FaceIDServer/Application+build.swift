@@ -1,0 +1,93 @@
+import Configuration
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+import HummingbirdTLS
+import Logging
+import NIOSSL
+import Prometheus
+
+/// The application type `buildApplication` returns.
+public typealias FaceIDApplication = Application<RouterResponder<AppRequestContext>>
+
+/// Builds the server: opens the store, checks the master key, wires controllers and middleware,
+/// and configures TLS unless `http.plaintext` is set.
+///
+/// - Parameter onServerRunning: called with the bound channel (its local address gives the port when `http.port` is 0).
+/// - Throws: `ConfigurationError` when the master key or the TLS files are missing or unreadable.
+public func buildApplication(
+    configuration: ServerConfiguration,
+    logger baseLogger: Logger? = nil,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) async throws -> FaceIDApplication {
+    var logger = baseLogger ?? Logger(label: "faceid")
+    logger.logLevel = configuration.logLevel
+    guard let masterKey = configuration.masterKey else {
+        throw ConfigurationError(
+            key: "crypto.masterKey",
+            message: """
+                no master key. Set FACEID_CRYPTO_MASTER_KEY or put one in \(configuration.masterKeyFile); \
+                make one with: head -c 32 /dev/urandom | base64 > \(configuration.masterKeyFile) && chmod 600 \(configuration.masterKeyFile) \
+                (`make run` does this on first start). Keep a copy: without it the biometric data cannot be read.
+                """)
+    }
+    try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+    let store = try Store(path: configuration.databasePath)
+    let services = AppServices(
+        configuration: configuration, store: store, keyRing: KeyRing(master: masterKey),
+        metrics: PrometheusCollectorRegistry(), logger: logger)
+    let (router, _) = buildRouter(services: services)
+
+    let server: HTTPServerBuilder
+    if configuration.plaintext {
+        logger.warning("serving plain HTTP (http.plaintext): only behind a TLS-terminating proxy or in tests")
+        server = .http1()
+    } else {
+        server = try .tls(.http1(), tlsConfiguration: try makeTLSConfiguration(configuration))
+    }
+    return Application(
+        router: router,
+        server: server,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "faceid"),
+        services: [StoreService(store: store, logger: logger)],
+        onServerRunning: onServerRunning,
+        logger: logger)
+}
+
+/// The router with every controller, and the table of routes with their permissions.
+func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInfo]) {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestLogMiddleware(metrics: services.metrics))
+    router.add(middleware: SecurityHeadersMiddleware(https: !services.configuration.plaintext))
+    router.add(middleware: ErrorMiddleware())
+    var table: [RouteInfo] = []
+    var routes = ProtectedRoutes(router: router, services: services)
+    SystemController(services: services).addRoutes(to: router, table: &table)
+    AuthController(services: services).addRoutes(to: router, protected: &routes, table: &table)
+    UsersController(services: services).addRoutes(to: &routes)
+    APIKeysController(services: services).addRoutes(to: &routes)
+    DevicesController(services: services).addRoutes(to: &routes)
+    SettingsController(services: services).addRoutes(to: &routes)
+    AuditController(services: services).addRoutes(to: &routes)
+    return (router, table + routes.table)
+}
+
+func makeTLSConfiguration(_ configuration: ServerConfiguration) throws -> TLSConfiguration {
+    let certificates: [NIOSSLCertificate]
+    let key: NIOSSLPrivateKey
+    do {
+        certificates = try NIOSSLCertificate.fromPEMFile(configuration.certificatePath)
+        key = try NIOSSLPrivateKey(file: configuration.privateKeyPath, format: .pem)
+    } catch {
+        throw ConfigurationError(
+            key: "tls.certificatePath",
+            message: """
+                cannot read the TLS certificate \(configuration.certificatePath) or key \(configuration.privateKeyPath). \
+                `make run` generates a self-signed pair for localhost; or set http.plaintext=true behind a TLS proxy.
+                """)
+    }
+    var tls = TLSConfiguration.makeServerConfiguration(certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
+    tls.minimumTLSVersion = .tlsv12
+    return tls
+}

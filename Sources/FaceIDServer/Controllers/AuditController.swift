@@ -1,0 +1,28 @@
+import Foundation
+import Hummingbird
+
+/// `GET /audit` (filters `from`, `to`, `actor`, `action`; `limit` ≤ 500; `cursor` for older pages) and `GET /audit/verify`.
+struct AuditController {
+    let services: AppServices
+
+    func addRoutes(to routes: inout ProtectedRoutes) {
+        routes.on(.get, "/audit", .readAudit, use: list)
+        routes.on(.get, "/audit/verify", .readAudit, use: verify)
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AuditPage {
+        let limit = try request.query("limit") { Int($0).flatMap { (1...500).contains($0) ? $0 : nil } } ?? 100
+        let filter = Store.AuditFilter(
+            from: try request.query("from", Timestamp.parse), to: try request.query("to", Timestamp.parse),
+            actor: try request.query("actor") { $0 }, action: try request.query("action") { $0 },
+            beforeID: try request.query("cursor") { Int64($0) }, limit: limit)
+        let events = try await services.store.auditEvents(companyID: principal.companyID, filter: filter)
+        let next = events.count == limit ? events.last?.id.map(String.init) : nil
+        return AuditPage(events: events.map(AuditEventView.init), nextCursor: next)
+    }
+
+    @Sendable func verify(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AuditVerification {
+        let result = try await services.store.verifyAudit(companyID: principal.companyID)
+        return AuditVerification(intact: result.intact, eventCount: result.eventCount, firstBrokenId: result.firstBrokenID)
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Hummingbird
+
+/// `POST /register`, `POST /login`, `POST /logout`, `GET /me`.
+struct AuthController {
+    let services: AppServices
+    static let minimumPasswordLength = 10
+
+    func addRoutes(to router: Router<AppRequestContext>, protected routes: inout ProtectedRoutes, table: inout [RouteInfo]) {
+        router.post("register", use: register)
+        router.post("login", use: login)
+        table.append(RouteInfo(method: .post, path: "/register", permission: nil))
+        table.append(RouteInfo(method: .post, path: "/login", permission: nil))
+        routes.on(.post, "/logout", .readProfile, use: logout)
+        routes.on(.get, "/me", .readProfile, use: me)
+    }
+
+    @Sendable func register(_ request: Request, context: AppRequestContext) async throws -> Created<SessionResponse> {
+        let origin = services.origin(request, context)
+        try services.limit("register:\(origin.remoteAddress)", .perHour(services.configuration.rateLimits.registerPerHour))
+        let body = try await request.decodeJSON(RegisterRequest.self, limit: services.configuration.maxBodySize)
+        let companyName = try Validate.name(body.companyName, field: "company_name")
+        let email = try Validate.email(body.email)
+        try Validate.password(body.password)
+        let fullName = try Validate.optionalName(body.fullName, field: "full_name") ?? ""
+        let passwordHash = try await services.hashPassword(body.password)
+        let token = Credentials.newSessionToken()
+        let settings = services.defaultSettings
+        let owner = UserRecord(id: nil, companyID: 0, email: email, passwordHash: passwordHash, fullName: fullName,
+                               role: .owner, disabled: false, createdAt: Date())
+        let (company, user, session) = try await services.store.registerCompany(
+            name: companyName, owner: owner, settings: settings, keyRing: services.keyRing,
+            tokenHash: Credentials.hash(token), origin: origin)
+        context.notes.companyID = company.id
+        return Created(value: SessionResponse(token: token, expiresAt: Timestamp.format(session.expiresAt),
+                                              user: UserView(user), company: CompanyView(company)))
+    }
+
+    @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> SessionResponse {
+        let origin = services.origin(request, context)
+        let body = try await request.decodeJSON(LoginRequest.self, limit: services.configuration.maxBodySize)
+        let limits = services.configuration.rateLimits
+        let window = Duration.seconds(15 * 60)
+        let addressKey = "login-failures-address:\(origin.remoteAddress)"
+        let emailKey = "login-failures-email:\(body.email.lowercased())"
+        let addressLimit = RateLimiter.Limit(capacity: limits.loginFailuresPerAddress, window: window)
+        let emailLimit = RateLimiter.Limit(capacity: limits.loginFailuresPerEmail, window: window)
+        // Failures spend tokens; an empty bucket refuses even the right password until it refills.
+        if let retry = services.limiter.check(addressKey, limit: addressLimit) ?? services.limiter.check(emailKey, limit: emailLimit) {
+            throw APIError.rateLimited(retryAfter: retry)
+        }
+        let account = try await services.store.account(email: body.email)
+        let matches = try await services.verifyPassword(body.password, hash: account?.0.passwordHash ?? services.decoyPasswordHash)
+        guard let (user, company) = account, matches, !user.disabled else {
+            _ = services.limiter.take(addressKey, limit: addressLimit)
+            _ = services.limiter.take(emailKey, limit: emailLimit)
+            if let user = account?.0 {
+                try await services.store.audit(
+                    AuditEvent(action: "auth.login_failed", actor: "user:\(user.id!)", target: "user:\(user.id!)",
+                               detail: ["reason": user.disabled ? "disabled" : "wrong_password"], origin: origin),
+                    companyID: user.companyID)
+            }
+            throw APIError.invalidLogin
+        }
+        let settings = CompanySettings.decode(company.settings, fallback: services.defaultSettings)
+        let token = Credentials.newSessionToken()
+        let session = try await services.store.createSession(
+            user: user, tokenHash: Credentials.hash(token), lifetimeMinutes: settings.tokenLifetimeMinutes, origin: origin)
+        context.notes.companyID = company.id
+        return SessionResponse(token: token, expiresAt: Timestamp.format(session.expiresAt), user: UserView(user),
+                               company: CompanyView(company))
+    }
+
+    @Sendable func logout(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
+        guard case .session(let sessionID, _, _) = principal.credential else { throw APIError.sessionRequired }
+        try await services.store.revokeSession(
+            companyID: principal.companyID, sessionID: sessionID, actor: principal.actor,
+            origin: services.origin(request, context))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func me(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> MeResponse {
+        guard let company = try await services.store.company(principal.companyID) else { throw APIError.invalidToken }
+        var response = MeResponse(company: CompanyView(company), deviceId: principal.deviceID)
+        switch principal.credential {
+        case .session(_, let userID, _):
+            guard let user = try await services.store.user(id: userID, companyID: principal.companyID) else { throw APIError.invalidToken }
+            response.user = UserView(user)
+        case .apiKey(let id, _):
+            response.apiKey = try await services.store.apiKeys(companyID: principal.companyID).first { $0.id == id }.map(APIKeyView.init)
+        }
+        return response
+    }
+}
+
+/// Input checks shared by controllers; each failure names its field.
+enum Validate {
+    static func name(_ text: String, field: String, maximum: Int = 200) throws(APIError) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw .invalidField(field, "must not be empty") }
+        guard trimmed.count <= maximum else { throw .invalidField(field, "at most \(maximum) characters") }
+        return trimmed
+    }
+
+    static func optionalName(_ text: String?, field: String) throws(APIError) -> String? {
+        guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
+        return try name(text, field: field)
+    }
+
+    static func email(_ text: String) throws(APIError) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              trimmed.count <= 254, !trimmed.contains(where: \.isWhitespace) else {
+            throw .invalidField("email", "expected an email address")
+        }
+        return trimmed
+    }
+
+    static func password(_ text: String) throws(APIError) {
+        guard text.count >= AuthController.minimumPasswordLength else { throw .weakPassword(minimum: AuthController.minimumPasswordLength) }
+        // bcrypt reads at most 72 bytes; longer passwords would be silently truncated.
+        guard text.utf8.count <= 72 else { throw .invalidField("password", "at most 72 bytes") }
+    }
+}

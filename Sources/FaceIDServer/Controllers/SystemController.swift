@@ -1,0 +1,33 @@
+import Foundation
+import Hummingbird
+
+/// `GET /healthz`, `GET /readyz`, `GET /metrics` (Prometheus text), `GET /openapi.yaml`.
+struct SystemController {
+    let services: AppServices
+
+    func addRoutes(to router: Router<AppRequestContext>, table: inout [RouteInfo]) {
+        router.get("healthz") { _, _ in OK() }
+        router.get("readyz") { _, _ in
+            guard await services.store.isReady() else { throw APIError.unavailable }
+            return ReadyResponse(store: "ok")
+        }
+        router.get("metrics") { _, _ in
+            var buffer: [UInt8] = []
+            services.metrics.emit(into: &buffer)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        router.get("openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"],
+                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+        }
+        for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml"] {
+            table.append(RouteInfo(method: .get, path: path, permission: nil))
+        }
+    }
+}
+
+struct ReadyResponse: ResponseEncodable, Sendable {
+    var success = true
+    var store: String
+}

@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+extension HTTPField.Name {
+    static let apiKey = HTTPField.Name("X-API-Key")!
+    static let deviceID = HTTPField.Name("X-Device-Id")!
+    static let requestID = HTTPField.Name("X-Request-Id")!
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let strictTransportSecurity = HTTPField.Name("Strict-Transport-Security")!
+}
+
+/// Resolves the caller on protected routes: `Authorization: Token|Bearer <t>` or `X-API-Key: <key>`,
+/// plus an optional `X-Device-Id`. Missing credentials → 401 `missing_credentials`; unknown, revoked or
+/// expired ones → 401 `invalid_token`. What each caller may do is decided later, per route (`ProtectedRoutes`).
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let services: AppServices
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let (principal, settings) = try await authenticate(request)
+        context.principal = principal
+        context.notes.companyID = principal.companyID
+        context.companySettings = settings
+        return try await next(request, context)
+    }
+
+    private func authenticate(_ request: Request) async throws -> (Principal, CompanySettings) {
+        guard let secret = Self.credential(in: request.headers) else { throw APIError.missingCredentials }
+        let hash = Credentials.hash(secret)
+        var principal: Principal
+        let company: CompanyRecord
+        if secret.hasPrefix(Credentials.apiKeyPrefix) {
+            guard let (key, found) = try await services.store.liveAPIKey(secretHash: hash) else { throw APIError.invalidToken }
+            principal = Principal(companyID: found.id!, credential: .apiKey(id: key.id!, scopes: key.scopeSet))
+            company = found
+        } else {
+            guard let (session, user, found) = try await services.store.liveSession(tokenHash: hash) else { throw APIError.invalidToken }
+            principal = Principal(companyID: found.id!, credential: .session(id: session.id!, userID: user.id!, role: user.role))
+            company = found
+        }
+        if let text = request.headers[.deviceID] {
+            guard let id = Int64(text), try await services.store.device(id: id, companyID: principal.companyID) != nil else {
+                throw APIError.unknownDevice
+            }
+            principal.deviceID = id
+        }
+        return (principal, CompanySettings.decode(company.settings, fallback: services.defaultSettings))
+    }
+
+    /// The secret from the first of `Authorization` (Token or Bearer) and `X-API-Key` present.
+    static func credential(in headers: HTTPFields) -> String? {
+        if let authorization = headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, ["token", "bearer"].contains(parts[0].lowercased()) {
+                let value = parts[1].trimmingCharacters(in: .whitespaces)
+                return value.isEmpty ? nil : value
+            }
+            return nil
+        }
+        return headers[.apiKey].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+extension AppRequestContext {
+    /// The caller, or 401 when a route forgot `AuthenticationMiddleware` (it never does: `ProtectedRoutes`).
+    func requirePrincipal() throws(APIError) -> Principal {
+        guard let principal else { throw APIError.missingCredentials }
+        return principal
+    }
+}

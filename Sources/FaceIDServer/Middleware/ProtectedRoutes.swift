@@ -1,0 +1,57 @@
+import HTTPTypes
+import Hummingbird
+
+/// One registered endpoint and the permission it requires (nil: public).
+public struct RouteInfo: Sendable, Hashable {
+    public var method: HTTPRequest.Method
+    public var path: String
+    public var permission: Permission?
+}
+
+/// Registers routes that need a caller, each with its `Permission`: the single place where
+/// access is enforced (then the company's and the credential's rate limits are taken).
+struct ProtectedRoutes {
+    let group: RouterGroup<AppRequestContext>
+    let services: AppServices
+    private(set) var table: [RouteInfo] = []
+
+    init(router: Router<AppRequestContext>, services: AppServices) {
+        group = router.group().add(middleware: AuthenticationMiddleware(services: services))
+        self.services = services
+    }
+
+    mutating func on(
+        _ method: HTTPRequest.Method, _ path: String, _ permission: Permission,
+        use handler: @escaping @Sendable (Request, AppRequestContext, Principal) async throws -> some ResponseGenerator
+    ) {
+        table.append(RouteInfo(method: method, path: path, permission: permission))
+        let services = services
+        group.on(RouterPath(path), method: method) { request, context in
+            let principal = try context.requirePrincipal()
+            try principal.require(permission)
+            let perMinute = context.companySettings?.requestsPerMinute ?? services.configuration.rateLimits.companyPerMinute
+            try services.limit("company:\(principal.companyID)", .perMinute(perMinute))
+            try services.limit(principal.rateLimitKey, .perMinute(services.configuration.rateLimits.credentialPerMinute))
+            return try await handler(request, context, principal)
+        }
+    }
+}
+
+extension Request {
+    /// The client address (the first `X-Forwarded-For` hop when the server is configured to trust it) and user agent.
+    func origin(_ context: AppRequestContext, trustForwardedFor: Bool) -> RequestOrigin {
+        var address = context.remoteAddress?.ipAddress ?? ""
+        if trustForwardedFor, let forwarded = headers[.forwardedFor]?.split(separator: ",").first {
+            address = forwarded.trimmingCharacters(in: .whitespaces)
+        }
+        return RequestOrigin(remoteAddress: address, userAgent: headers[.userAgent] ?? "")
+    }
+}
+
+extension Parameters {
+    /// A numeric path id; anything else cannot name a resource, so it is a 404, like an id of another company.
+    func id(_ name: String, _ what: String) throws(APIError) -> Int64 {
+        guard let text = self.get(name), let id = Int64(text) else { throw APIError.notFound(what) }
+        return id
+    }
+}

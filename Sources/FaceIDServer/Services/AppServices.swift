@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+import HummingbirdBcrypt
+import Logging
+import NIOPosix
+import Prometheus
+
+/// The dependencies controllers share: configuration, store, keys, limits, metrics.
+final class AppServices: Sendable {
+    let configuration: ServerConfiguration
+    let store: Store
+    let keyRing: KeyRing
+    let limiter = RateLimiter()
+    let metrics: PrometheusCollectorRegistry
+    let logger: Logger
+    /// A bcrypt hash of a random password: verified against when an email is unknown, so a login
+    /// for a missing account costs the same time as one for a real account.
+    let decoyPasswordHash: String
+
+    init(configuration: ServerConfiguration, store: Store, keyRing: KeyRing, metrics: PrometheusCollectorRegistry, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.keyRing = keyRing
+        self.metrics = metrics
+        self.logger = logger
+        decoyPasswordHash = Bcrypt.hash(Credentials.randomBase64URL(byteCount: 16), cost: UInt8(configuration.bcryptCost))
+    }
+
+    var defaultSettings: CompanySettings { .defaults(configuration) }
+
+    /// bcrypt on NIO's blocking thread pool, off the event loop and the cooperative pool.
+    func hashPassword(_ password: String) async throws -> String {
+        let cost = UInt8(configuration.bcryptCost)
+        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+    }
+
+    func verifyPassword(_ password: String, hash: String) async throws -> Bool {
+        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+    }
+
+    /// The caller's address and user agent, for the audit log and per-address limits.
+    func origin(_ request: Request, _ context: AppRequestContext) -> RequestOrigin {
+        request.origin(context, trustForwardedFor: configuration.trustForwardedFor)
+    }
+
+    /// Takes a token or throws 429 with `Retry-After`.
+    func limit(_ key: String, _ limit: RateLimiter.Limit) throws(APIError) {
+        if let retryAfter = limiter.take(key, limit: limit) { throw .rateLimited(retryAfter: retryAfter) }
+    }
+}

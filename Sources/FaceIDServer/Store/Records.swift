@@ -1,0 +1,101 @@
+import Foundation
+import GRDB
+
+// The rows of the store. Column names are the property names; `Store+Migrations.swift` creates them.
+
+struct CompanyRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "companies"
+    var id: Int64?
+    var name: String
+    /// The company's AES-256 data key, wrapped by the master key (`KeyRing`).
+    var wrappedKey: Data
+    /// `CompanySettings` as JSON.
+    var settings: String
+    var createdAt: Date
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+struct UserRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "users"
+    var id: Int64?
+    var companyID: Int64
+    var email: String
+    /// bcrypt.
+    var passwordHash: String
+    var fullName: String
+    var role: Role
+    var disabled: Bool
+    var createdAt: Date
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+struct SessionRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "sessions"
+    var id: Int64?
+    var companyID: Int64
+    var userID: Int64
+    /// SHA-256 of the token; the token itself is never stored.
+    var tokenHash: Data
+    var createdAt: Date
+    var expiresAt: Date
+    var revokedAt: Date?
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+struct APIKeyRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "apiKeys"
+    var id: Int64?
+    var companyID: Int64
+    var name: String
+    /// The recognisable, non-secret start of the key (`fid_ab12cd34`), shown in listings.
+    var prefix: String
+    /// SHA-256 of the whole key.
+    var secretHash: Data
+    /// Comma-separated `Scope` raw values.
+    var scopes: String
+    var createdAt: Date
+    var createdBy: String
+    var lastUsedAt: Date?
+    var revokedAt: Date?
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    var scopeSet: Set<Scope> { Set(scopes.split(separator: ",").compactMap { Scope(rawValue: String($0)) }) }
+}
+
+struct DeviceRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "devices"
+    var id: Int64?
+    var companyID: Int64
+    var name: String
+    var location: String
+    var createdAt: Date
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+struct AuditRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "auditEvents"
+    var id: Int64?
+    var companyID: Int64
+    /// Microseconds since 1970 (an integer, so the hash chain reproduces exactly).
+    var atMicros: Int64
+    /// `user:3`, `api_key:7|device:2`, `anonymous`.
+    var actor: String
+    var action: String
+    /// `user:5`, `api_key:9`, … or empty.
+    var target: String
+    var remoteAddress: String
+    var userAgent: String
+    /// A short JSON object with action-specific facts (never secrets or biometric data).
+    var detail: String
+    /// SHA-256 of the previous event of the same company (32 zero bytes for the first).
+    var previousHash: Data
+    /// SHA-256 over this event's fields and `previousHash` (`AuditLog.hash`).
+    var hash: Data
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

@@ -1,0 +1,78 @@
+import GRDB
+
+extension Store {
+    /// The versioned schema. Migrations are append-only: never edit one that has shipped.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-tenancy") { db in
+            try db.create(table: "companies") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("name", .text).notNull()
+                t.column("wrappedKey", .blob).notNull()
+                t.column("settings", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "users") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("companyID", .integer).notNull().indexed().references("companies", onDelete: .cascade)
+                t.column("email", .text).notNull().unique().collate(.nocase)
+                t.column("passwordHash", .text).notNull()
+                t.column("fullName", .text).notNull()
+                t.column("role", .text).notNull()
+                t.column("disabled", .boolean).notNull().defaults(to: false)
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "sessions") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("companyID", .integer).notNull().references("companies", onDelete: .cascade)
+                t.column("userID", .integer).notNull().indexed().references("users", onDelete: .cascade)
+                t.column("tokenHash", .blob).notNull().unique()
+                t.column("createdAt", .datetime).notNull()
+                t.column("expiresAt", .datetime).notNull()
+                t.column("revokedAt", .datetime)
+            }
+            try db.create(table: "apiKeys") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("companyID", .integer).notNull().indexed().references("companies", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("prefix", .text).notNull()
+                t.column("secretHash", .blob).notNull().unique()
+                t.column("scopes", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("createdBy", .text).notNull()
+                t.column("lastUsedAt", .datetime)
+                t.column("revokedAt", .datetime)
+            }
+            try db.create(table: "devices") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("companyID", .integer).notNull().indexed().references("companies", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("location", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "auditEvents") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("companyID", .integer).notNull()
+                t.column("atMicros", .integer).notNull()
+                t.column("actor", .text).notNull()
+                t.column("action", .text).notNull()
+                t.column("target", .text).notNull()
+                t.column("remoteAddress", .text).notNull()
+                t.column("userAgent", .text).notNull()
+                t.column("detail", .text).notNull()
+                t.column("previousHash", .blob).notNull()
+                t.column("hash", .blob).notNull()
+            }
+            try db.create(index: "auditEvents_company_time", on: "auditEvents", columns: ["companyID", "atMicros"])
+            // Append-only: the application never updates or deletes an audit row. The hash chain
+            // still detects a change made by someone who drops these triggers.
+            try db.execute(sql: """
+                CREATE TRIGGER auditEvents_no_update BEFORE UPDATE ON auditEvents
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TRIGGER auditEvents_no_delete BEFORE DELETE ON auditEvents
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,296 @@
+import Foundation
+import GRDB
+
+/// Companies, users, sessions, API keys and devices. Every company-owned row is read and written
+/// with its `companyID` in the query; ids of another company find nothing (404 upstream).
+extension Store {
+    // MARK: Companies and sessions
+
+    /// Creates a company, its wrapped data key, its owner and a first session, with the audit event — one transaction.
+    func registerCompany(
+        name: String, owner: UserRecord, settings: CompanySettings, keyRing: KeyRing,
+        tokenHash: Data, origin: RequestOrigin
+    ) async throws -> (CompanyRecord, UserRecord, SessionRecord) {
+        try await pool.write { db in
+            if try UserRecord.filter(Column("email").collating(.nocase) == owner.email).fetchCount(db) > 0 {
+                throw APIError.emailTaken
+            }
+            let now = Date()
+            var company = CompanyRecord(id: nil, name: name, wrappedKey: Data(), settings: settings.encoded(), createdAt: now)
+            try company.insert(db)
+            let companyID = company.id!
+            company.wrappedKey = try keyRing.makeDataKey(companyID: companyID)
+            try company.update(db)
+            var user = owner
+            user.companyID = companyID
+            try user.insert(db)
+            var session = SessionRecord(
+                id: nil, companyID: companyID, userID: user.id!, tokenHash: tokenHash, createdAt: now,
+                expiresAt: now.addingTimeInterval(TimeInterval(settings.tokenLifetimeMinutes * 60)), revokedAt: nil)
+            try session.insert(db)
+            try AuditLog.append(
+                AuditEvent(action: "company.register", actor: "user:\(user.id!)", target: "company:\(companyID)",
+                           detail: ["email": user.email], origin: origin),
+                companyID: companyID, db: db, now: now)
+            return (company, user, session)
+        }
+    }
+
+    func company(_ companyID: Int64) async throws -> CompanyRecord? {
+        try await pool.read { db in try CompanyRecord.fetchOne(db, key: companyID) }
+    }
+
+    /// The account with `email` (any company: emails are unique across the server), for login.
+    func account(email: String) async throws -> (UserRecord, CompanyRecord)? {
+        try await pool.read { db in
+            guard let user = try UserRecord.filter(Column("email").collating(.nocase) == email).fetchOne(db),
+                  let company = try CompanyRecord.fetchOne(db, key: user.companyID) else { return nil }
+            return (user, company)
+        }
+    }
+
+    /// Starts a session for `user` and audits the login.
+    func createSession(user: UserRecord, tokenHash: Data, lifetimeMinutes: Int, origin: RequestOrigin) async throws -> SessionRecord {
+        try await pool.write { db in
+            let now = Date()
+            var session = SessionRecord(
+                id: nil, companyID: user.companyID, userID: user.id!, tokenHash: tokenHash, createdAt: now,
+                expiresAt: now.addingTimeInterval(TimeInterval(lifetimeMinutes * 60)), revokedAt: nil)
+            try session.insert(db)
+            try AuditLog.append(AuditEvent(action: "auth.login", actor: "user:\(user.id!)", origin: origin),
+                                companyID: user.companyID, db: db, now: now)
+            return session
+        }
+    }
+
+    /// A live session (not revoked, not expired, user enabled) with its user and company.
+    func liveSession(tokenHash: Data, now: Date = Date()) async throws -> (SessionRecord, UserRecord, CompanyRecord)? {
+        try await pool.read { db in
+            guard let session = try SessionRecord.filter(Column("tokenHash") == tokenHash).fetchOne(db),
+                  session.revokedAt == nil, session.expiresAt > now,
+                  let user = try UserRecord.filter(Column("id") == session.userID && Column("companyID") == session.companyID).fetchOne(db),
+                  !user.disabled,
+                  let company = try CompanyRecord.fetchOne(db, key: session.companyID) else { return nil }
+            return (session, user, company)
+        }
+    }
+
+    /// A live (unrevoked) API key with its company; records `lastUsedAt` at most once a minute.
+    func liveAPIKey(secretHash: Data, now: Date = Date()) async throws -> (APIKeyRecord, CompanyRecord)? {
+        let found = try await pool.read { db -> (APIKeyRecord, CompanyRecord)? in
+            guard let key = try APIKeyRecord.filter(Column("secretHash") == secretHash).fetchOne(db), key.revokedAt == nil,
+                  let company = try CompanyRecord.fetchOne(db, key: key.companyID) else { return nil }
+            return (key, company)
+        }
+        if let (key, _) = found, (key.lastUsedAt.map { now.timeIntervalSince($0) > 60 } ?? true) {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE apiKeys SET lastUsedAt = ? WHERE id = ? AND companyID = ?",
+                               arguments: [now, key.id, key.companyID])
+            }
+        }
+        return found
+    }
+
+    func revokeSession(companyID: Int64, sessionID: Int64, actor: String, origin: RequestOrigin) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE sessions SET revokedAt = ? WHERE id = ? AND companyID = ? AND revokedAt IS NULL",
+                           arguments: [Date(), sessionID, companyID])
+            try AuditLog.append(AuditEvent(action: "auth.logout", actor: actor, origin: origin), companyID: companyID, db: db)
+        }
+    }
+
+    /// Appends one audit event on its own (e.g. a failed login, which changes nothing else).
+    func audit(_ event: AuditEvent, companyID: Int64) async throws {
+        try await pool.write { db in try AuditLog.append(event, companyID: companyID, db: db) }
+    }
+
+    // MARK: Users
+
+    func users(companyID: Int64) async throws -> [UserRecord] {
+        try await pool.read { db in try UserRecord.filter(Column("companyID") == companyID).order(Column("id")).fetchAll(db) }
+    }
+
+    func user(id: Int64, companyID: Int64) async throws -> UserRecord? {
+        try await pool.read { db in try Self.user(id: id, companyID: companyID, db: db) }
+    }
+
+    private static func user(id: Int64, companyID: Int64, db: Database) throws -> UserRecord? {
+        try UserRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db)
+    }
+
+    func createUser(_ user: UserRecord, actor: String, origin: RequestOrigin) async throws -> UserRecord {
+        try await pool.write { db in
+            if try UserRecord.filter(Column("email").collating(.nocase) == user.email).fetchCount(db) > 0 {
+                throw APIError.emailTaken
+            }
+            var user = user
+            try user.insert(db)
+            try AuditLog.append(
+                AuditEvent(action: "user.create", actor: actor, target: "user:\(user.id!)",
+                           detail: ["email": user.email, "role": user.role.rawValue], origin: origin),
+                companyID: user.companyID, db: db)
+            return user
+        }
+    }
+
+    /// Applies a role / disabled / name change. `check` sees the current row and may refuse (403);
+    /// the last enabled owner can be neither demoted nor disabled (409). Disabling ends the user's sessions.
+    func updateUser(
+        id: Int64, companyID: Int64, change: UpdateUserRequest, actor: String, origin: RequestOrigin,
+        check: @Sendable (UserRecord) throws -> Void
+    ) async throws -> UserRecord {
+        try await pool.write { db in
+            guard var user = try Self.user(id: id, companyID: companyID, db: db) else { throw APIError.notFound("User") }
+            try check(user)
+            let before = user
+            if let role = change.role { user.role = role }
+            if let disabled = change.disabled { user.disabled = disabled }
+            if let name = change.fullName { user.fullName = name }
+            let losesOwnership = before.role == .owner && !before.disabled && (user.role != .owner || user.disabled)
+            if losesOwnership, try Self.enabledOwnerCount(companyID: companyID, db: db) <= 1 { throw APIError.lastOwner }
+            try user.update(db)
+            if user.disabled && !before.disabled {
+                try db.execute(sql: "UPDATE sessions SET revokedAt = ? WHERE userID = ? AND companyID = ? AND revokedAt IS NULL",
+                               arguments: [Date(), id, companyID])
+            }
+            var detail: [String: String] = [:]
+            if before.role != user.role { detail["role"] = "\(before.role.rawValue)->\(user.role.rawValue)" }
+            if before.disabled != user.disabled { detail["disabled"] = String(user.disabled) }
+            if before.fullName != user.fullName { detail["full_name"] = "changed" }
+            let action = before.role != user.role ? "user.role_change" : "user.update"
+            try AuditLog.append(AuditEvent(action: action, actor: actor, target: "user:\(id)", detail: detail, origin: origin),
+                                companyID: companyID, db: db)
+            return user
+        }
+    }
+
+    func deleteUser(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin,
+                    check: @Sendable (UserRecord) throws -> Void) async throws {
+        try await pool.write { db in
+            guard let user = try Self.user(id: id, companyID: companyID, db: db) else { throw APIError.notFound("User") }
+            try check(user)
+            if user.role == .owner && !user.disabled, try Self.enabledOwnerCount(companyID: companyID, db: db) <= 1 {
+                throw APIError.lastOwner
+            }
+            _ = try UserRecord.deleteOne(db, key: id)
+            try AuditLog.append(
+                AuditEvent(action: "user.delete", actor: actor, target: "user:\(id)", detail: ["email": user.email], origin: origin),
+                companyID: companyID, db: db)
+        }
+    }
+
+    private static func enabledOwnerCount(companyID: Int64, db: Database) throws -> Int {
+        try UserRecord.filter(Column("companyID") == companyID && Column("role") == Role.owner.rawValue && Column("disabled") == false)
+            .fetchCount(db)
+    }
+
+    // MARK: API keys
+
+    func createAPIKey(_ key: APIKeyRecord, origin: RequestOrigin) async throws -> APIKeyRecord {
+        try await pool.write { db in
+            var key = key
+            try key.insert(db)
+            try AuditLog.append(
+                AuditEvent(action: "api_key.create", actor: key.createdBy, target: "api_key:\(key.id!)",
+                           detail: ["name": key.name, "scopes": key.scopes, "prefix": key.prefix], origin: origin),
+                companyID: key.companyID, db: db)
+            return key
+        }
+    }
+
+    func apiKeys(companyID: Int64) async throws -> [APIKeyRecord] {
+        try await pool.read { db in try APIKeyRecord.filter(Column("companyID") == companyID).order(Column("id")).fetchAll(db) }
+    }
+
+    func revokeAPIKey(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
+        try await pool.write { db in
+            guard var key = try APIKeyRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db),
+                  key.revokedAt == nil else { throw APIError.notFound("API key") }
+            key.revokedAt = Date()
+            try key.update(db)
+            try AuditLog.append(AuditEvent(action: "api_key.revoke", actor: actor, target: "api_key:\(id)", origin: origin),
+                                companyID: companyID, db: db)
+        }
+    }
+
+    // MARK: Devices
+
+    func createDevice(_ device: DeviceRecord, actor: String, origin: RequestOrigin) async throws -> DeviceRecord {
+        try await pool.write { db in
+            var device = device
+            try device.insert(db)
+            try AuditLog.append(
+                AuditEvent(action: "device.create", actor: actor, target: "device:\(device.id!)",
+                           detail: ["name": device.name, "location": device.location], origin: origin),
+                companyID: device.companyID, db: db)
+            return device
+        }
+    }
+
+    func devices(companyID: Int64) async throws -> [DeviceRecord] {
+        try await pool.read { db in try DeviceRecord.filter(Column("companyID") == companyID).order(Column("id")).fetchAll(db) }
+    }
+
+    func device(id: Int64, companyID: Int64) async throws -> DeviceRecord? {
+        try await pool.read { db in try DeviceRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) }
+    }
+
+    func deleteDevice(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
+        try await pool.write { db in
+            guard let device = try DeviceRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
+                throw APIError.notFound("Device")
+            }
+            _ = try DeviceRecord.deleteOne(db, key: id)
+            try AuditLog.append(
+                AuditEvent(action: "device.delete", actor: actor, target: "device:\(id)", detail: ["name": device.name], origin: origin),
+                companyID: companyID, db: db)
+        }
+    }
+
+    // MARK: Settings
+
+    func updateSettings(companyID: Int64, fallback: CompanySettings, actor: String, origin: RequestOrigin,
+                        change: @Sendable (CompanySettings) throws -> CompanySettings) async throws -> CompanySettings {
+        try await pool.write { db in
+            guard var company = try CompanyRecord.fetchOne(db, key: companyID) else { throw APIError.notFound("Company") }
+            let before = CompanySettings.decode(company.settings, fallback: fallback)
+            let after = try change(before)
+            company.settings = after.encoded()
+            try company.update(db)
+            try AuditLog.append(
+                AuditEvent(action: "settings.update", actor: actor, target: "company:\(companyID)",
+                           detail: ["settings": after.encoded()], origin: origin),
+                companyID: companyID, db: db)
+            return after
+        }
+    }
+
+    // MARK: Audit
+
+    struct AuditFilter: Sendable {
+        var from: Date?
+        var to: Date?
+        var actor: String?
+        var action: String?
+        /// Only events with a smaller id (the cursor of the previous page).
+        var beforeID: Int64?
+        var limit: Int
+    }
+
+    /// Newest first.
+    func auditEvents(companyID: Int64, filter: AuditFilter) async throws -> [AuditRecord] {
+        try await pool.read { db in
+            var request = AuditRecord.filter(Column("companyID") == companyID)
+            if let from = filter.from { request = request.filter(Column("atMicros") >= Int64(from.timeIntervalSince1970 * 1e6)) }
+            if let to = filter.to { request = request.filter(Column("atMicros") <= Int64(to.timeIntervalSince1970 * 1e6)) }
+            if let actor = filter.actor { request = request.filter(Column("actor") == actor || Column("actor").like(actor + "|%")) }
+            if let action = filter.action { request = request.filter(Column("action") == action) }
+            if let beforeID = filter.beforeID { request = request.filter(Column("id") < beforeID) }
+            return try request.order(Column("id").desc).limit(filter.limit).fetchAll(db)
+        }
+    }
+
+    func verifyAudit(companyID: Int64) async throws -> AuditLog.Verification {
+        try await pool.read { db in try AuditLog.verify(companyID: companyID, db: db) }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+
+@testable import FaceIDServer
+
+@Suite("Rate limits")
+struct RateLimitTests {
+    static func expectLimited(_ reply: Reply, sourceLocation: SourceLocation = #_sourceLocation) {
+        expectError(reply, .tooManyRequests, "rate_limited", sourceLocation: sourceLocation)
+        let retry = Int(reply.headers[.retryAfter] ?? "") ?? 0
+        #expect(retry >= 1, "Retry-After: \(reply.headers[.retryAfter] ?? "absent")", sourceLocation: sourceLocation)
+    }
+
+    @Test func registrationsPerSourceAddress() async throws {
+        try await TestServer { $0.rateLimits.registerPerHour = 2 }.run { client in
+            _ = try await client.register("One", from: "192.0.2.1")
+            _ = try await client.register("Two", from: "192.0.2.1")
+            Self.expectLimited(try await client.call(.post, "/register", json: JSON([
+                "company_name": "Three", "email": "three@example.com", "password": Client.password,
+            ]), from: "192.0.2.1"))
+            // Another address has its own bucket.
+            _ = try await client.register("Four", from: "192.0.2.2")
+        }
+    }
+
+    @Test func loginFailuresPerEmailLockEvenTheRightPassword() async throws {
+        try await TestServer { $0.rateLimits.loginFailuresPerEmail = 3 }.run { client in
+            let tenant = try await client.register("Acme")
+            for index in 0..<3 {
+                let reply = try await client.call(.post, "/login", json: JSON(["email": tenant.email, "password": "wrong password"]),
+                                                  from: "192.0.2.\(index + 10)")
+                expectError(reply, .unauthorized, "invalid_login")
+            }
+            Self.expectLimited(try await client.call(.post, "/login", json: JSON(["email": tenant.email, "password": Client.password]),
+                                                     from: "192.0.2.99"))
+            // The token already issued keeps working.
+            #expect(try await client.call(.get, "/me", as: tenant.caller).status == .ok)
+        }
+    }
+
+    @Test func loginFailuresPerSourceAddress() async throws {
+        try await TestServer { $0.rateLimits.loginFailuresPerAddress = 4 }.run { client in
+            let tenant = try await client.register("Acme")
+            for index in 0..<4 {
+                let reply = try await client.call(.post, "/login", json: JSON([
+                    "email": "guess\(index)@acme.example", "password": "wrong password",
+                ]), from: "192.0.2.50")
+                expectError(reply, .unauthorized, "invalid_login")
+            }
+            Self.expectLimited(try await client.call(.post, "/login", json: JSON(["email": tenant.email, "password": Client.password]),
+                                                     from: "192.0.2.50"))
+            #expect(try await client.call(.post, "/login", json: JSON(["email": tenant.email, "password": Client.password]),
+                                          from: "192.0.2.51").status == .ok)
+        }
+    }
+
+    @Test func perCredentialAndPerCompanyBuckets() async throws {
+        try await TestServer { $0.rateLimits.credentialPerMinute = 5 }.run { client in
+            let tenant = try await client.register("Acme")
+            // `tenant` has made one authenticated call (none yet: register is public); spend the five.
+            for _ in 0..<5 { #expect(try await client.call(.get, "/me", as: tenant.caller).status == .ok) }
+            Self.expectLimited(try await client.call(.get, "/me", as: tenant.caller))
+            // Another session of the same company has its own credential bucket.
+            let login = try await client.call(.post, "/login", json: JSON(["email": tenant.email, "password": Client.password]))
+            #expect(try await client.call(.get, "/me", as: .token(login["token"] as? String ?? "")).status == .ok)
+        }
+        try await TestServer().run { client in
+            let tenant = try await client.register("Acme")
+            let patch = try await client.call(.patch, "/settings", as: tenant.caller, json: JSON(["requests_per_minute": 10]))
+            #expect(patch.status == .ok, "\(patch.text)")
+            let other = try await client.register("Bravo")
+            var limited = 0
+            for _ in 0..<12 where try await client.call(.get, "/me", as: tenant.caller).status == .tooManyRequests { limited += 1 }
+            #expect(limited >= 2)
+            Self.expectLimited(try await client.call(.get, "/devices", as: tenant.caller))
+            // The company bucket is per company.
+            #expect(try await client.call(.get, "/me", as: other.caller).status == .ok)
+        }
+    }
+}

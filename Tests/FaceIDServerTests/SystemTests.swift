@@ -1,0 +1,69 @@
+import Foundation
+import Hummingbird
+import Testing
+import Yams
+
+@testable import FaceIDServer
+
+@Suite("Health, metrics, OpenAPI, configuration")
+struct SystemTests {
+    @Test func healthAndReadiness() async throws {
+        try await TestServer().run { client in
+            let health = try await client.call(.get, "/healthz")
+            #expect(health.status == .ok)
+            #expect(health.headers[.xContentTypeOptions] == "nosniff")
+            #expect(health.headers[.requestID]?.isEmpty == false)
+            let ready = try await client.call(.get, "/readyz")
+            #expect(ready.status == .ok)
+            #expect(ready["store"] as? String == "ok")
+        }
+    }
+
+    @Test func metricsCountRequestsByRouteTemplateAndStatus() async throws {
+        try await TestServer().run { client in
+            let tenant = try await client.register("Acme")
+            _ = try await client.call(.delete, "/users/12345", as: tenant.caller)
+            let metrics = try await client.call(.get, "/metrics")
+            #expect(metrics.status == .ok)
+            #expect(metrics.text.contains(#"faceid_http_requests_total{route="/register",method="POST",status="201"} 1"#), "\(metrics.text)")
+            #expect(metrics.text.contains(#"route="/users/{id}",method="DELETE",status="404""#))
+            #expect(metrics.text.contains("faceid_http_request_duration_seconds_bucket"))
+            #expect(!metrics.text.contains("12345"))
+        }
+    }
+
+    @Test func everyRouteIsInTheOpenAPIDocument() async throws {
+        let server = try TestServer()
+        try await server.run { client in
+            let reply = try await client.call(.get, "/openapi.yaml")
+            #expect(reply.status == .ok)
+            let document = try #require(try Yams.load(yaml: reply.text) as? [String: Any])
+            let version = try #require(document["openapi"] as? String)
+            #expect(version.hasPrefix("3.1."))
+            let paths = try #require(document["paths"] as? [String: Any])
+            #expect(server.servedRoutes.count == server.routes.count)
+            #expect(server.servedRoutes.count > 20)
+            let documented = paths.flatMap { path, value in
+                ((value as? [String: Any]) ?? [:]).keys.filter { $0 != "parameters" }.map { "\($0.uppercased()) \(path)" }
+            }
+            for route in server.servedRoutes {
+                #expect(documented.contains(route), "\(route) is not in openapi.yaml")
+            }
+            // And nothing documented that is not served.
+            #expect(Set(documented) == Set(server.servedRoutes))
+        }
+    }
+
+    @Test func serverRefusesToStartWithoutAMasterKey() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-nokey-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = ServerConfiguration(dataDirectory: directory.path)
+        configuration.plaintext = true
+        do {
+            _ = try await buildApplication(configuration: configuration)
+            Issue.record("started without a master key")
+        } catch let error as ConfigurationError {
+            #expect(error.message.contains("head -c 32 /dev/urandom"))
+        }
+    }
+}

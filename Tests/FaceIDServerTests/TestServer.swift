@@ -1,0 +1,165 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Prometheus
+import Testing
+
+@testable import FaceIDServer
+
+/// A server on a fresh temporary data folder, driven through `app.test(.router)`.
+///
+/// Plain HTTP (the live TLS test is separate), bcrypt cost 4 so tests stay fast, and
+/// `X-Forwarded-For` trusted so a test can play several source addresses.
+struct TestServer: Sendable {
+    let directory: URL
+    let configuration: ServerConfiguration
+    let services: AppServices
+    /// The route table with permissions, as `buildRouter` declares it.
+    let routes: [RouteInfo]
+    /// What the Hummingbird router actually serves: `"GET /users/{id}"`.
+    let servedRoutes: [String]
+
+    init(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = ServerConfiguration(dataDirectory: directory.path)
+        configuration.plaintext = true
+        configuration.bcryptCost = 4
+        configuration.trustForwardedFor = true
+        configuration.masterKey = MasterKey.random()
+        configuration.logLevel = .critical
+        adjust(&configuration)
+        self.configuration = configuration
+        var logger = Logger(label: "faceid-test")
+        logger.logLevel = .critical
+        services = AppServices(
+            configuration: configuration, store: try Store(path: configuration.databasePath),
+            keyRing: KeyRing(master: configuration.masterKey!), metrics: PrometheusCollectorRegistry(), logger: logger)
+        let (router, routes) = buildRouter(services: services)
+        self.routes = routes
+        servedRoutes = router.routes.map { "\($0.method.rawValue) \($0.path.description)" }
+    }
+
+    /// Runs `body` against the router, then closes the store and removes the data folder.
+    func run(_ body: @Sendable (Client) async throws -> Void) async throws {
+        defer {
+            try? services.store.close()
+            try? FileManager.default.removeItem(at: directory)
+        }
+        try await Application(router: buildRouter(services: services).0).test(.router) { client in
+            try await body(Client(base: client))
+        }
+    }
+}
+
+/// A reply with its JSON body decoded loosely, for assertions.
+struct Reply {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var data: Data
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:] }
+    var text: String { String(decoding: data, as: UTF8.self) }
+    var code: String? { json["code"] as? String }
+    subscript(key: String) -> Any? { json[key] }
+    func object(_ key: String) -> [String: Any] { json[key] as? [String: Any] ?? [:] }
+}
+
+/// A signed-in caller: a session token or an API key.
+enum Caller: Sendable {
+    case token(String)
+    case apiKey(String)
+    case none
+
+    var headers: HTTPFields {
+        switch self {
+        case .token(let token): [.authorization: "Token \(token)"]
+        case .apiKey(let key): [HTTPField.Name("X-API-Key")!: key]
+        case .none: [:]
+        }
+    }
+}
+
+/// A registered company: its owner's token and ids.
+struct Tenant: Sendable {
+    var token: String
+    var companyID: Int64
+    var ownerID: Int64
+    var email: String
+    var caller: Caller { .token(token) }
+}
+
+struct Client: Sendable {
+    let base: any TestClientProtocol
+    static let password = "correct horse battery"
+
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, as caller: Caller = .none, json: String? = nil,
+        from address: String = "198.51.100.1", headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
+        var headers = caller.headers
+        headers[HTTPField.Name("X-Forwarded-For")!] = address
+        headers[.userAgent] = "faceid-tests"
+        if json != nil { headers[.contentType] = "application/json" }
+        for field in extra { headers[field.name] = field.value }
+        let response = try await base.execute(
+            uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        return Reply(status: response.status, headers: response.headers, data: Data(buffer: response.body))
+    }
+
+    func register(_ company: String, email: String? = nil, from address: String = "198.51.100.1") async throws -> Tenant {
+        let email = email ?? "owner@\(company.lowercased().filter(\.isLetter)).example"
+        let reply = try await call(.post, "/register", json: JSON([
+            "company_name": company, "email": email, "password": Self.password, "full_name": "Owner of \(company)",
+        ]), from: address)
+        try #require(reply.status == .created, "register: \(reply.text)")
+        return Tenant(
+            token: try #require(reply["token"] as? String),
+            companyID: try #require((reply.object("company")["id"] as? NSNumber)?.int64Value),
+            ownerID: try #require((reply.object("user")["id"] as? NSNumber)?.int64Value),
+            email: email)
+    }
+
+    /// Creates a user with `role` in the tenant's company and logs them in.
+    func user(_ role: Role, in tenant: Tenant, email: String? = nil) async throws -> (id: Int64, token: String) {
+        let email = email ?? "\(role.rawValue)-\(UUID().uuidString.prefix(8))@example.com"
+        let created = try await call(.post, "/users", as: tenant.caller, json: JSON([
+            "email": email, "password": Self.password, "role": role.rawValue,
+        ]))
+        try #require(created.status == .created, "create user: \(created.text)")
+        let login = try await call(.post, "/login", json: JSON(["email": email, "password": Self.password]))
+        try #require(login.status == .ok, "login: \(login.text)")
+        return (try #require((created.object("user")["id"] as? NSNumber)?.int64Value), try #require(login["token"] as? String))
+    }
+
+    /// Creates an API key with `scopes` and returns its id and whole secret.
+    func apiKey(_ scopes: [Scope], in tenant: Tenant, name: String = "test key") async throws -> (id: Int64, key: String) {
+        let reply = try await call(.post, "/api-keys", as: tenant.caller, json: JSON([
+            "name": name, "scopes": scopes.map(\.rawValue),
+        ]))
+        try #require(reply.status == .created, "create key: \(reply.text)")
+        return (try #require((reply.object("api_key")["id"] as? NSNumber)?.int64Value), try #require(reply["key"] as? String))
+    }
+
+    func device(_ name: String, in tenant: Tenant) async throws -> Int64 {
+        let reply = try await call(.post, "/devices", as: tenant.caller, json: JSON(["name": name, "location": "Front desk"]))
+        try #require(reply.status == .created, "create device: \(reply.text)")
+        return try #require((reply.object("device")["id"] as? NSNumber)?.int64Value)
+    }
+}
+
+/// A JSON text from a literal dictionary.
+func JSON(_ object: [String: Any]) -> String {
+    String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+}
+
+/// The error-body contract: `success` false, a message and a stable code.
+func expectError(_ reply: Reply, _ status: HTTPResponse.Status, _ code: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(reply.status == status, "\(reply.text)", sourceLocation: sourceLocation)
+    #expect(reply.code == code, "\(reply.text)", sourceLocation: sourceLocation)
+    #expect(reply["success"] as? Bool == false, sourceLocation: sourceLocation)
+    #expect((reply["error"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
+}
