@@ -67,3 +67,49 @@ struct SystemTests {
         }
     }
 }
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test func flagsOverEnvironmentOverFileAndTheDefaults() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("faceid.json")
+        try Data(#"{"http": {"port": 7000, "maxBodySize": 4096}, "log": {"level": "debug"}}"#.utf8).write(to: file)
+        let key = Data(repeating: 7, count: 32).base64EncodedString()
+        let configuration = try await ServerConfiguration.load(
+            arguments: ["faceid-server", "--data-directory", directory.path, "--http-port", "9443",
+                        "--rate-limit-login-failures-per-email", "3", "--config-file", file.path],
+            environment: ["FACEID_HTTP_PORT": "8000", "FACEID_HTTP_PLAINTEXT": "true", "FACEID_CRYPTO_MASTER_KEY": key,
+                          "FACEID_AUTH_TOKEN_LIFETIME": "600", "PATH": "/usr/bin"])
+        #expect(configuration.port == 9443)
+        #expect(configuration.plaintext)
+        #expect(configuration.maxBodySize == 4096)
+        #expect(configuration.logLevel == .debug)
+        #expect(configuration.tokenLifetime == 600)
+        #expect(configuration.rateLimits.loginFailuresPerEmail == 3)
+        #expect(configuration.rateLimits.registerPerHour == 20)
+        #expect(configuration.masterKey != nil)
+        #expect(configuration.certificatePath == directory.path + "/tls/cert.pem")
+        #expect(configuration.host == "127.0.0.1")
+    }
+
+    @Test func theMasterKeyFileAndBadValues() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let arguments = ["faceid-server", "--data-directory", directory.path]
+        #expect(try await ServerConfiguration.load(arguments: arguments, environment: [:]).masterKey == nil)
+        try Data((String(repeating: "ab", count: 32) + "\n").utf8).write(to: directory.appendingPathComponent("master.key"))
+        #expect(try await ServerConfiguration.load(arguments: arguments, environment: [:]).masterKey != nil)
+        await #expect(throws: ConfigurationError.self) {
+            try await ServerConfiguration.load(arguments: arguments, environment: ["FACEID_CRYPTO_MASTER_KEY": "too short"])
+        }
+        await #expect(throws: ConfigurationError.self) {
+            try await ServerConfiguration.load(arguments: arguments + ["--http-port", "70000"], environment: [:])
+        }
+        await #expect(throws: ConfigurationError.self) {
+            try await ServerConfiguration.load(arguments: arguments + ["--log-level", "loud"], environment: [:])
+        }
+    }
+}
