@@ -1,14 +1,17 @@
-# faceid — the two commands: `make run` (server; arrives with the server issue) and `make test`.
+# faceid — the two commands: `make run` (the server on ./data over HTTPS) and `make test`.
 SWIFT ?= swift
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: setup build test bench microbench clean
+.PHONY: setup build run test bench microbench clean
 
 setup:
 	@./scripts/setup.sh
 
 build: setup
 	$(SWIFT) build
+
+run:
+	@./scripts/run.sh $(ARGS)
 
 test: setup
 	$(SWIFT) build --build-tests
