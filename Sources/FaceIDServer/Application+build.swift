@@ -70,6 +70,7 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     DevicesController(services: services).addRoutes(to: &routes)
     SettingsController(services: services).addRoutes(to: &routes)
     AuditController(services: services).addRoutes(to: &routes)
+    PersonsController(services: services).addRoutes(to: &routes)
     return (router, table + routes.table)
 }
 

@@ -28,6 +28,14 @@ struct AccessTests {
             "PATCH /settings": (managers, [.admin]),
             "GET /audit": (managers, [.admin]),
             "GET /audit/verify": (managers, [.admin]),
+            "GET /persons": (everyone, anyScope),
+            "GET /persons/{id}": (everyone, anyScope),
+            "POST /persons": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
+            "PATCH /persons/{id}": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
+            "DELETE /persons/{id}": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
+            "GET /groups": (everyone, anyScope),
+            "POST /groups": (managers, [.admin, .enroll]),
+            "DELETE /groups/{id}": (managers, [.admin, .enroll]),
         ]
     }()
 

@@ -61,3 +61,16 @@ extension APIError {
     }
     static let unavailable = APIError(.serviceUnavailable, code: "unavailable", "The service is not ready")
 }
+
+/// Persons and groups.
+extension APIError {
+    static func unknownGroup(_ name: String) -> APIError {
+        APIError(.badRequest, code: "unknown_group", "No group named '\(name)'", detail: "Create it with POST /groups first")
+    }
+    static let groupExists = APIError(.conflict, code: "group_exists", "A group with this name already exists")
+    static func externalIDTaken(personID: Int64) -> APIError {
+        var error = APIError(.conflict, code: "external_id_taken", "Another person has this external_id")
+        error.detail = "person_id \(personID)"
+        return error
+    }
+}

@@ -242,6 +242,81 @@ paths:
       responses:
         "200": {description: Verification, content: {application/json: {schema: {type: object, properties: {intact: {type: boolean}, event_count: {type: integer}, first_broken_id: {type: integer}}}}}}
         "403": {$ref: "#/components/responses/Error"}
+  /persons:
+    get:
+      summary: List persons (filters group, tag, external_id, name substring; ascending ids, paginated)
+      parameters:
+        - {name: group, in: query, schema: {type: string}}
+        - {name: tag, in: query, schema: {type: string}}
+        - {name: external_id, in: query, schema: {type: string}}
+        - {name: name, in: query, schema: {type: string}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500, default: 100}}
+        - {name: cursor, in: query, description: next_cursor of the previous page, schema: {type: string}}
+      responses:
+        "200": {description: A page of persons, content: {application/json: {schema: {type: object, properties: {persons: {type: array, items: {$ref: "#/components/schemas/Person"}}, next_cursor: {type: [string, "null"]}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+    post:
+      summary: Create a person
+      requestBody:
+        required: true
+        content: {application/json: {schema: {$ref: "#/components/schemas/PersonInput"}}}
+      responses:
+        "201": {description: Created, content: {application/json: {schema: {type: object, properties: {person: {$ref: "#/components/schemas/Person"}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "403": {$ref: "#/components/responses/Error"}
+        "409": {$ref: "#/components/responses/Error"}
+  /persons/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    get:
+      summary: One person
+      responses:
+        "200": {description: The person, content: {application/json: {schema: {type: object, properties: {person: {$ref: "#/components/schemas/Person"}}}}}}
+        "404": {$ref: "#/components/responses/Error"}
+    patch:
+      summary: Change a person (absent fields keep their value; external_id "" clears it; groups replaces the memberships)
+      requestBody:
+        required: true
+        content: {application/json: {schema: {$ref: "#/components/schemas/PersonInput"}}}
+      responses:
+        "200": {description: The person, content: {application/json: {schema: {type: object, properties: {person: {$ref: "#/components/schemas/Person"}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "404": {$ref: "#/components/responses/Error"}
+        "409": {$ref: "#/components/responses/Error"}
+    delete:
+      summary: Delete a person (audited)
+      responses:
+        "204": {description: Deleted}
+        "404": {$ref: "#/components/responses/Error"}
+  /groups:
+    get:
+      summary: List groups with their member counts
+      responses:
+        "200": {description: Groups, content: {application/json: {schema: {type: object, properties: {groups: {type: array, items: {$ref: "#/components/schemas/Group"}}}}}}}
+    post:
+      summary: Create a group
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name]
+              properties:
+                name: {type: string, maxLength: 100}
+                description: {type: string}
+      responses:
+        "201": {description: Created, content: {application/json: {schema: {type: object, properties: {group: {$ref: "#/components/schemas/Group"}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "409": {$ref: "#/components/responses/Error"}
+  /groups/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    delete:
+      summary: Delete a group (its members stay)
+      responses:
+        "204": {description: Deleted}
+        "404": {$ref: "#/components/responses/Error"}
 components:
   securitySchemes:
     token: {type: http, scheme: bearer, description: "Also accepted as `Authorization: Token <t>`"}
@@ -308,5 +383,33 @@ components:
       properties:
         token_lifetime_minutes: {type: integer, minimum: 5, maximum: 43200}
         requests_per_minute: {type: integer, minimum: 10}
+    PersonInput:
+      type: object
+      required: [full_name]
+      properties:
+        external_id: {type: string, maxLength: 100}
+        full_name: {type: string, maxLength: 200}
+        tags: {type: array, maxItems: 50, items: {type: string, maxLength: 64}}
+        groups: {type: array, items: {type: string}, description: names of existing groups}
+        metadata: {type: object, description: any JSON object up to 16 KiB, returned as sent}
+    Person:
+      type: object
+      properties:
+        id: {type: integer}
+        external_id: {type: [string, "null"]}
+        full_name: {type: string}
+        tags: {type: array, items: {type: string}}
+        groups: {type: array, items: {type: string}}
+        metadata: {type: object}
+        created_at: {type: string, format: date-time}
+        updated_at: {type: string, format: date-time}
+    Group:
+      type: object
+      properties:
+        id: {type: integer}
+        name: {type: string}
+        description: {type: string}
+        person_count: {type: integer}
+        created_at: {type: string, format: date-time}
 """#
 }

@@ -31,19 +31,28 @@ public enum Permission: String, Sendable, CaseIterable {
     case manageSettings
     /// `GET /audit`, `GET /audit/verify`.
     case readAudit
+    /// `GET /persons`, `GET /persons/{id}`, `GET /groups`.
+    case readPersons
+    /// `POST /persons`, `PATCH/DELETE /persons/{id}`.
+    case managePersons
+    /// `POST /groups`, `DELETE /groups/{id}`.
+    case manageGroups
 
     /// Roles granted this permission.
     public var allowedRoles: Set<Role> {
         switch self {
-        case .readProfile, .readDevices, .readSettings: [.owner, .admin, .staff, .viewer]
-        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit: [.owner, .admin]
+        case .readProfile, .readDevices, .readSettings, .readPersons: [.owner, .admin, .staff, .viewer]
+        case .managePersons: [.owner, .admin, .staff]
+        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups: [.owner, .admin]
         }
     }
 
     /// API key scopes granted this permission.
     public var allowedScopes: Set<Scope> {
         switch self {
-        case .readProfile: Set(Scope.allCases)
+        case .readProfile, .readPersons: Set(Scope.allCases)
+        case .managePersons: [.admin, .enroll, .kiosk]
+        case .manageGroups: [.admin, .enroll]
         case .readDevices: [.admin, .kiosk]
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit: [.admin]
         }

@@ -99,3 +99,41 @@ struct AuditRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
+
+struct GroupRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "groups"
+    var id: Int64?
+    var companyID: Int64
+    var name: String
+    var description: String
+    var createdAt: Date
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// A person of a company: who a face belongs to. Names, tags and metadata are personal data but not
+/// biometric; they are stored in the clear so they can be filtered.
+struct PersonRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "persons"
+    var id: Int64?
+    var companyID: Int64
+    /// The company's own id for the person (payroll number), unique within the company.
+    var externalID: String?
+    var fullName: String
+    /// JSON array of strings.
+    var tags: String
+    /// JSON object, as the client sent it.
+    var metadata: String
+    var createdAt: Date
+    var updatedAt: Date
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// Membership of a person in a group (both of one company).
+struct PersonGroupRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "personGroups"
+    var personID: Int64
+    var groupID: Int64
+    var companyID: Int64
+}

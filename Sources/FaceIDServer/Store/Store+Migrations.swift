@@ -73,6 +73,34 @@ extension Store {
                 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
                 """)
         }
+        migrator.registerMigration("v2-persons") { db in
+            try db.create(table: "groups") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("companyID", .integer).notNull().references("companies", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("description", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.uniqueKey(["companyID", "name"])
+            }
+            try db.create(table: "persons") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("companyID", .integer).notNull().references("companies", onDelete: .cascade)
+                t.column("externalID", .text)
+                t.column("fullName", .text).notNull()
+                t.column("tags", .text).notNull()
+                t.column("metadata", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+                t.uniqueKey(["companyID", "externalID"])
+            }
+            try db.create(index: "persons_company_name", on: "persons", columns: ["companyID", "fullName"])
+            try db.create(table: "personGroups") { t in
+                t.column("personID", .integer).notNull().references("persons", onDelete: .cascade)
+                t.column("groupID", .integer).notNull().indexed().references("groups", onDelete: .cascade)
+                t.column("companyID", .integer).notNull()
+                t.primaryKey(["personID", "groupID"])
+            }
+        }
         return migrator
     }
 }

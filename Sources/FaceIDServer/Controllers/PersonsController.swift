@@ -1,0 +1,117 @@
+import Foundation
+import Hummingbird
+
+/// `POST /persons`, `GET /persons`, `GET /persons/{id}`, `PATCH /persons/{id}`, `DELETE /persons/{id}`,
+/// and `POST /groups`, `GET /groups`, `DELETE /groups/{id}`. Membership is a person's `groups` (by name).
+struct PersonsController {
+    let services: AppServices
+    /// The largest `metadata` object accepted, encoded.
+    static let maximumMetadataBytes = 16 * 1024
+
+    func addRoutes(to routes: inout ProtectedRoutes) {
+        routes.on(.post, "/persons", .managePersons, use: create)
+        routes.on(.get, "/persons", .readPersons, use: list)
+        routes.on(.get, "/persons/{id}", .readPersons, use: show)
+        routes.on(.patch, "/persons/{id}", .managePersons, use: update)
+        routes.on(.delete, "/persons/{id}", .managePersons, use: delete)
+        routes.on(.post, "/groups", .manageGroups, use: createGroup)
+        routes.on(.get, "/groups", .readPersons, use: listGroups)
+        routes.on(.delete, "/groups/{id}", .manageGroups, use: deleteGroup)
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Created<PersonResponse> {
+        let body = try await request.decodeJSON(CreatePersonRequest.self, limit: services.configuration.maxBodySize)
+        let now = Date()
+        let record = PersonRecord(
+            id: nil, companyID: principal.companyID, externalID: try Self.externalID(body.externalId),
+            fullName: try Validate.name(body.fullName, field: "full_name"), tags: PersonRecord.encodeTags(try Self.tags(body.tags ?? [])),
+            metadata: try Self.metadata(body.metadata ?? [:]), createdAt: now, updatedAt: now)
+        let groups = try (body.groups ?? []).map { try Validate.name($0, field: "groups", maximum: 100) }
+        let person = try await services.store.createPerson(record, groups: groups, actor: principal.actor,
+                                                           origin: services.origin(request, context))
+        return Created(value: PersonResponse(person: PersonView(person)))
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> PersonPage {
+        let limit = try request.query("limit") { Int($0).flatMap { (1...500).contains($0) ? $0 : nil } } ?? 100
+        let filter = Store.PersonFilter(
+            group: try request.query("group") { $0 }, tag: try request.query("tag") { $0 },
+            externalID: try request.query("external_id") { $0 }, name: try request.query("name") { $0 },
+            afterID: try request.query("cursor") { Int64($0) }, limit: limit)
+        let persons = try await services.store.persons(companyID: principal.companyID, filter: filter)
+        let next = persons.count == limit ? persons.last?.record.id.map(String.init) : nil
+        return PersonPage(persons: persons.map(PersonView.init), nextCursor: next)
+    }
+
+    @Sendable func show(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> PersonResponse {
+        let id = try context.parameters.id("id", "Person")
+        guard let person = try await services.store.person(id: id, companyID: principal.companyID) else { throw APIError.notFound("Person") }
+        return PersonResponse(person: PersonView(person))
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> PersonResponse {
+        let id = try context.parameters.id("id", "Person")
+        let body = try await request.decodeJSON(UpdatePersonRequest.self, limit: services.configuration.maxBodySize)
+        var change = Store.PersonChange()
+        if let externalID = body.externalId { change.externalID = .some(try Self.externalID(externalID)) }
+        if let name = body.fullName { change.fullName = try Validate.name(name, field: "full_name") }
+        if let tags = body.tags { change.tags = try Self.tags(tags) }
+        if let groups = body.groups { change.groups = try groups.map { try Validate.name($0, field: "groups", maximum: 100) } }
+        if let metadata = body.metadata { change.metadata = try Self.metadata(metadata) }
+        let person = try await services.store.updatePerson(
+            id: id, companyID: principal.companyID, change: change, actor: principal.actor, origin: services.origin(request, context))
+        return PersonResponse(person: PersonView(person))
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
+        let id = try context.parameters.id("id", "Person")
+        try await services.store.deletePerson(id: id, companyID: principal.companyID, actor: principal.actor,
+                                              origin: services.origin(request, context))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func createGroup(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Created<GroupResponse> {
+        let body = try await request.decodeJSON(CreateGroupRequest.self, limit: services.configuration.maxBodySize)
+        let record = GroupRecord(
+            id: nil, companyID: principal.companyID, name: try Validate.name(body.name, field: "name", maximum: 100),
+            description: try Validate.optionalName(body.description, field: "description") ?? "", createdAt: Date())
+        let group = try await services.store.createGroup(record, actor: principal.actor, origin: services.origin(request, context))
+        return Created(value: GroupResponse(group: GroupView(group, personCount: 0)))
+    }
+
+    @Sendable func listGroups(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> GroupList {
+        GroupList(groups: try await services.store.groups(companyID: principal.companyID).map { GroupView($0.0, personCount: $0.1) })
+    }
+
+    @Sendable func deleteGroup(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
+        let id = try context.parameters.id("id", "Group")
+        try await services.store.deleteGroup(id: id, companyID: principal.companyID, actor: principal.actor,
+                                             origin: services.origin(request, context))
+        return Response(status: .noContent)
+    }
+
+    // MARK: Checks
+
+    /// Trimmed, at most 100 characters; empty means none.
+    static func externalID(_ text: String?) throws(APIError) -> String? {
+        guard let text else { return nil }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.count <= 100 else { throw .invalidField("external_id", "at most 100 characters") }
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    static func tags(_ tags: [String]) throws(APIError) -> [String] {
+        guard tags.count <= 50 else { throw .invalidField("tags", "at most 50 tags") }
+        var result: [String] = []
+        for tag in tags { result.append(try Validate.name(tag, field: "tags", maximum: 64)) }
+        return result
+    }
+
+    static func metadata(_ metadata: [String: JSONValue]) throws(APIError) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard let data = try? encoder.encode(metadata) else { throw .invalidField("metadata", "not encodable") }
+        guard data.count <= maximumMetadataBytes else { throw .invalidField("metadata", "at most \(maximumMetadataBytes) bytes") }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

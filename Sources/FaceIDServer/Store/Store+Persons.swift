@@ -1,0 +1,220 @@
+import Foundation
+import GRDB
+
+/// Persons and groups. As everywhere in the store, every query carries the company.
+extension Store {
+    /// A person with the names of their groups.
+    struct Person: Sendable {
+        var record: PersonRecord
+        var groups: [String]
+    }
+
+    /// What `PATCH /persons/{id}` changes; nil keeps the current value (`externalID` `.some(nil)` clears it).
+    struct PersonChange: Sendable {
+        var externalID: String??
+        var fullName: String?
+        var tags: [String]?
+        var groups: [String]?
+        var metadata: String?
+    }
+
+    /// `GET /persons` filters; ascending ids, `afterID` is the cursor of the previous page.
+    struct PersonFilter: Sendable {
+        var group: String?
+        var tag: String?
+        var externalID: String?
+        /// A substring of the full name, case-insensitive.
+        var name: String?
+        var afterID: Int64?
+        var limit: Int
+    }
+
+    // MARK: Groups
+
+    func createGroup(_ group: GroupRecord, actor: String, origin: RequestOrigin) async throws -> GroupRecord {
+        try await pool.write { db in
+            if try GroupRecord.filter(Column("companyID") == group.companyID && Column("name") == group.name).fetchCount(db) > 0 {
+                throw APIError.groupExists
+            }
+            var group = group
+            try group.insert(db)
+            try AuditLog.append(
+                AuditEvent(action: "group.create", actor: actor, target: "group:\(group.id!)", detail: ["name": group.name], origin: origin),
+                companyID: group.companyID, db: db)
+            return group
+        }
+    }
+
+    /// Every group of the company with its member count.
+    func groups(companyID: Int64) async throws -> [(GroupRecord, Int)] {
+        try await pool.read { db in
+            let groups = try GroupRecord.filter(Column("companyID") == companyID).order(Column("name")).fetchAll(db)
+            let counts = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: """
+                SELECT groupID, COUNT(*) AS n FROM personGroups WHERE companyID = ? GROUP BY groupID
+                """, arguments: [companyID]).map { (row: Row) -> (Int64, Int) in (row["groupID"], row["n"]) })
+            return groups.map { ($0, counts[$0.id!] ?? 0) }
+        }
+    }
+
+    /// Deletes a group; its members stay, without that membership.
+    func deleteGroup(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
+        try await pool.write { db in
+            guard let group = try GroupRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
+                throw APIError.notFound("Group")
+            }
+            _ = try GroupRecord.deleteOne(db, key: id)
+            try AuditLog.append(
+                AuditEvent(action: "group.delete", actor: actor, target: "group:\(id)", detail: ["name": group.name], origin: origin),
+                companyID: companyID, db: db)
+        }
+    }
+
+    // MARK: Persons
+
+    func createPerson(_ person: PersonRecord, groups: [String], actor: String, origin: RequestOrigin) async throws -> Person {
+        try await pool.write { db in
+            try Self.requireFreeExternalID(person.externalID, companyID: person.companyID, except: nil, db: db)
+            let groupIDs = try Self.groupIDs(groups, companyID: person.companyID, db: db)
+            var person = person
+            try person.insert(db)
+            try Self.setGroups(groupIDs, person: person, db: db)
+            try AuditLog.append(
+                AuditEvent(action: "person.create", actor: actor, target: "person:\(person.id!)",
+                           detail: person.externalID.map { ["external_id": $0] } ?? [:], origin: origin),
+                companyID: person.companyID, db: db)
+            return Person(record: person, groups: groups.uniqued())
+        }
+    }
+
+    func person(id: Int64, companyID: Int64) async throws -> Person? {
+        try await pool.read { db in
+            guard let record = try Self.personRecord(id: id, companyID: companyID, db: db) else { return nil }
+            return try Self.attachGroups([record], db: db).first
+        }
+    }
+
+    func persons(companyID: Int64, filter: PersonFilter) async throws -> [Person] {
+        try await pool.read { db in
+            var request = PersonRecord.filter(Column("companyID") == companyID)
+            if let afterID = filter.afterID { request = request.filter(Column("id") > afterID) }
+            if let externalID = filter.externalID { request = request.filter(Column("externalID") == externalID) }
+            if let name = filter.name {
+                let pattern = "%" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                    .replacingOccurrences(of: "_", with: "\\_") + "%"
+                request = request.filter(sql: "fullName LIKE ? ESCAPE '\\'", arguments: [pattern])
+            }
+            if let tag = filter.tag {
+                request = request.filter(sql: "EXISTS (SELECT 1 FROM json_each(persons.tags) WHERE json_each.value = ?)", arguments: [tag])
+            }
+            if let group = filter.group {
+                request = request.filter(sql: """
+                    id IN (SELECT personGroups.personID FROM personGroups JOIN "groups" g ON g.id = personGroups.groupID
+                           WHERE g.companyID = ? AND g.name = ?)
+                    """, arguments: [companyID, group])
+            }
+            return try Self.attachGroups(request.order(Column("id")).limit(filter.limit).fetchAll(db), db: db)
+        }
+    }
+
+    func updatePerson(id: Int64, companyID: Int64, change: PersonChange, actor: String, origin: RequestOrigin) async throws -> Person {
+        try await pool.write { db in
+            guard var person = try Self.personRecord(id: id, companyID: companyID, db: db) else { throw APIError.notFound("Person") }
+            var changed: [String] = []
+            if let externalID = change.externalID, externalID != person.externalID {
+                try Self.requireFreeExternalID(externalID, companyID: companyID, except: id, db: db)
+                person.externalID = externalID
+                changed.append("external_id")
+            }
+            if let name = change.fullName, name != person.fullName { person.fullName = name; changed.append("full_name") }
+            if let tags = change.tags {
+                let encoded = PersonRecord.encodeTags(tags)
+                if encoded != person.tags { person.tags = encoded; changed.append("tags") }
+            }
+            if let metadata = change.metadata, metadata != person.metadata { person.metadata = metadata; changed.append("metadata") }
+            if let groups = change.groups {
+                let groupIDs = try Self.groupIDs(groups, companyID: companyID, db: db)
+                try db.execute(sql: "DELETE FROM personGroups WHERE personID = ?", arguments: [id])
+                try Self.setGroups(groupIDs, person: person, db: db)
+                changed.append("groups")
+            }
+            person.updatedAt = Date()
+            try person.update(db)
+            try AuditLog.append(
+                AuditEvent(action: "person.update", actor: actor, target: "person:\(id)",
+                           detail: ["fields": changed.joined(separator: ",")], origin: origin),
+                companyID: companyID, db: db)
+            return try Self.attachGroups([person], db: db)[0]
+        }
+    }
+
+    /// Deletes a person and their memberships (their faces go with them once faces exist).
+    func deletePerson(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
+        try await pool.write { db in
+            guard let person = try Self.personRecord(id: id, companyID: companyID, db: db) else { throw APIError.notFound("Person") }
+            _ = try PersonRecord.deleteOne(db, key: id)
+            try AuditLog.append(
+                AuditEvent(action: "person.delete", actor: actor, target: "person:\(id)",
+                           detail: person.externalID.map { ["external_id": $0] } ?? [:], origin: origin),
+                companyID: companyID, db: db)
+        }
+    }
+
+    // MARK: Helpers (inside a transaction)
+
+    private static func personRecord(id: Int64, companyID: Int64, db: Database) throws -> PersonRecord? {
+        try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db)
+    }
+
+    private static func requireFreeExternalID(_ externalID: String?, companyID: Int64, except: Int64?, db: Database) throws {
+        guard let externalID else { return }
+        if let other = try Int64.fetchOne(db, sql: "SELECT id FROM persons WHERE companyID = ? AND externalID = ?",
+                                          arguments: [companyID, externalID]), other != except {
+            throw APIError.externalIDTaken(personID: other)
+        }
+    }
+
+    /// The ids of the named groups of the company; an unknown name is a 400 naming it.
+    private static func groupIDs(_ names: [String], companyID: Int64, db: Database) throws -> [Int64] {
+        try names.uniqued().map { name in
+            guard let id = try Int64.fetchOne(db, sql: #"SELECT id FROM "groups" WHERE companyID = ? AND name = ?"#,
+                                              arguments: [companyID, name]) else { throw APIError.unknownGroup(name) }
+            return id
+        }
+    }
+
+    private static func setGroups(_ groupIDs: [Int64], person: PersonRecord, db: Database) throws {
+        for groupID in groupIDs {
+            try PersonGroupRecord(personID: person.id!, groupID: groupID, companyID: person.companyID).insert(db)
+        }
+    }
+
+    private static func attachGroups(_ records: [PersonRecord], db: Database) throws -> [Person] {
+        guard !records.isEmpty else { return [] }
+        let ids = records.compactMap(\.id)
+        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+        var names: [Int64: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT personGroups.personID AS personID, g.name AS name FROM personGroups
+            JOIN "groups" g ON g.id = personGroups.groupID WHERE personGroups.personID IN (\(placeholders)) ORDER BY g.name
+            """, arguments: StatementArguments(ids)) {
+            names[row["personID"], default: []].append(row["name"])
+        }
+        return records.map { Person(record: $0, groups: names[$0.id!] ?? []) }
+    }
+}
+
+extension PersonRecord {
+    static func encodeTags(_ tags: [String]) -> String {
+        String(decoding: try! JSONEncoder().encode(tags.uniqued()), as: UTF8.self)  // an array of strings always encodes
+    }
+
+    var tagList: [String] { (try? JSONDecoder().decode([String].self, from: Data(tags.utf8))) ?? [] }
+}
+
+extension Array where Element: Hashable {
+    /// The elements in order, each once.
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}
