@@ -49,6 +49,7 @@ let package = Package(
         .target(
             name: "FaceIDServer",
             dependencies: [
+                "VectorIndex",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

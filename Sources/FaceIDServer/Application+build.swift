@@ -34,9 +34,11 @@ public func buildApplication(
     }
     try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
     let store = try Store(path: configuration.databasePath)
-    let services = AppServices(
+    let services = try AppServices(
         configuration: configuration, store: store, keyRing: KeyRing(master: masterKey),
         metrics: PrometheusCollectorRegistry(), logger: logger)
+    // Replays whatever the store committed and the index did not (a crash, or a deleted index folder).
+    try await services.index.catchUpAll()
     let (router, _) = buildRouter(services: services)
 
     let server: HTTPServerBuilder
@@ -71,6 +73,7 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     SettingsController(services: services).addRoutes(to: &routes)
     AuditController(services: services).addRoutes(to: &routes)
     PersonsController(services: services).addRoutes(to: &routes)
+    FacesController(services: services).addRoutes(to: &routes)
     return (router, table + routes.table)
 }
 

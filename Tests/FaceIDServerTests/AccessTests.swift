@@ -36,6 +36,10 @@ struct AccessTests {
             "GET /groups": (everyone, anyScope),
             "POST /groups": (managers, [.admin, .enroll]),
             "DELETE /groups/{id}": (managers, [.admin, .enroll]),
+            "POST /faces/import": (managers, [.admin]),
+            "GET /faces/{id}": (everyone, anyScope),
+            "DELETE /faces/{id}": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
+            "GET /persons/{id}/faces": (everyone, anyScope),
         ]
     }()
 

@@ -35,7 +35,7 @@ struct TestServer: Sendable {
         self.configuration = configuration
         var logger = Logger(label: "faceid-test")
         logger.logLevel = .critical
-        services = AppServices(
+        services = try AppServices(
             configuration: configuration, store: try Store(path: configuration.databasePath),
             keyRing: KeyRing(master: configuration.masterKey!), metrics: PrometheusCollectorRegistry(), logger: logger)
         let (router, routes) = buildRouter(services: services)

@@ -317,6 +317,49 @@ paths:
       responses:
         "204": {description: Deleted}
         "404": {$ref: "#/components/responses/Error"}
+  /faces/import:
+    post:
+      summary: Import precomputed 128-d encodings (a JSON array, or JSON lines) with their persons
+      description: |
+        Each item names its person by person_id, or by external_id (the person is created, named full_name,
+        when the company has none with that external_id). At most 10,000 items per request. The faces are
+        searchable when the answer arrives.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: array
+              items: {$ref: "#/components/schemas/ImportItem"}
+          application/x-ndjson:
+            schema: {$ref: "#/components/schemas/ImportItem"}
+      responses:
+        "201": {description: Imported, content: {application/json: {schema: {type: object, properties: {imported: {type: integer}, face_ids: {type: array, items: {type: integer}}, person_ids: {type: array, items: {type: integer}}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "403": {$ref: "#/components/responses/Error"}
+        "404": {$ref: "#/components/responses/Error"}
+        "413": {$ref: "#/components/responses/Error"}
+  /faces/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    get:
+      summary: A face's metadata (never the encoding)
+      responses:
+        "200": {description: The face, content: {application/json: {schema: {type: object, properties: {face: {$ref: "#/components/schemas/Face"}}}}}}
+        "404": {$ref: "#/components/responses/Error"}
+    delete:
+      summary: Delete a face (from the store, the index and, through the feed, every kiosk; audited)
+      responses:
+        "204": {description: Deleted}
+        "404": {$ref: "#/components/responses/Error"}
+  /persons/{id}/faces:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    get:
+      summary: A person's faces
+      responses:
+        "200": {description: Faces, content: {application/json: {schema: {type: object, properties: {faces: {type: array, items: {$ref: "#/components/schemas/Face"}}}}}}}
+        "404": {$ref: "#/components/responses/Error"}
 components:
   securitySchemes:
     token: {type: http, scheme: bearer, description: "Also accepted as `Authorization: Token <t>`"}
@@ -403,6 +446,23 @@ components:
         metadata: {type: object}
         created_at: {type: string, format: date-time}
         updated_at: {type: string, format: date-time}
+    ImportItem:
+      type: object
+      required: [encoding]
+      properties:
+        person_id: {type: integer}
+        external_id: {type: string}
+        full_name: {type: string}
+        encoding: {type: array, minItems: 128, maxItems: 128, items: {type: number}}
+    Face:
+      type: object
+      properties:
+        id: {type: integer}
+        person_id: {type: integer}
+        model_id: {type: string, const: dlib-resnet-v1}
+        source: {type: string, enum: [photo, import]}
+        reference: {type: boolean}
+        created_at: {type: string, format: date-time}
     Group:
       type: object
       properties:

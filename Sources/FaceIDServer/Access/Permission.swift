@@ -31,19 +31,21 @@ public enum Permission: String, Sendable, CaseIterable {
     case manageSettings
     /// `GET /audit`, `GET /audit/verify`.
     case readAudit
-    /// `GET /persons`, `GET /persons/{id}`, `GET /groups`.
+    /// `GET /persons`, `GET /persons/{id}`, `GET /groups`, `GET /faces/{id}`, `GET /persons/{id}/faces`.
     case readPersons
-    /// `POST /persons`, `PATCH/DELETE /persons/{id}`.
+    /// `POST /persons`, `PATCH/DELETE /persons/{id}`, `DELETE /faces/{id}`.
     case managePersons
     /// `POST /groups`, `DELETE /groups/{id}`.
     case manageGroups
+    /// `POST /faces/import`.
+    case importFaces
 
     /// Roles granted this permission.
     public var allowedRoles: Set<Role> {
         switch self {
         case .readProfile, .readDevices, .readSettings, .readPersons: [.owner, .admin, .staff, .viewer]
         case .managePersons: [.owner, .admin, .staff]
-        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups: [.owner, .admin]
+        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces: [.owner, .admin]
         }
     }
 
@@ -54,7 +56,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .managePersons: [.admin, .enroll, .kiosk]
         case .manageGroups: [.admin, .enroll]
         case .readDevices: [.admin, .kiosk]
-        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit: [.admin]
+        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit, .importFaces: [.admin]
         }
     }
 }

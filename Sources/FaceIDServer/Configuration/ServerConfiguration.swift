@@ -41,6 +41,8 @@ public struct ServerConfiguration: Sendable {
 
     /// The SQLite file of the store.
     public var databasePath: String { dataDirectory + "/faceid.sqlite" }
+    /// The LMDB folder of the vector index (derived data: rebuilt from the store when missing).
+    public var indexPath: String { dataDirectory + "/index" }
 
     /// A configuration with every default, rooted at `dataDirectory`, without a master key.
     public init(dataDirectory: String) {

@@ -67,6 +67,7 @@ struct PersonsController {
         let id = try context.parameters.id("id", "Person")
         try await services.store.deletePerson(id: id, companyID: principal.companyID, actor: principal.actor,
                                               origin: services.origin(request, context))
+        try await services.index.catchUp(principal.companyID)  // the person's faces leave the index before the answer
         return Response(status: .noContent)
     }
 

@@ -10,6 +10,7 @@ final class AppServices: Sendable {
     let configuration: ServerConfiguration
     let store: Store
     let keyRing: KeyRing
+    let index: IndexService
     let limiter = RateLimiter()
     let metrics: PrometheusCollectorRegistry
     let logger: Logger
@@ -17,10 +18,11 @@ final class AppServices: Sendable {
     /// for a missing account costs the same time as one for a real account.
     let decoyPasswordHash: String
 
-    init(configuration: ServerConfiguration, store: Store, keyRing: KeyRing, metrics: PrometheusCollectorRegistry, logger: Logger) {
+    init(configuration: ServerConfiguration, store: Store, keyRing: KeyRing, metrics: PrometheusCollectorRegistry, logger: Logger) throws {
         self.configuration = configuration
         self.store = store
         self.keyRing = keyRing
+        index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing)
         self.metrics = metrics
         self.logger = logger
         decoyPasswordHash = Bcrypt.hash(Credentials.randomBase64URL(byteCount: 16), cost: UInt8(configuration.bcryptCost))

@@ -7,7 +7,7 @@ import Synchronization
 /// A data key is a random AES-256 key made at registration, stored only wrapped
 /// (AES-GCM under the master key, bound to the company id). Unwrapped keys are cached in memory.
 public final class KeyRing: Sendable {
-    private let master: MasterKey
+    let master: MasterKey
     private let cache = Mutex<[Int64: SymmetricKey]>([:])
 
     public init(master: MasterKey) {

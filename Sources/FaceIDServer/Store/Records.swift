@@ -137,3 +137,21 @@ struct PersonGroupRecord: Codable, FetchableRecord, PersistableRecord, Sendable 
     var groupID: Int64
     var companyID: Int64
 }
+
+/// One enrolled face: its 128-d encoding sealed with the company key (record id `face:<id>`).
+struct FaceRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "faces"
+    var id: Int64?
+    var companyID: Int64
+    var personID: Int64
+    /// `Sealer.seal` of the float32 little-endian encoding.
+    var sealedEncoding: Data
+    /// The model that made the encoding (`dlib-resnet-v1`).
+    var modelID: String
+    /// `photo` or `import`.
+    var source: String
+    var reference: Bool
+    var createdAt: Date
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

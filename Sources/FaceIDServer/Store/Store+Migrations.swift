@@ -101,6 +101,28 @@ extension Store {
                 t.primaryKey(["personID", "groupID"])
             }
         }
+        migrator.registerMigration("v3-faces") { db in
+            try db.create(table: "faces") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("companyID", .integer).notNull().references("companies", onDelete: .cascade)
+                t.column("personID", .integer).notNull().indexed().references("persons", onDelete: .cascade)
+                t.column("sealedEncoding", .blob).notNull()
+                t.column("modelID", .text).notNull()
+                t.column("source", .text).notNull()
+                t.column("reference", .boolean).notNull().defaults(to: false)
+                t.column("createdAt", .datetime).notNull()
+            }
+            // The change feed: every face upsert and delete, in commit order (`seq` never reused).
+            try db.create(table: "faceChanges") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("companyID", .integer).notNull()
+                t.column("faceID", .integer).notNull()
+                t.column("personID", .integer).notNull()
+                t.column("op", .text).notNull()
+                t.column("atMicros", .integer).notNull()
+            }
+            try db.create(index: "faceChanges_company_seq", on: "faceChanges", columns: ["companyID", "seq"])
+        }
         return migrator
     }
 }

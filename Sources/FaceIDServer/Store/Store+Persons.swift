@@ -147,10 +147,12 @@ extension Store {
         }
     }
 
-    /// Deletes a person and their memberships (their faces go with them once faces exist).
+    /// Deletes a person, their memberships and their faces (with delete changes in the feed).
     func deletePerson(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await pool.write { db in
             guard let person = try Self.personRecord(id: id, companyID: companyID, db: db) else { throw APIError.notFound("Person") }
+            // Faces leave through the feed, so the index and kiosks drop them too.
+            try Self.removeFaces(FaceRecord.filter(Column("personID") == id && Column("companyID") == companyID).fetchAll(db), db: db)
             _ = try PersonRecord.deleteOne(db, key: id)
             try AuditLog.append(
                 AuditEvent(action: "person.delete", actor: actor, target: "person:\(id)",

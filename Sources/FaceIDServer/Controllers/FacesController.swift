@@ -1,0 +1,127 @@
+import Foundation
+import Hummingbird
+
+/// `POST /faces/import` (precomputed encodings), `GET /faces/{id}`, `DELETE /faces/{id}`, `GET /persons/{id}/faces`.
+///
+/// Every write goes to the store with its change-feed rows in one transaction; the index then catches up
+/// before the answer, so a face is searchable when its 201 arrives.
+struct FacesController {
+    let services: AppServices
+    /// The most faces one import request may carry.
+    static let maximumImport = 10_000
+
+    func addRoutes(to routes: inout ProtectedRoutes) {
+        routes.on(.post, "/faces/import", .importFaces, use: importFaces)
+        routes.on(.get, "/faces/{id}", .readPersons, use: show)
+        routes.on(.delete, "/faces/{id}", .managePersons, use: delete)
+        routes.on(.get, "/persons/{id}/faces", .readPersons, use: personFaces)
+    }
+
+    /// A JSON array of `{person_id | external_id + full_name?, encoding}`, or the same objects one per line (JSON lines).
+    @Sendable func importFaces(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Created<ImportResponse> {
+        let data = try await request.bodyData(limit: services.configuration.maxBodySize)
+        let items = try Self.parseImport(data)
+        guard !items.isEmpty else { throw APIError.invalidField("faces", "nothing to import") }
+        guard items.count <= Self.maximumImport else { throw APIError.invalidField("faces", "at most \(Self.maximumImport) per request") }
+        var faces: [Store.NewFace] = []
+        faces.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            let field = "[\(index)]"
+            let encoding = try FaceEncoding.validate(item.encoding, field: field + ".encoding")
+            if let personID = item.personId {
+                faces.append(Store.NewFace(person: .id(personID), encoding: encoding))
+            } else if let externalID = try PersonsController.externalID(item.externalId) {
+                let name = try Validate.optionalName(item.fullName, field: field + ".full_name") ?? externalID
+                faces.append(Store.NewFace(person: .external(externalID, fullName: name), encoding: encoding))
+            } else {
+                throw APIError.missingField(field + ".person_id")
+            }
+        }
+        let added = try await services.store.addFaces(
+            faces, companyID: principal.companyID, source: "import", reference: false, keyRing: services.keyRing,
+            actor: principal.actor, origin: services.origin(request, context))
+        try await services.index.catchUp(principal.companyID)
+        return Created(value: ImportResponse(imported: added.count, faceIds: added.map { $0.id! },
+                                             personIds: added.map(\.personID)))
+    }
+
+    @Sendable func show(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> FaceResponse {
+        let id = try context.parameters.id("id", "Face")
+        guard let face = try await services.store.face(id: id, companyID: principal.companyID) else { throw APIError.notFound("Face") }
+        return FaceResponse(face: FaceView(face))
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
+        let id = try context.parameters.id("id", "Face")
+        try await services.store.deleteFace(id: id, companyID: principal.companyID, actor: principal.actor,
+                                            origin: services.origin(request, context))
+        try await services.index.catchUp(principal.companyID)
+        return Response(status: .noContent)
+    }
+
+    @Sendable func personFaces(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> FaceList {
+        let id = try context.parameters.id("id", "Person")
+        guard let faces = try await services.store.faces(personID: id, companyID: principal.companyID) else {
+            throw APIError.notFound("Person")
+        }
+        return FaceList(faces: faces.map(FaceView.init))
+    }
+
+    static func parseImport(_ data: Data) throws(APIError) -> [ImportItem] {
+        let text = String(decoding: data, as: UTF8.self)
+        if text.drop(while: \.isWhitespace).first == "[" {
+            return try APIJSON.decode([ImportItem].self, from: data)
+        }
+        var items: [ImportItem] = []
+        for (index, line) in text.split(whereSeparator: \.isNewline).enumerated() where !line.allSatisfy(\.isWhitespace) {
+            do {
+                items.append(try APIJSON.decode(ImportItem.self, from: Data(line.utf8)))
+            } catch {
+                throw APIError(error.status, code: error.code, "line \(index + 1): " + error.message, detail: error.detail)
+            }
+        }
+        return items
+    }
+}
+
+struct ImportItem: Decodable {
+    var personId: Int64?
+    var externalId: String?
+    var fullName: String?
+    var encoding: [Double]
+}
+
+struct ImportResponse: ResponseEncodable, Sendable {
+    var success = true
+    var imported: Int
+    var faceIds: [Int64]
+    var personIds: [Int64]
+}
+
+struct FaceView: ResponseEncodable, Sendable {
+    var id: Int64
+    var personId: Int64
+    var modelId: String
+    var source: String
+    var reference: Bool
+    var createdAt: String
+
+    init(_ record: FaceRecord) {
+        id = record.id!
+        personId = record.personID
+        modelId = record.modelID
+        source = record.source
+        reference = record.reference
+        createdAt = Timestamp.format(record.createdAt)
+    }
+}
+
+struct FaceResponse: ResponseEncodable, Sendable {
+    var success = true
+    var face: FaceView
+}
+
+struct FaceList: ResponseEncodable, Sendable {
+    var success = true
+    var faces: [FaceView]
+}

@@ -1,0 +1,185 @@
+import Foundation
+import GRDB
+
+/// Faces and the change feed. Every face insert and delete appends to `faceChanges` in the same
+/// transaction, so the index (and, later, kiosks and replicas) can follow the store exactly.
+extension Store {
+    enum FaceOperation: String, Sendable {
+        case upsert, delete
+    }
+
+    /// One feed entry; `sealedEncoding` is the face's current encoding for an upsert whose face still exists.
+    struct FaceChange: Sendable {
+        var seq: Int64
+        var faceID: Int64
+        var personID: Int64
+        var operation: FaceOperation
+        var sealedEncoding: Data?
+    }
+
+    /// Whose face: a person of the company by id, or by external id (created with `fullName` when new).
+    enum PersonReference: Sendable, Hashable {
+        case id(Int64)
+        case external(String, fullName: String)
+    }
+
+    /// A face to add: its person and its encoding (already validated: 128 finite floats).
+    struct NewFace: Sendable {
+        var person: PersonReference
+        var encoding: [Float]
+    }
+
+    /// Adds `faces` — sealing each encoding with the company key under its record id — with their feed rows
+    /// and one audit event, in one transaction. A person of another company is a 404.
+    func addFaces(
+        _ faces: [NewFace], companyID: Int64, source: String, reference: Bool, keyRing: KeyRing, actor: String, origin: RequestOrigin
+    ) async throws -> [FaceRecord] {
+        try await pool.write { db in
+            guard let company = try CompanyRecord.fetchOne(db, key: companyID) else { throw APIError.notFound("Company") }
+            let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: company.wrappedKey)
+            var resolved: [PersonReference: Int64] = [:]
+            var added: [FaceRecord] = []
+            let now = Date()
+            for face in faces {
+                let personID: Int64
+                if let known = resolved[face.person] {
+                    personID = known
+                } else {
+                    personID = try Self.resolve(face.person, companyID: companyID, now: now, db: db)
+                    resolved[face.person] = personID
+                }
+                var record = FaceRecord(id: nil, companyID: companyID, personID: personID, sealedEncoding: Data(),
+                                        modelID: FaceEncoding.modelID, source: source, reference: reference, createdAt: now)
+                try record.insert(db)
+                record.sealedEncoding = try sealer.seal(FaceEncoding.bytes(face.encoding), recordID: "face:\(record.id!)")
+                try record.update(db)
+                try Self.appendChange(.upsert, face: record, db: db, now: now)
+                added.append(record)
+            }
+            let detail = added.count == 1 ? ["person": "person:\(added[0].personID)"] : ["count": String(added.count)]
+            try AuditLog.append(
+                AuditEvent(action: added.count == 1 ? "face.create" : "face.import", actor: actor,
+                           target: added.count == 1 ? "face:\(added[0].id!)" : "", detail: detail.merging(["source": source]) { a, _ in a },
+                           origin: origin),
+                companyID: companyID, db: db)
+            return added
+        }
+    }
+
+    private static func resolve(_ reference: PersonReference, companyID: Int64, now: Date, db: Database) throws -> Int64 {
+        switch reference {
+        case .id(let id):
+            guard try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchCount(db) > 0 else {
+                throw APIError.notFound("Person \(id)")
+            }
+            return id
+        case .external(let externalID, let fullName):
+            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM persons WHERE companyID = ? AND externalID = ?",
+                                           arguments: [companyID, externalID]) {
+                return id
+            }
+            var person = PersonRecord(id: nil, companyID: companyID, externalID: externalID, fullName: fullName,
+                                      tags: "[]", metadata: "{}", createdAt: now, updatedAt: now)
+            try person.insert(db)
+            return person.id!
+        }
+    }
+
+    func face(id: Int64, companyID: Int64) async throws -> FaceRecord? {
+        try await pool.read { db in try FaceRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) }
+    }
+
+    func faces(personID: Int64, companyID: Int64) async throws -> [FaceRecord]? {
+        try await pool.read { db in
+            guard try PersonRecord.filter(Column("id") == personID && Column("companyID") == companyID).fetchCount(db) > 0 else {
+                return nil
+            }
+            return try FaceRecord.filter(Column("personID") == personID && Column("companyID") == companyID).order(Column("id")).fetchAll(db)
+        }
+    }
+
+    func deleteFace(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
+        try await pool.write { db in
+            guard let face = try FaceRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
+                throw APIError.notFound("Face")
+            }
+            try Self.removeFaces([face], db: db)
+            try AuditLog.append(
+                AuditEvent(action: "face.delete", actor: actor, target: "face:\(id)", detail: ["person": "person:\(face.personID)"],
+                           origin: origin),
+                companyID: companyID, db: db)
+        }
+    }
+
+    /// Deletes faces and appends their delete changes (inside the caller's transaction).
+    static func removeFaces(_ faces: [FaceRecord], db: Database) throws {
+        let now = Date()
+        for face in faces {
+            _ = try FaceRecord.deleteOne(db, key: face.id)
+            try appendChange(.delete, face: face, db: db, now: now)
+        }
+    }
+
+    private static func appendChange(_ operation: FaceOperation, face: FaceRecord, db: Database, now: Date) throws {
+        try db.execute(
+            sql: "INSERT INTO faceChanges (companyID, faceID, personID, op, atMicros) VALUES (?, ?, ?, ?, ?)",
+            arguments: [face.companyID, face.id, face.personID, operation.rawValue, Int64(now.timeIntervalSince1970 * 1e6)])
+    }
+
+    /// The company's feed after `seq`, oldest first, at most `limit` entries.
+    func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> [FaceChange] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT c.seq, c.faceID, c.personID, c.op, f.sealedEncoding FROM faceChanges c
+                LEFT JOIN faces f ON f.id = c.faceID AND c.op = 'upsert'
+                WHERE c.companyID = ? AND c.seq > ? ORDER BY c.seq LIMIT ?
+                """, arguments: [companyID, seq, limit]
+            ).map { row in
+                FaceChange(seq: row["seq"], faceID: row["faceID"], personID: row["personID"],
+                           operation: FaceOperation(rawValue: row["op"]) ?? .delete, sealedEncoding: row["sealedEncoding"])
+            }
+        }
+    }
+
+    /// Every company that has a feed, and its wrapped data key.
+    func companiesWithFaces() async throws -> [(Int64, Data)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, wrappedKey FROM companies WHERE id IN (SELECT DISTINCT companyID FROM faceChanges) ORDER BY id
+                """).map { ($0["id"], $0["wrappedKey"]) }
+        }
+    }
+
+    func wrappedKey(companyID: Int64) async throws -> Data? {
+        try await pool.read { db in try Data.fetchOne(db, sql: "SELECT wrappedKey FROM companies WHERE id = ?", arguments: [companyID]) }
+    }
+}
+
+/// The 128-d dlib face encoding as it is validated, stored and sealed.
+enum FaceEncoding {
+    static let dimension = 128
+    static let modelID = "dlib-resnet-v1"
+
+    /// 400 `invalid_field` unless exactly 128 finite numbers.
+    static func validate(_ values: [Double], field: String) throws(APIError) -> [Float] {
+        guard values.count == dimension else { throw .invalidField(field, "expected exactly \(dimension) numbers, got \(values.count)") }
+        guard values.allSatisfy({ $0.isFinite && abs($0) < 1e6 }) else { throw .invalidField(field, "every number must be finite") }
+        return values.map { Float($0) }
+    }
+
+    /// float32 little-endian.
+    static func bytes(_ encoding: [Float]) -> Data {
+        var data = Data(capacity: encoding.count * 4)
+        for value in encoding { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    static func floats(_ data: Data) -> [Float]? {
+        guard data.count == dimension * 4 else { return nil }
+        return (0..<dimension).map { index in
+            let offset = data.startIndex + index * 4
+            let bits = UInt32(data[offset]) | UInt32(data[offset + 1]) << 8 | UInt32(data[offset + 2]) << 16 | UInt32(data[offset + 3]) << 24
+            return Float(bitPattern: bits)
+        }
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import Testing
+
+@testable import FaceIDServer
+
+@Suite("Faces, the change feed and the index")
+struct FacesTests {
+    /// A deterministic encoding near `center` (dlib encodings have norms near 1; the values only need to be distinct).
+    static func encoding(_ seed: Int, jitter: Double = 0) -> [Double] {
+        (0..<128).map { index in sin(Double(seed * 131 + index) * 0.7) * 0.09 + jitter * cos(Double(index + seed)) }
+    }
+
+    static func importBody(_ items: [[String: Any]]) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: items), as: UTF8.self)
+    }
+
+    @Test func importSearchDeleteThroughTheFeed() async throws {
+        let server = try TestServer()
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            let person = try await client.call(.post, "/persons", as: owner.caller, json: JSON(["full_name": "Existing"]))
+            let existingID = try #require((person.object("person")["id"] as? NSNumber)?.int64Value)
+            let imported = try await client.call(.post, "/faces/import", as: owner.caller, json: Self.importBody([
+                ["external_id": "E-1", "full_name": "Ada", "encoding": Self.encoding(1)],
+                ["external_id": "E-1", "encoding": Self.encoding(1, jitter: 0.01)],
+                ["external_id": "E-2", "encoding": Self.encoding(2)],
+                ["person_id": existingID, "encoding": Self.encoding(3)],
+            ]))
+            #expect(imported.status == .created, "\(imported.text)")
+            #expect(imported["imported"] as? Int == 4)
+            let faceIDs = try #require((imported["face_ids"] as? [NSNumber])?.map(\.int64Value))
+            let personIDs = try #require((imported["person_ids"] as? [NSNumber])?.map(\.int64Value))
+            #expect(personIDs[0] == personIDs[1] && personIDs[0] != personIDs[2] && personIDs[3] == existingID)
+            let ada = try await client.call(.get, "/persons/\(personIDs[0])", as: owner.caller)
+            #expect(ada.object("person")["full_name"] as? String == "Ada")
+            #expect(ada.object("person")["external_id"] as? String == "E-1")
+            let e2 = try await client.call(.get, "/persons/\(personIDs[2])", as: owner.caller)
+            #expect(e2.object("person")["full_name"] as? String == "E-2")
+
+            let faces = try await client.call(.get, "/persons/\(personIDs[0])/faces", as: owner.caller)
+            #expect((faces["faces"] as? [[String: Any]])?.compactMap { ($0["id"] as? NSNumber)?.int64Value } == Array(faceIDs[0...1]))
+            let face = try await client.call(.get, "/faces/\(faceIDs[2])", as: owner.caller)
+            #expect(face.object("face")["model_id"] as? String == "dlib-resnet-v1")
+            #expect(face.object("face")["source"] as? String == "import")
+            #expect(!face.text.contains("encoding"))
+
+            // Searchable as soon as the 201 arrived.
+            let index = server.services.index
+            func nearest(_ seed: Int) throws -> Int64? {
+                try index.search(owner.companyID, encoding: Self.encoding(seed).map(Float.init), k: 1).first.map { Int64($0.id) }
+            }
+            #expect(try nearest(2) == faceIDs[2])
+            #expect(try nearest(3) == faceIDs[3])
+            #expect(try index.collection(owner.companyID).count == 4)
+
+            #expect(try await client.call(.delete, "/faces/\(faceIDs[2])", as: owner.caller).status == .noContent)
+            #expect(try nearest(2) != faceIDs[2])
+            expectError(try await client.call(.get, "/faces/\(faceIDs[2])", as: owner.caller), .notFound, "not_found")
+            // Deleting a person takes their faces out of the index.
+            #expect(try await client.call(.delete, "/persons/\(personIDs[0])", as: owner.caller).status == .noContent)
+            #expect(try index.collection(owner.companyID).count == 1)
+            #expect(try !index.collection(owner.companyID).contains(UInt64(faceIDs[0])))
+
+            let audit = try await client.call(.get, "/audit", as: owner.caller)
+            let actions = (audit["events"] as? [[String: Any]] ?? []).compactMap { $0["action"] as? String }
+            #expect(actions.contains("face.import") && actions.contains("face.delete") && actions.contains("person.delete"))
+        }
+    }
+
+    @Test func importValidatesEveryItemAndWritesNothingOnAnError() async throws {
+        let server = try TestServer()
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            let short = try await client.call(.post, "/faces/import", as: owner.caller, json: Self.importBody([
+                ["external_id": "E-1", "encoding": Self.encoding(1)],
+                ["external_id": "E-2", "encoding": Array(Self.encoding(2).prefix(127))],
+            ]))
+            expectError(short, .badRequest, "invalid_field")
+            #expect(short.text.contains("[1].encoding"))
+            var huge = Self.encoding(3)
+            huge[5] = 1e300
+            expectError(try await client.call(.post, "/faces/import", as: owner.caller, json: Self.importBody([
+                ["external_id": "E-3", "encoding": huge],
+            ])), .badRequest, "invalid_field")
+            expectError(try await client.call(.post, "/faces/import", as: owner.caller, json: Self.importBody([
+                ["encoding": Self.encoding(4)],
+            ])), .badRequest, "missing_field")
+            expectError(try await client.call(.post, "/faces/import", as: owner.caller, json: Self.importBody([
+                ["person_id": 424242, "encoding": Self.encoding(4)],
+            ])), .notFound, "not_found")
+            expectError(try await client.call(.post, "/faces/import", as: owner.caller, json: "[]"), .badRequest, "invalid_field")
+            let lines = Self.importBody([["external_id": "L-1", "encoding": Self.encoding(5)]]).dropFirst().dropLast()
+            let badLine = try await client.call(.post, "/faces/import", as: owner.caller, json: "\(lines)\n{\"external_id\": 5}\n")
+            expectError(badLine, .badRequest, "invalid_field")
+            #expect(badLine.text.contains("line 2"))
+            // Nothing of the failed requests was written.
+            let counts = try await server.services.store.pool.read { db in
+                try [Int.fetchOne(db, sql: "SELECT COUNT(*) FROM faces"), Int.fetchOne(db, sql: "SELECT COUNT(*) FROM persons"),
+                     Int.fetchOne(db, sql: "SELECT COUNT(*) FROM faceChanges")]
+            }
+            #expect(counts == [0, 0, 0])
+            // JSON lines that are right import.
+            let good = try await client.call(.post, "/faces/import", as: owner.caller,
+                                             json: "\(lines)\n\n" + Self.importBody([["external_id": "L-2", "encoding": Self.encoding(6)]]).dropFirst().dropLast())
+            #expect(good["imported"] as? Int == 2, "\(good.text)")
+        }
+    }
+
+    @Test func anotherCompanyCannotReachTheseFaces() async throws {
+        try await TestServer().run { client in
+            let a = try await client.register("Acme")
+            let imported = try await client.call(.post, "/faces/import", as: a.caller, json: Self.importBody([
+                ["external_id": "A-1", "encoding": Self.encoding(1)],
+            ]))
+            let faceID = try #require((imported["face_ids"] as? [NSNumber])?.first?.int64Value)
+            let personID = try #require((imported["person_ids"] as? [NSNumber])?.first?.int64Value)
+            let b = try await client.register("Bravo")
+            expectError(try await client.call(.get, "/faces/\(faceID)", as: b.caller), .notFound, "not_found")
+            expectError(try await client.call(.delete, "/faces/\(faceID)", as: b.caller), .notFound, "not_found")
+            expectError(try await client.call(.get, "/persons/\(personID)/faces", as: b.caller), .notFound, "not_found")
+            expectError(try await client.call(.post, "/faces/import", as: b.caller, json: Self.importBody([
+                ["person_id": personID, "encoding": Self.encoding(2)],
+            ])), .notFound, "not_found")
+            // B's external id A-1 is B's own new person.
+            let own = try await client.call(.post, "/faces/import", as: b.caller, json: Self.importBody([
+                ["external_id": "A-1", "encoding": Self.encoding(2)],
+            ]))
+            #expect((own["person_ids"] as? [NSNumber])?.first?.int64Value != personID)
+            #expect(try await client.call(.get, "/faces/\(faceID)", as: a.caller).status == .ok)
+        }
+    }
+
+    @Test func aCrashBeforeTheIndexApplyAndADeletedIndexLoseNothing() async throws {
+        let server = try TestServer()
+        let directory = server.directory.appendingPathComponent("replay-index").path
+        let store = server.services.store
+        let keyRing = server.services.keyRing
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            var index: IndexService? = try IndexService(directory: directory, store: store, keyRing: keyRing)
+            // Committed to the store, never applied: the process "dies" before catchUp.
+            let added = try await store.addFaces(
+                (1...5).map { Store.NewFace(person: .external("P\($0)", fullName: "P\($0)"), encoding: Self.encoding($0).map(Float.init)) },
+                companyID: owner.companyID, source: "import", reference: false, keyRing: keyRing, actor: "test", origin: .unknown)
+            #expect(try index!.collection(owner.companyID).count == 0)
+            index = nil  // closes the LMDB environment
+            index = try IndexService(directory: directory, store: store, keyRing: keyRing)
+            try await index!.catchUpAll()
+            #expect(try index!.collection(owner.companyID).count == 5)
+            #expect(try index!.search(owner.companyID, encoding: Self.encoding(4).map(Float.init), k: 1).first?.id == UInt64(added[3].id!))
+
+            // A delete committed but not applied is not returned after the restart either.
+            try await store.deleteFace(id: added[3].id!, companyID: owner.companyID, actor: "test", origin: .unknown)
+            index = nil
+            index = try IndexService(directory: directory, store: store, keyRing: keyRing)
+            try await index!.catchUpAll()
+            let before = try (1...5).map { seed in
+                try index!.search(owner.companyID, encoding: Self.encoding(seed).map(Float.init), k: 3)
+            }
+            #expect(!before.flatMap { $0 }.contains { $0.id == UInt64(added[3].id!) })
+
+            // The index folder deleted: rebuilt from the store, same answers.
+            index = nil
+            try FileManager.default.removeItem(atPath: directory)
+            index = try IndexService(directory: directory, store: store, keyRing: keyRing)
+            try await index!.catchUpAll()
+            let after = try (1...5).map { seed in
+                try index!.search(owner.companyID, encoding: Self.encoding(seed).map(Float.init), k: 3)
+            }
+            #expect(after == before)
+            #expect(try index!.collection(owner.companyID).watermark > 0)
+        }
+    }
+
+    @Test func noPlaintextEncodingInTheStoreOrTheIndexFiles() async throws {
+        let server = try TestServer()
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            let known = Self.encoding(77)
+            let imported = try await client.call(.post, "/faces/import", as: owner.caller, json: Self.importBody([
+                ["external_id": "K-1", "encoding": known],
+            ]))
+            #expect(imported.status == .created)
+            try server.services.index.database.sync()
+            let floats = FaceEncoding.bytes(known.map(Float.init))
+            var files: [String] = []
+            for suffix in ["", "-wal"] { files.append(server.configuration.databasePath + suffix) }
+            files.append(server.configuration.indexPath + "/data.mdb")
+            #expect(FileManager.default.fileExists(atPath: files[2]))
+            var scanned = 0
+            for file in files {
+                guard let bytes = FileManager.default.contents(atPath: file) else { continue }
+                scanned += bytes.count
+                // Any 16 consecutive bytes (four floats) of the encoding would be a leak.
+                for start in stride(from: 0, to: floats.count - 16, by: 16) {
+                    #expect(bytes.range(of: floats[start..<start + 16]) == nil, "plaintext encoding bytes in \(file)")
+                }
+            }
+            #expect(scanned > 8192)
+            // The index holds the vector (it can search it); only sealed bytes reach its file.
+            #expect(try server.services.index.collection(owner.companyID).vector(for: UInt64(
+                (imported["face_ids"] as? [NSNumber])?.first?.int64Value ?? 0)) == known.map(Float.init))
+        }
+    }
+}
