@@ -50,6 +50,7 @@ let package = Package(
             name: "FaceIDServer",
             dependencies: [
                 "VectorIndex",
+                "FaceEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

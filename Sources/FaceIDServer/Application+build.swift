@@ -74,6 +74,7 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     AuditController(services: services).addRoutes(to: &routes)
     PersonsController(services: services).addRoutes(to: &routes)
     FacesController(services: services).addRoutes(to: &routes)
+    RecognitionController(services: services).addRoutes(to: &routes)
     return (router, table + routes.table)
 }
 

@@ -40,6 +40,8 @@ struct AccessTests {
             "GET /faces/{id}": (everyone, anyScope),
             "DELETE /faces/{id}": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
             "GET /persons/{id}/faces": (everyone, anyScope),
+            "POST /face/enroll": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
+            "POST /face/search": (everyone, [.admin, .recognize, .kiosk]),
         ]
     }()
 

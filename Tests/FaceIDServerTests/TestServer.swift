@@ -22,6 +22,10 @@ struct TestServer: Sendable {
     /// What the Hummingbird router actually serves: `"GET /users/{id}"`.
     let servedRoutes: [String]
 
+    /// The package root (three levels above this file): `models/` lives there.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
     init(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -31,6 +35,7 @@ struct TestServer: Sendable {
         configuration.trustForwardedFor = true
         configuration.masterKey = MasterKey.random()
         configuration.logLevel = .critical
+        configuration.modelDirectory = Self.packageRoot + "/models"
         adjust(&configuration)
         self.configuration = configuration
         var logger = Logger(label: "faceid-test")

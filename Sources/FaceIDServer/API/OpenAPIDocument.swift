@@ -360,6 +360,68 @@ paths:
       responses:
         "200": {description: Faces, content: {application/json: {schema: {type: object, properties: {faces: {type: array, items: {$ref: "#/components/schemas/Face"}}}}}}}
         "404": {$ref: "#/components/responses/Error"}
+  /face/enroll:
+    post:
+      summary: Enroll a face from a photo, for an existing person (person_id) or a new one (its fields)
+      description: |
+        The photo must show one face passing the quality gate (422 no_face, multiple_faces unless select=largest,
+        face_too_small, face_cut_off, low_detector_score). Duplicate guard: the nearest face of a different person
+        within the company's duplicate_distance → 409 duplicate_face with that person, unless an owner or admin
+        sends allow_duplicate=true.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [image]
+              properties:
+                image: {type: string, contentEncoding: base64, description: JPEG or PNG (a data URL prefix is accepted)}
+                person_id: {type: integer}
+                external_id: {type: string}
+                full_name: {type: string}
+                tags: {type: array, items: {type: string}}
+                groups: {type: array, items: {type: string}}
+                metadata: {type: object}
+                reference: {type: boolean, default: false}
+                select: {type: string, enum: [largest]}
+                allow_duplicate: {type: boolean, default: false}
+      responses:
+        "201": {description: Enrolled, content: {application/json: {schema: {type: object, properties: {face_id: {type: integer}, person: {$ref: "#/components/schemas/Person"}, box: {$ref: "#/components/schemas/Box"}, quality: {type: object}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "404": {$ref: "#/components/responses/Error"}
+        "409": {$ref: "#/components/responses/Error"}
+        "413": {$ref: "#/components/responses/Error"}
+        "415": {$ref: "#/components/responses/Error"}
+        "422": {$ref: "#/components/responses/Error"}
+        "503": {$ref: "#/components/responses/Error"}
+  /face/search:
+    post:
+      summary: Identify every face of a probe photo among the company's persons (1:N)
+      description: |
+        Per face, candidates ranked by distance (one per person) and a decision — match (best within max_distance
+        and ahead of the next person by the company's match_margin), ambiguous (within, not ahead) or unknown.
+        A probe without a face answers decision no_face.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [image]
+              properties:
+                image: {type: string, contentEncoding: base64}
+                group: {type: string, description: only persons of this group}
+                top_k: {type: integer, minimum: 1, maximum: 100, default: 5}
+                max_distance: {type: number, description: defaults to the company's match_threshold}
+                faces: {type: string, enum: [all, largest], default: all}
+                location: {type: string}
+      responses:
+        "200": {description: Results, content: {application/json: {schema: {type: object, properties: {decision: {type: [string, "null"], enum: [match, ambiguous, unknown, no_face, null]}, faces: {type: array, items: {type: object, properties: {box: {$ref: "#/components/schemas/Box"}, decision: {type: string}, candidates: {type: array, items: {type: object, properties: {person: {$ref: "#/components/schemas/Person"}, face_id: {type: integer}, distance: {type: number}}}}}}}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "413": {$ref: "#/components/responses/Error"}
+        "415": {$ref: "#/components/responses/Error"}
+        "503": {$ref: "#/components/responses/Error"}
 components:
   securitySchemes:
     token: {type: http, scheme: bearer, description: "Also accepted as `Authorization: Token <t>`"}
@@ -426,6 +488,9 @@ components:
       properties:
         token_lifetime_minutes: {type: integer, minimum: 5, maximum: 43200}
         requests_per_minute: {type: integer, minimum: 10}
+        match_threshold: {type: number, minimum: 0.2, maximum: 0.8, default: 0.5}
+        match_margin: {type: number, minimum: 0, maximum: 0.3, default: 0.04}
+        duplicate_distance: {type: number, minimum: 0, maximum: 0.8, default: 0.45}
     PersonInput:
       type: object
       required: [full_name]
@@ -463,6 +528,13 @@ components:
         source: {type: string, enum: [photo, import]}
         reference: {type: boolean}
         created_at: {type: string, format: date-time}
+    Box:
+      type: object
+      properties:
+        left: {type: integer}
+        top: {type: integer}
+        right: {type: integer}
+        bottom: {type: integer}
     Group:
       type: object
       properties:

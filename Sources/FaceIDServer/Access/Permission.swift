@@ -33,17 +33,19 @@ public enum Permission: String, Sendable, CaseIterable {
     case readAudit
     /// `GET /persons`, `GET /persons/{id}`, `GET /groups`, `GET /faces/{id}`, `GET /persons/{id}/faces`.
     case readPersons
-    /// `POST /persons`, `PATCH/DELETE /persons/{id}`, `DELETE /faces/{id}`.
+    /// `POST /persons`, `PATCH/DELETE /persons/{id}`, `DELETE /faces/{id}`, `POST /face/enroll`.
     case managePersons
     /// `POST /groups`, `DELETE /groups/{id}`.
     case manageGroups
     /// `POST /faces/import`.
     case importFaces
+    /// `POST /face/search`.
+    case recognize
 
     /// Roles granted this permission.
     public var allowedRoles: Set<Role> {
         switch self {
-        case .readProfile, .readDevices, .readSettings, .readPersons: [.owner, .admin, .staff, .viewer]
+        case .readProfile, .readDevices, .readSettings, .readPersons, .recognize: [.owner, .admin, .staff, .viewer]
         case .managePersons: [.owner, .admin, .staff]
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces: [.owner, .admin]
         }
@@ -55,6 +57,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .readProfile, .readPersons: Set(Scope.allCases)
         case .managePersons: [.admin, .enroll, .kiosk]
         case .manageGroups: [.admin, .enroll]
+        case .recognize: [.admin, .recognize, .kiosk]
         case .readDevices: [.admin, .kiosk]
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit, .importFaces: [.admin]
         }

@@ -38,6 +38,8 @@ public struct ServerConfiguration: Sendable {
     public var rateLimits: RateLimitConfiguration
     /// `log.level`.
     public var logLevel: Logger.Level
+    /// `models.directory`: the dlib models (`make setup` installs them in `./models`).
+    public var modelDirectory: String
 
     /// The SQLite file of the store.
     public var databasePath: String { dataDirectory + "/faceid.sqlite" }
@@ -61,6 +63,7 @@ public struct ServerConfiguration: Sendable {
         bcryptCost = 12
         rateLimits = RateLimitConfiguration()
         logLevel = .info
+        modelDirectory = "./models"
     }
 
     /// Reads every key from `reader`, falling back to the defaults; reads the key files it points at.
@@ -83,6 +86,7 @@ public struct ServerConfiguration: Sendable {
         if desktopAppSecret == nil {
             desktopAppSecret = try Self.readSecretFile(reader.string(forKey: "kiosk.appSecretFile", default: dataDirectory + "/app.secret"))
         }
+        modelDirectory = reader.string(forKey: "models.directory", default: modelDirectory)
         tokenLifetime = reader.int(forKey: "auth.tokenLifetime", default: tokenLifetime)
         bcryptCost = reader.int(forKey: "auth.bcryptCost", default: bcryptCost)
         rateLimits = RateLimitConfiguration(reader: reader.scoped(to: "rateLimit"), defaults: rateLimits)

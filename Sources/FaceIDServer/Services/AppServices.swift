@@ -11,6 +11,7 @@ final class AppServices: Sendable {
     let store: Store
     let keyRing: KeyRing
     let index: IndexService
+    let faces: FaceEngineProvider
     let limiter = RateLimiter()
     let metrics: PrometheusCollectorRegistry
     let logger: Logger
@@ -23,6 +24,7 @@ final class AppServices: Sendable {
         self.store = store
         self.keyRing = keyRing
         index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing)
+        faces = FaceEngineProvider(modelDirectory: configuration.modelDirectory)
         self.metrics = metrics
         self.logger = logger
         decoyPasswordHash = Bcrypt.hash(Credentials.randomBase64URL(byteCount: 16), cost: UInt8(configuration.bcryptCost))

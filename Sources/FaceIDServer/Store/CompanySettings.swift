@@ -2,13 +2,37 @@ import Foundation
 
 /// A company's own settings (`GET/PATCH /settings`), stored as JSON on its row.
 ///
-/// Every field is optional in a PATCH; absent fields keep their value. Later issues add recognition
-/// thresholds and retention here.
+/// Every field is optional in a PATCH; absent fields keep their value. A stored row written before a
+/// field existed reads that field's default.
 public struct CompanySettings: Codable, Sendable, Equatable {
     /// Lifetime of new session tokens, in minutes (5 … 43,200 = 30 days).
     public var tokenLifetimeMinutes: Int
     /// Authenticated requests per minute for the whole company (10 … the server's `rateLimit.companyPerMinute`).
     public var requestsPerMinute: Int
+    /// Search: the largest distance that can be a match (0.2 … 0.8; default 0.5, "balanced").
+    public var matchThreshold: Double = Self.defaultMatchThreshold
+    /// Search: how much closer the best person must be than the best other person for `match` (0 … 0.3).
+    public var matchMargin: Double = Self.defaultMatchMargin
+    /// Enrollment: a face of another person this close is a duplicate (0 … 0.8).
+    public var duplicateDistance: Double = Self.defaultDuplicateDistance
+
+    static let defaultMatchThreshold = 0.5
+    static let defaultMatchMargin = 0.04
+    static let defaultDuplicateDistance = 0.45
+
+    init(tokenLifetimeMinutes: Int, requestsPerMinute: Int) {
+        self.tokenLifetimeMinutes = tokenLifetimeMinutes
+        self.requestsPerMinute = requestsPerMinute
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        tokenLifetimeMinutes = try container.decode(Int.self, forKey: .tokenLifetimeMinutes)
+        requestsPerMinute = try container.decode(Int.self, forKey: .requestsPerMinute)
+        matchThreshold = try container.decodeIfPresent(Double.self, forKey: .matchThreshold) ?? Self.defaultMatchThreshold
+        matchMargin = try container.decodeIfPresent(Double.self, forKey: .matchMargin) ?? Self.defaultMatchMargin
+        duplicateDistance = try container.decodeIfPresent(Double.self, forKey: .duplicateDistance) ?? Self.defaultDuplicateDistance
+    }
 
     static func defaults(_ configuration: ServerConfiguration) -> CompanySettings {
         CompanySettings(
@@ -21,6 +45,9 @@ public struct CompanySettings: Codable, Sendable, Equatable {
     struct Patch: Decodable {
         var tokenLifetimeMinutes: Int?
         var requestsPerMinute: Int?
+        var matchThreshold: Double?
+        var matchMargin: Double?
+        var duplicateDistance: Double?
     }
 
     /// Applies `patch`, checking each range; 400 `invalid_field` names the first bad field.
@@ -36,11 +63,23 @@ public struct CompanySettings: Codable, Sendable, Equatable {
             }
             next.requestsPerMinute = perMinute
         }
+        if let value = patch.matchThreshold {
+            guard (0.2...0.8).contains(value) else { throw .invalidField("match_threshold", "expected 0.2…0.8") }
+            next.matchThreshold = value
+        }
+        if let value = patch.matchMargin {
+            guard (0...0.3).contains(value) else { throw .invalidField("match_margin", "expected 0…0.3") }
+            next.matchMargin = value
+        }
+        if let value = patch.duplicateDistance {
+            guard (0...0.8).contains(value) else { throw .invalidField("duplicate_distance", "expected 0…0.8") }
+            next.duplicateDistance = value
+        }
         return next
     }
 
     func encoded() -> String {
-        String(data: try! JSONEncoder().encode(self), encoding: .utf8)!  // plain struct of integers
+        String(data: try! JSONEncoder().encode(self), encoding: .utf8)!  // plain struct of numbers
     }
 
     static func decode(_ text: String, fallback: CompanySettings) -> CompanySettings {

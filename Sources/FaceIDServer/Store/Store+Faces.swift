@@ -35,38 +35,98 @@ extension Store {
         _ faces: [NewFace], companyID: Int64, source: String, reference: Bool, keyRing: KeyRing, actor: String, origin: RequestOrigin
     ) async throws -> [FaceRecord] {
         try await pool.write { db in
-            guard let company = try CompanyRecord.fetchOne(db, key: companyID) else { throw APIError.notFound("Company") }
-            let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: company.wrappedKey)
-            var resolved: [PersonReference: Int64] = [:]
-            var added: [FaceRecord] = []
-            let now = Date()
-            for face in faces {
-                let personID: Int64
-                if let known = resolved[face.person] {
-                    personID = known
-                } else {
-                    personID = try Self.resolve(face.person, companyID: companyID, now: now, db: db)
-                    resolved[face.person] = personID
-                }
-                var record = FaceRecord(id: nil, companyID: companyID, personID: personID, sealedEncoding: Data(),
-                                        modelID: FaceEncoding.modelID, source: source, reference: reference, createdAt: now)
-                try record.insert(db)
-                record.sealedEncoding = try sealer.seal(FaceEncoding.bytes(face.encoding), recordID: "face:\(record.id!)")
-                try record.update(db)
-                try Self.appendChange(.upsert, face: record, db: db, now: now)
-                added.append(record)
-            }
-            let detail = added.count == 1 ? ["person": "person:\(added[0].personID)"] : ["count": String(added.count)]
-            try AuditLog.append(
-                AuditEvent(action: added.count == 1 ? "face.create" : "face.import", actor: actor,
-                           target: added.count == 1 ? "face:\(added[0].id!)" : "", detail: detail.merging(["source": source]) { a, _ in a },
-                           origin: origin),
-                companyID: companyID, db: db)
-            return added
+            try Self.insertFaces(faces, companyID: companyID, source: source, reference: reference, keyRing: keyRing,
+                                 actor: actor, origin: origin, db: db)
         }
     }
 
-    private static func resolve(_ reference: PersonReference, companyID: Int64, now: Date, db: Database) throws -> Int64 {
+    /// Enrolls one face for an existing person (`personID`) or a new one (`newPerson` with `groups`): person,
+    /// face, feed row and audit events in one transaction, so a failure leaves nothing behind.
+    func enroll(
+        companyID: Int64, encoding: [Float], personID: Int64?, newPerson: PersonRecord?, groups: [String], reference: Bool, keyRing: KeyRing,
+        actor: String, origin: RequestOrigin
+    ) async throws -> (Person, FaceRecord) {
+        try await pool.write { db in
+            let person: PersonRecord
+            if let personID {
+                guard let found = try Self.personRecord(id: personID, companyID: companyID, db: db) else {
+                    throw APIError.notFound("Person")
+                }
+                person = found
+            } else if let newPerson {
+                person = try Self.insertPerson(newPerson, groups: groups, actor: actor, origin: origin, db: db).record
+            } else {
+                throw APIError.missingField("person_id")
+            }
+            let face = try Self.insertFaces(
+                [NewFace(person: .id(person.id!), encoding: encoding)], companyID: companyID, source: "photo", reference: reference,
+                keyRing: keyRing, actor: actor, origin: origin, db: db)[0]
+            return (try Self.attachGroups([person], db: db)[0], face)
+        }
+    }
+
+    static func insertFaces(
+        _ faces: [NewFace], companyID: Int64, source: String, reference: Bool, keyRing: KeyRing, actor: String,
+        origin: RequestOrigin, db: Database
+    ) throws -> [FaceRecord] {
+        guard let company = try CompanyRecord.fetchOne(db, key: companyID) else { throw APIError.notFound("Company") }
+        let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: company.wrappedKey)
+        var resolved: [PersonReference: Int64] = [:]
+        var added: [FaceRecord] = []
+        let now = Date()
+        for face in faces {
+            let personID: Int64
+            if let known = resolved[face.person] {
+                personID = known
+            } else {
+                personID = try resolve(face.person, companyID: companyID, now: now, db: db)
+                resolved[face.person] = personID
+            }
+            var record = FaceRecord(id: nil, companyID: companyID, personID: personID, sealedEncoding: Data(),
+                                    modelID: FaceEncoding.modelID, source: source, reference: reference, createdAt: now)
+            try record.insert(db)
+            record.sealedEncoding = try sealer.seal(FaceEncoding.bytes(face.encoding), recordID: "face:\(record.id!)")
+            try record.update(db)
+            try appendChange(.upsert, face: record, db: db, now: now)
+            added.append(record)
+        }
+        let detail = added.count == 1 ? ["person": "person:\(added[0].personID)"] : ["count": String(added.count)]
+        try AuditLog.append(
+            AuditEvent(action: added.count == 1 ? "face.create" : "face.import", actor: actor,
+                       target: added.count == 1 ? "face:\(added[0].id!)" : "", detail: detail.merging(["source": source]) { a, _ in a },
+                       origin: origin),
+            companyID: companyID, db: db)
+        return added
+    }
+
+    /// The person of each face id of the company (faces deleted meanwhile are absent).
+    func persons(ofFaces faceIDs: [Int64], companyID: Int64) async throws -> [Int64: Person] {
+        guard !faceIDs.isEmpty else { return [:] }
+        return try await pool.read { db in
+            let placeholders = Array(repeating: "?", count: faceIDs.count).joined(separator: ",")
+            let pairs = try Row.fetchAll(db, sql: "SELECT id, personID FROM faces WHERE companyID = ? AND id IN (\(placeholders))",
+                                         arguments: StatementArguments([companyID] + faceIDs)).map { (row: Row) -> (Int64, Int64) in
+                (row["id"], row["personID"])
+            }
+            let personIDs = Array(Set(pairs.map(\.1)))
+            let records = try PersonRecord.filter(personIDs.contains(Column("id")) && Column("companyID") == companyID).fetchAll(db)
+            let persons = Dictionary(uniqueKeysWithValues: try Self.attachGroups(records, db: db).map { ($0.record.id!, $0) })
+            return Dictionary(uniqueKeysWithValues: pairs.compactMap { face, person in persons[person].map { (face, $0) } })
+        }
+    }
+
+    /// The ids of every face whose person is in the named group; nil when the company has no such group.
+    func faceIDs(inGroup name: String, companyID: Int64) async throws -> Set<UInt64>? {
+        try await pool.read { db in
+            guard let groupID = try Int64.fetchOne(db, sql: #"SELECT id FROM "groups" WHERE companyID = ? AND name = ?"#,
+                                                   arguments: [companyID, name]) else { return nil }
+            return Set(try Int64.fetchAll(db, sql: """
+                SELECT f.id FROM faces f JOIN personGroups pg ON pg.personID = f.personID WHERE pg.groupID = ? AND f.companyID = ?
+                """, arguments: [groupID, companyID]).map { UInt64($0) })
+        }
+    }
+
+    static func resolve(_ reference: PersonReference, companyID: Int64, now: Date, db: Database) throws -> Int64 {
         switch reference {
         case .id(let id):
             guard try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchCount(db) > 0 else {
@@ -120,7 +180,7 @@ extension Store {
         }
     }
 
-    private static func appendChange(_ operation: FaceOperation, face: FaceRecord, db: Database, now: Date) throws {
+    static func appendChange(_ operation: FaceOperation, face: FaceRecord, db: Database, now: Date) throws {
         try db.execute(
             sql: "INSERT INTO faceChanges (companyID, faceID, personID, op, atMicros) VALUES (?, ?, ?, ?, ?)",
             arguments: [face.companyID, face.id, face.personID, operation.rawValue, Int64(now.timeIntervalSince1970 * 1e6)])

@@ -72,18 +72,21 @@ extension Store {
     // MARK: Persons
 
     func createPerson(_ person: PersonRecord, groups: [String], actor: String, origin: RequestOrigin) async throws -> Person {
-        try await pool.write { db in
-            try Self.requireFreeExternalID(person.externalID, companyID: person.companyID, except: nil, db: db)
-            let groupIDs = try Self.groupIDs(groups, companyID: person.companyID, db: db)
-            var person = person
-            try person.insert(db)
-            try Self.setGroups(groupIDs, person: person, db: db)
-            try AuditLog.append(
-                AuditEvent(action: "person.create", actor: actor, target: "person:\(person.id!)",
-                           detail: person.externalID.map { ["external_id": $0] } ?? [:], origin: origin),
-                companyID: person.companyID, db: db)
-            return Person(record: person, groups: groups.uniqued())
-        }
+        try await pool.write { db in try Self.insertPerson(person, groups: groups, actor: actor, origin: origin, db: db) }
+    }
+
+    /// Inserts a person with their groups and the audit event, inside the caller's transaction.
+    static func insertPerson(_ person: PersonRecord, groups: [String], actor: String, origin: RequestOrigin, db: Database) throws -> Person {
+        try requireFreeExternalID(person.externalID, companyID: person.companyID, except: nil, db: db)
+        let groupIDs = try groupIDs(groups, companyID: person.companyID, db: db)
+        var person = person
+        try person.insert(db)
+        try setGroups(groupIDs, person: person, db: db)
+        try AuditLog.append(
+            AuditEvent(action: "person.create", actor: actor, target: "person:\(person.id!)",
+                       detail: person.externalID.map { ["external_id": $0] } ?? [:], origin: origin),
+            companyID: person.companyID, db: db)
+        return Person(record: person, groups: groups.uniqued())
     }
 
     func person(id: Int64, companyID: Int64) async throws -> Person? {
@@ -163,7 +166,7 @@ extension Store {
 
     // MARK: Helpers (inside a transaction)
 
-    private static func personRecord(id: Int64, companyID: Int64, db: Database) throws -> PersonRecord? {
+    static func personRecord(id: Int64, companyID: Int64, db: Database) throws -> PersonRecord? {
         try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db)
     }
 
@@ -190,7 +193,7 @@ extension Store {
         }
     }
 
-    private static func attachGroups(_ records: [PersonRecord], db: Database) throws -> [Person] {
+    static func attachGroups(_ records: [PersonRecord], db: Database) throws -> [Person] {
         guard !records.isEmpty else { return [] }
         let ids = records.compactMap(\.id)
         let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")

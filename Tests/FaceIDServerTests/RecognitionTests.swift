@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+
+@testable import FaceIDServer
+
+enum PhotoFixtures {
+    static let examples = "/usr/share/doc/libdlib19.1/examples"
+    static var present: Bool {
+        FileManager.default.fileExists(atPath: examples + "/johns")
+            && FileManager.default.fileExists(atPath: TestServer.packageRoot + "/models/dlib_face_recognition_resnet_model_v1.dat")
+    }
+}
+
+/// Enrollment and 1:N search with real photos: the johns and faces that Debian's libdlib19.1 installs.
+@Suite("Photo enrollment and search", .enabled(if: PhotoFixtures.present, "needs libdlib19.1's example photos and models/ (make setup)"))
+struct RecognitionTests {
+    static let examples = PhotoFixtures.examples
+
+    /// Each john's photos, sorted: name → paths.
+    static let johns: [(String, [String])] = {
+        let root = examples + "/johns"
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted()
+        return names.map { name in
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/" + name)) ?? []).filter { $0.hasSuffix(".jpg") }.sorted()
+            return (name, files.map { root + "/" + name + "/" + $0 })
+        }
+    }()
+
+    static func image(_ path: String) -> String {
+        (FileManager.default.contents(atPath: path) ?? Data()).base64EncodedString()
+    }
+
+    static func enroll(_ client: Client, _ caller: Caller, _ path: String, _ fields: [String: Any]) async throws -> Reply {
+        var body = fields
+        body["image"] = image(path)
+        return try await client.call(.post, "/face/enroll", as: caller, json: JSON(body))
+    }
+
+    static func search(_ client: Client, _ caller: Caller, _ path: String, _ fields: [String: Any] = [:]) async throws -> Reply {
+        var body = fields
+        body["image"] = image(path)
+        return try await client.call(.post, "/face/search", as: caller, json: JSON(body))
+    }
+
+    static func best(_ reply: Reply) -> (name: String?, distance: Double?) {
+        let face = (reply["faces"] as? [[String: Any]])?.first
+        let candidate = (face?["candidates"] as? [[String: Any]])?.first
+        return ((candidate?["person"] as? [String: Any])?["full_name"] as? String, candidate?["distance"] as? Double)
+    }
+
+    @Test func enrollOnePhotoPerJohnAndRecognizeTheOthers() async throws {
+        try #require(Self.johns.count >= 5)
+        try await TestServer().run { client in
+            let owner = try await client.register("Acme")
+            let enrolled = Array(Self.johns.prefix(4))
+            for (name, photos) in enrolled {
+                let reply = try await Self.enroll(client, owner.caller, photos[0], ["full_name": name, "external_id": name])
+                #expect(reply.status == .created, "\(name): \(reply.text)")
+                #expect(reply.object("quality")["size"] as? Int ?? 0 > 0)
+            }
+            let key = try await client.apiKey([.recognize], in: owner)
+            for (name, photos) in enrolled {
+                for photo in photos.dropFirst() {
+                    let reply = try await Self.search(client, .apiKey(key.key), photo)
+                    #expect(reply.status == .ok, "\(reply.text)")
+                    #expect(reply["decision"] as? String == "match", "\(photo): \(reply.text.prefix(300))")
+                    #expect(Self.best(reply).name == name, "\(photo)")
+                }
+            }
+            // A john never enrolled is unknown.
+            let (stranger, strangerPhotos) = Self.johns[4]
+            for photo in strangerPhotos {
+                let reply = try await Self.search(client, .apiKey(key.key), photo)
+                #expect(reply["decision"] as? String == "unknown", "\(stranger) \(photo): \(reply.text.prefix(300))")
+            }
+        }
+    }
+
+    @Test func groupsDuplicatesDeletionAndBadPhotos() async throws {
+        let server = try TestServer()
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            _ = try await client.call(.post, "/groups", as: owner.caller, json: JSON(["name": "Day"]))
+            let (first, firstPhotos) = Self.johns[0]
+            let (second, secondPhotos) = Self.johns[1]
+            let a = try await Self.enroll(client, owner.caller, firstPhotos[0], ["full_name": first, "groups": ["Day"]])
+            let aID = try #require((a.object("person")["id"] as? NSNumber)?.int64Value)
+            let b = try await Self.enroll(client, owner.caller, secondPhotos[0], ["full_name": second])
+            #expect(b.status == .created)
+
+            // A group-limited search never answers with someone outside the group.
+            let limited = try await Self.search(client, owner.caller, secondPhotos[1], ["group": "Day"])
+            let names = ((limited["faces"] as? [[String: Any]])?.first?["candidates"] as? [[String: Any]] ?? [])
+                .compactMap { ($0["person"] as? [String: Any])?["full_name"] as? String }
+            #expect(!names.contains(second))
+            #expect(limited["decision"] as? String == "unknown")
+            expectError(try await Self.search(client, owner.caller, secondPhotos[1], ["group": "Night"]), .badRequest, "unknown_group")
+
+            // The duplicate guard: a second person with the first john's face → 409 naming him; the same person → fine.
+            let staff = try await client.user(.staff, in: owner)
+            let duplicate = try await Self.enroll(client, .token(staff.token), firstPhotos[1], ["full_name": "Impostor"])
+            expectError(duplicate, .conflict, "duplicate_face")
+            #expect(duplicate["person_id"] as? String == String(aID))
+            let staffOverride = try await Self.enroll(client, .token(staff.token), firstPhotos[1],
+                                                      ["full_name": "Impostor", "allow_duplicate": true])
+            expectError(staffOverride, .conflict, "duplicate_face")
+            let same = try await Self.enroll(client, owner.caller, firstPhotos[1], ["person_id": aID])
+            #expect(same.status == .created, "\(same.text)")
+            let persons = try await client.call(.get, "/persons", as: owner.caller)
+            #expect((persons["persons"] as? [[String: Any]])?.count == 2)  // the refused enrollments left nothing
+
+            // A deleted person is never returned again, and the deletion is audited.
+            #expect(try await client.call(.delete, "/persons/\(aID)", as: owner.caller).status == .noContent)
+            let after = try await Self.search(client, owner.caller, firstPhotos[2])
+            #expect(Self.best(after).name != first)
+            #expect(after["decision"] as? String == "unknown")
+            let audit = try await client.call(.get, "/audit?action=person.delete", as: owner.caller)
+            #expect((audit["events"] as? [[String: Any]])?.count == 1)
+
+            // Bad photos: their 4xx codes, nothing written.
+            let group = Self.examples + "/faces/2008_002506.jpg"
+            let many = try await Self.enroll(client, owner.caller, group, ["full_name": "Crowd"])
+            expectError(many, .unprocessableContent, "multiple_faces")
+            let largest = try await Self.enroll(client, owner.caller, group, ["full_name": "Crowd", "select": "largest"])
+            #expect(largest.status == .created, "\(largest.text.prefix(300))")
+            let text = try await client.call(.post, "/face/enroll", as: owner.caller, json: JSON([
+                "full_name": "X", "image": Data("hello, not a photo".utf8).base64EncodedString(),
+            ]))
+            expectError(text, .unsupportedMediaType, "unsupported_format")
+            expectError(try await client.call(.post, "/face/enroll", as: owner.caller, json: JSON(["full_name": "X", "image": ""])),
+                        .badRequest, "empty_image")
+            var truncated = FileManager.default.contents(atPath: secondPhotos[2])!
+            truncated = truncated.prefix(truncated.count / 2)
+            let broken = try await client.call(.post, "/face/enroll", as: owner.caller, json: JSON([
+                "full_name": "X", "image": truncated.base64EncodedString(),
+            ]))
+            #expect([400, 422].contains(broken.status.code), "\(broken.text)")
+            let noFace = try await Self.search(client, owner.caller, Self.examples + "/mmod_cars_test_image.jpg")
+            #expect(noFace["decision"] as? String == "no_face", "\(noFace.text.prefix(300))")
+            expectError(try await Self.enroll(client, owner.caller, Self.examples + "/mmod_cars_test_image.jpg", ["full_name": "Car"]),
+                        .unprocessableContent, "no_face")
+        }
+    }
+
+    @Test func anotherCompanyNeverSeesTheseFaces() async throws {
+        try await TestServer().run { client in
+            let a = try await client.register("Acme")
+            let (name, photos) = Self.johns[0]
+            #expect(try await Self.enroll(client, a.caller, photos[0], ["full_name": name]).status == .created)
+            let b = try await client.register("Bravo")
+            let reply = try await Self.search(client, b.caller, photos[1])
+            #expect(reply["decision"] as? String == "unknown")
+            #expect(!reply.text.contains(name))
+            // B may enroll the same face for its own person: the duplicate guard is per company.
+            #expect(try await Self.enroll(client, b.caller, photos[1], ["full_name": "Own"]).status == .created)
+        }
+    }
+}
