@@ -42,6 +42,8 @@ struct AccessTests {
             "GET /persons/{id}/faces": (everyone, anyScope),
             "POST /face/enroll": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
             "POST /face/search": (everyone, [.admin, .recognize, .kiosk]),
+            "GET /logs": (managers, [.admin]),
+            "POST /face/verify": (everyone, [.admin, .recognize, .kiosk]),
         ]
     }()
 

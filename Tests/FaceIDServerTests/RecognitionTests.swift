@@ -1,7 +1,12 @@
+import Crypto
 import Foundation
 import Testing
 
 @testable import FaceIDServer
+
+enum SHA256Hex {
+    static func of(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+}
 
 enum PhotoFixtures {
     static let examples = "/usr/share/doc/libdlib19.1/examples"
@@ -53,15 +58,17 @@ struct RecognitionTests {
         try await TestServer().run { client in
             let owner = try await client.register("Acme")
             let enrolled = Array(Self.johns.prefix(4))
+            var personIDs: [Int64] = []
             for (name, photos) in enrolled {
                 let reply = try await Self.enroll(client, owner.caller, photos[0], ["full_name": name, "external_id": name])
                 #expect(reply.status == .created, "\(name): \(reply.text)")
                 #expect(reply.object("quality")["size"] as? Int ?? 0 > 0)
+                personIDs.append(try #require((reply.object("person")["id"] as? NSNumber)?.int64Value))
             }
             let key = try await client.apiKey([.recognize], in: owner)
             for (name, photos) in enrolled {
                 for photo in photos.dropFirst() {
-                    let reply = try await Self.search(client, .apiKey(key.key), photo)
+                    let reply = try await Self.search(client, .apiKey(key.key), photo, ["location": "Gate 1"])
                     #expect(reply.status == .ok, "\(reply.text)")
                     #expect(reply["decision"] as? String == "match", "\(photo): \(reply.text.prefix(300))")
                     #expect(Self.best(reply).name == name, "\(photo)")
@@ -73,6 +80,48 @@ struct RecognitionTests {
                 let reply = try await Self.search(client, .apiKey(key.key), photo)
                 #expect(reply["decision"] as? String == "unknown", "\(stranger) \(photo): \(reply.text.prefix(300))")
             }
+
+            // Every search is in the access log, filterable by person, decision and time.
+            let searches = enrolled.reduce(0) { $0 + $1.1.count - 1 } + strangerPhotos.count
+            let all = try await client.call(.get, "/logs?limit=500", as: owner.caller)
+            let entries = try #require(all["entries"] as? [[String: Any]])
+            #expect(entries.count == searches)
+            let newest = try #require(entries.first)
+            #expect(newest["actor"] as? String == "api_key:\(key.id)")
+            #expect(newest["decision"] as? String == "unknown")
+            let probe = FileManager.default.contents(atPath: strangerPhotos.last!)!
+            #expect(newest["probe_sha256"] as? String == SHA256Hex.of(probe))
+            #expect((newest["latency_ms"] as? Double ?? 0) > 0)
+            let first = try await client.call(.get, "/logs?person_id=\(personIDs[0])&decision=match", as: owner.caller)
+            let firstEntries = try #require(first["entries"] as? [[String: Any]])
+            #expect(firstEntries.count == enrolled[0].1.count - 1)
+            #expect(firstEntries.allSatisfy { $0["location"] as? String == "Gate 1" })
+            let unknown = try await client.call(.get, "/logs?decision=unknown", as: owner.caller)
+            #expect((unknown["entries"] as? [[String: Any]])?.count == strangerPhotos.count)
+            let future = try await client.call(.get, "/logs?from=2999-01-01T00:00:00Z", as: owner.caller)
+            #expect((future["entries"] as? [[String: Any]])?.isEmpty == true)
+            expectError(try await client.call(.get, "/logs?decision=maybe", as: owner.caller), .badRequest, "invalid_query")
+            let other = try await client.register("Bravo")
+            #expect((try await client.call(.get, "/logs", as: other.caller)["entries"] as? [[String: Any]])?.isEmpty == true)
+
+            // 1:1 verification.
+            let same = try await client.call(.post, "/face/verify", as: .apiKey(key.key), json: JSON([
+                "person_id": personIDs[0], "image": Self.image(enrolled[0].1[1]),
+            ]))
+            #expect(same["decision"] as? String == "match", "\(same.text)")
+            let different = try await client.call(.post, "/face/verify", as: .apiKey(key.key), json: JSON([
+                "person_id": personIDs[1], "image": Self.image(enrolled[0].1[1]),
+            ]))
+            #expect(different["decision"] as? String == "unknown", "\(different.text)")
+            #expect((different["distance"] as? Double ?? 0) > (same["distance"] as? Double ?? 1))
+            expectError(try await client.call(.post, "/face/verify", as: other.caller, json: JSON([
+                "person_id": personIDs[0], "image": Self.image(enrolled[0].1[1]),
+            ])), .notFound, "not_found")
+            // Verifications are logged too (the refused one of another company is not an attempt on this company).
+            let latest = try await client.call(.get, "/logs?limit=2", as: owner.caller)
+            let latestEntries = try #require(latest["entries"] as? [[String: Any]])
+            #expect(latestEntries.map { ($0["person_id"] as? NSNumber)?.int64Value } == [personIDs[1], personIDs[0]])
+            #expect(latestEntries.map { $0["decision"] as? String } == ["unknown", "match"])
         }
     }
 

@@ -422,6 +422,39 @@ paths:
         "413": {$ref: "#/components/responses/Error"}
         "415": {$ref: "#/components/responses/Error"}
         "503": {$ref: "#/components/responses/Error"}
+  /logs:
+    get:
+      summary: The access log — every search, newest first (person_id, device_id, decision, from, to; paginated)
+      parameters:
+        - {name: person_id, in: query, schema: {type: integer}}
+        - {name: device_id, in: query, schema: {type: integer}}
+        - {name: decision, in: query, schema: {type: string, enum: [match, ambiguous, unknown, no_face]}}
+        - {name: from, in: query, schema: {type: string, format: date-time}}
+        - {name: to, in: query, schema: {type: string, format: date-time}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500, default: 100}}
+        - {name: cursor, in: query, schema: {type: string}}
+      responses:
+        "200": {description: Entries, content: {application/json: {schema: {type: object, properties: {entries: {type: array, items: {type: object, properties: {id: {type: integer}, at: {type: string, format: date-time}, actor: {type: string}, device_id: {type: [integer, "null"]}, location: {type: string}, probe_sha256: {type: string}, decision: {type: string}, person_id: {type: [integer, "null"]}, distance: {type: [number, "null"]}, face_count: {type: integer}, latency_ms: {type: number}}}}, next_cursor: {type: [string, "null"]}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+  /face/verify:
+    post:
+      summary: Verify a probe photo against one person (1:1) — distance to their nearest face and the decision
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [image, person_id]
+              properties:
+                image: {type: string, contentEncoding: base64}
+                person_id: {type: integer}
+                max_distance: {type: number}
+                location: {type: string}
+      responses:
+        "200": {description: Result, content: {application/json: {schema: {type: object, properties: {decision: {type: string, enum: [match, unknown, no_face]}, distance: {type: [number, "null"]}, face_id: {type: [integer, "null"]}}}}}}
+        "400": {$ref: "#/components/responses/Error"}
+        "404": {$ref: "#/components/responses/Error"}
 components:
   securitySchemes:
     token: {type: http, scheme: bearer, description: "Also accepted as `Authorization: Token <t>`"}
@@ -491,6 +524,7 @@ components:
         match_threshold: {type: number, minimum: 0.2, maximum: 0.8, default: 0.5}
         match_margin: {type: number, minimum: 0, maximum: 0.3, default: 0.04}
         duplicate_distance: {type: number, minimum: 0, maximum: 0.8, default: 0.45}
+        log_retention_days: {type: integer, minimum: 1, maximum: 3650, default: 365}
     PersonInput:
       type: object
       required: [full_name]

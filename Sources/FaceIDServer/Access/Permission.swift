@@ -41,13 +41,15 @@ public enum Permission: String, Sendable, CaseIterable {
     case importFaces
     /// `POST /face/search`.
     case recognize
+    /// `GET /logs` (the access log).
+    case readAccessLog
 
     /// Roles granted this permission.
     public var allowedRoles: Set<Role> {
         switch self {
         case .readProfile, .readDevices, .readSettings, .readPersons, .recognize: [.owner, .admin, .staff, .viewer]
         case .managePersons: [.owner, .admin, .staff]
-        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces: [.owner, .admin]
+        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces, .readAccessLog: [.owner, .admin]
         }
     }
 
@@ -59,7 +61,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .manageGroups: [.admin, .enroll]
         case .recognize: [.admin, .recognize, .kiosk]
         case .readDevices: [.admin, .kiosk]
-        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit, .importFaces: [.admin]
+        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit, .importFaces, .readAccessLog: [.admin]
         }
     }
 }

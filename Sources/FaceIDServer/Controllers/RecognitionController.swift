@@ -1,3 +1,4 @@
+import Crypto
 import FaceEngine
 import Foundation
 import Hummingbird
@@ -10,6 +11,8 @@ struct RecognitionController {
     func addRoutes(to routes: inout ProtectedRoutes) {
         routes.on(.post, "/face/enroll", .managePersons, use: enroll)
         routes.on(.post, "/face/search", .recognize, use: search)
+        routes.on(.post, "/face/verify", .recognize, use: verify)
+        routes.on(.get, "/logs", .readAccessLog, use: logs)
     }
 
     // MARK: Enroll
@@ -59,9 +62,36 @@ struct RecognitionController {
 
     // MARK: Search
 
+    /// Searches and writes the access-log entry (every analysed probe, `no_face` included).
     @Sendable func search(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> SearchResponse {
+        let start = ContinuousClock.now
         let body = try await request.decodeJSON(SearchRequest.self, limit: services.configuration.maxBodySize)
-        let settings = context.companySettings ?? services.defaultSettings
+        let image = try Self.image(body.image)
+        let location = try Validate.optionalName(body.location, field: "location") ?? ""
+        let response = try await identify(image, body: body, principal: principal, settings: context.companySettings ?? services.defaultSettings)
+        let best = response.faces.first?.candidates.first
+        try await logAccess(
+            image, decision: response.decision ?? response.faces.first?.decision ?? "no_face", personID: best?.person.id,
+            distance: best?.distance, faceCount: response.faces.count, location: location, since: start, principal: principal,
+            context: context)
+        return response
+    }
+
+    /// One access-log entry (search and verify), with the retention purge in the same transaction.
+    private func logAccess(
+        _ image: Data, decision: String, personID: Int64?, distance: Double?, faceCount: Int, location: String,
+        since start: ContinuousClock.Instant, principal: Principal, context: AppRequestContext
+    ) async throws {
+        let elapsed = ContinuousClock.now - start
+        let entry = AccessRecord(
+            id: nil, companyID: principal.companyID, atMicros: Int64(Date().timeIntervalSince1970 * 1e6), actor: principal.actor,
+            deviceID: principal.deviceID, location: location, probeSHA256: SHA256.hash(data: image).map { String(format: "%02x", $0) }.joined(),
+            decision: decision, personID: personID, distance: distance, faceCount: faceCount,
+            latencyMs: Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+        try await services.store.appendAccess(entry, retentionDays: (context.companySettings ?? services.defaultSettings).logRetentionDays)
+    }
+
+    private func identify(_ image: Data, body: SearchRequest, principal: Principal, settings: CompanySettings) async throws -> SearchResponse {
         let topK = body.topK ?? 5
         guard (1...100).contains(topK) else { throw APIError.invalidField("top_k", "expected 1…100") }
         let threshold = body.maxDistance ?? settings.matchThreshold
@@ -74,7 +104,7 @@ struct RecognitionController {
             }
             allow = { members.contains($0) }
         }
-        let analysis = try await services.faces.analyze(try Self.image(body.image))
+        let analysis = try await services.faces.analyze(image)
         var probes = analysis.faces
         if body.faces == "largest", let largest = analysis.largestFace { probes = [largest] }
         guard !probes.isEmpty else { return SearchResponse(decision: "no_face", faces: []) }
@@ -95,6 +125,53 @@ struct RecognitionController {
                                       candidates: candidates))
         }
         return SearchResponse(decision: results.count == 1 ? results[0].decision : nil, faces: results)
+    }
+
+    /// 1:1 — the distance from the probe's face (the largest) to the person's nearest enrolled face, and the decision
+    /// against the company's threshold (`match` or `unknown`; `no_face` without a face).
+    @Sendable func verify(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> VerifyResponse {
+        let start = ContinuousClock.now
+        let body = try await request.decodeJSON(VerifyRequest.self, limit: services.configuration.maxBodySize)
+        let image = try Self.image(body.image)
+        let location = try Validate.optionalName(body.location, field: "location") ?? ""
+        let response = try await compare(image, body: body, principal: principal, settings: context.companySettings ?? services.defaultSettings)
+        try await logAccess(image, decision: response.decision, personID: body.personId, distance: response.distance,
+                            faceCount: response.decision == "no_face" ? 0 : 1, location: location, since: start, principal: principal,
+                            context: context)
+        return response
+    }
+
+    private func compare(_ image: Data, body: VerifyRequest, principal: Principal, settings: CompanySettings) async throws -> VerifyResponse {
+        let threshold = body.maxDistance ?? settings.matchThreshold
+        guard (0...2).contains(threshold) else { throw APIError.invalidField("max_distance", "expected 0…2") }
+        guard let faces = try await services.store.faces(personID: body.personId, companyID: principal.companyID) else {
+            throw APIError.notFound("Person")
+        }
+        let analysis = try await services.faces.analyze(image)
+        guard let probe = analysis.largestFace else { return VerifyResponse(decision: "no_face", distance: nil, faceId: nil) }
+        try await services.index.catchUp(principal.companyID)
+        let collection = try services.index.collection(principal.companyID)
+        var best: (Int64, Float)?
+        for face in faces {
+            guard let vector = collection.vector(for: UInt64(face.id!)) else { continue }
+            let distance = zip(vector, probe.descriptor).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+            if best.map({ distance < $0.1 }) ?? true { best = (face.id!, distance) }
+        }
+        guard let (faceID, distance) = best else { return VerifyResponse(decision: "unknown", distance: nil, faceId: nil) }
+        return VerifyResponse(decision: Double(distance) <= threshold ? "match" : "unknown", distance: Self.rounded(distance), faceId: faceID)
+    }
+
+    /// `GET /logs`: filters `person_id`, `device_id`, `decision`, `from`, `to`; `limit` ≤ 500; `cursor` for older pages.
+    @Sendable func logs(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AccessLogPage {
+        let limit = try request.query("limit") { Int($0).flatMap { (1...500).contains($0) ? $0 : nil } } ?? 100
+        let filter = Store.AccessFilter(
+            personID: try request.query("person_id") { Int64($0) }, deviceID: try request.query("device_id") { Int64($0) },
+            decision: try request.query("decision") { ["match", "ambiguous", "unknown", "no_face"].contains($0) ? $0 : nil },
+            from: try request.query("from", Timestamp.parse), to: try request.query("to", Timestamp.parse),
+            beforeID: try request.query("cursor") { Int64($0) }, limit: limit)
+        let entries = try await services.store.accessEntries(companyID: principal.companyID, filter: filter)
+        let next = entries.count == limit ? entries.last?.id.map(String.init) : nil
+        return AccessLogPage(entries: entries.map(AccessEntryView.init), nextCursor: next)
     }
 
     /// `match`: the best person is within the threshold and ahead of the next person by the margin;
@@ -195,4 +272,52 @@ struct SearchResponse: ResponseEncodable, Sendable {
     /// The decision when the probe shows one face (or `no_face`); per face in `faces` otherwise.
     var decision: String?
     var faces: [FaceResult]
+}
+
+struct AccessEntryView: ResponseEncodable, Sendable {
+    var id: Int64
+    var at: String
+    var actor: String
+    var deviceId: Int64?
+    var location: String
+    var probeSha256: String
+    var decision: String
+    var personId: Int64?
+    var distance: Double?
+    var faceCount: Int
+    var latencyMs: Double
+
+    init(_ record: AccessRecord) {
+        id = record.id!
+        at = Timestamp.format(micros: record.atMicros)
+        actor = record.actor
+        deviceId = record.deviceID
+        location = record.location
+        probeSha256 = record.probeSHA256
+        decision = record.decision
+        personId = record.personID
+        distance = record.distance
+        faceCount = record.faceCount
+        latencyMs = (record.latencyMs * 100).rounded() / 100
+    }
+}
+
+struct AccessLogPage: ResponseEncodable, Sendable {
+    var success = true
+    var entries: [AccessEntryView]
+    var nextCursor: String?
+}
+
+struct VerifyRequest: Decodable {
+    var image: String
+    var personId: Int64
+    var maxDistance: Double?
+    var location: String?
+}
+
+struct VerifyResponse: ResponseEncodable, Sendable {
+    var success = true
+    var decision: String
+    var distance: Double?
+    var faceId: Int64?
 }

@@ -15,10 +15,13 @@ public struct CompanySettings: Codable, Sendable, Equatable {
     public var matchMargin: Double = Self.defaultMatchMargin
     /// Enrollment: a face of another person this close is a duplicate (0 … 0.8).
     public var duplicateDistance: Double = Self.defaultDuplicateDistance
+    /// Access-log entries older than this many days are purged (1 … 3650).
+    public var logRetentionDays: Int = Self.defaultLogRetentionDays
 
     static let defaultMatchThreshold = 0.5
     static let defaultMatchMargin = 0.04
     static let defaultDuplicateDistance = 0.45
+    static let defaultLogRetentionDays = 365
 
     init(tokenLifetimeMinutes: Int, requestsPerMinute: Int) {
         self.tokenLifetimeMinutes = tokenLifetimeMinutes
@@ -32,6 +35,7 @@ public struct CompanySettings: Codable, Sendable, Equatable {
         matchThreshold = try container.decodeIfPresent(Double.self, forKey: .matchThreshold) ?? Self.defaultMatchThreshold
         matchMargin = try container.decodeIfPresent(Double.self, forKey: .matchMargin) ?? Self.defaultMatchMargin
         duplicateDistance = try container.decodeIfPresent(Double.self, forKey: .duplicateDistance) ?? Self.defaultDuplicateDistance
+        logRetentionDays = try container.decodeIfPresent(Int.self, forKey: .logRetentionDays) ?? Self.defaultLogRetentionDays
     }
 
     static func defaults(_ configuration: ServerConfiguration) -> CompanySettings {
@@ -48,6 +52,7 @@ public struct CompanySettings: Codable, Sendable, Equatable {
         var matchThreshold: Double?
         var matchMargin: Double?
         var duplicateDistance: Double?
+        var logRetentionDays: Int?
     }
 
     /// Applies `patch`, checking each range; 400 `invalid_field` names the first bad field.
@@ -74,6 +79,10 @@ public struct CompanySettings: Codable, Sendable, Equatable {
         if let value = patch.duplicateDistance {
             guard (0...0.8).contains(value) else { throw .invalidField("duplicate_distance", "expected 0…0.8") }
             next.duplicateDistance = value
+        }
+        if let days = patch.logRetentionDays {
+            guard (1...3650).contains(days) else { throw .invalidField("log_retention_days", "expected 1…3650") }
+            next.logRetentionDays = days
         }
         return next
     }

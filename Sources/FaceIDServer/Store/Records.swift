@@ -155,3 +155,25 @@ struct FaceRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable 
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
+
+/// One recognition attempt (`POST /face/search`).
+struct AccessRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
+    static let databaseTableName = "accessLog"
+    var id: Int64?
+    var companyID: Int64
+    var atMicros: Int64
+    var actor: String
+    var deviceID: Int64?
+    var location: String
+    /// Hex SHA-256 of the probe photo's bytes.
+    var probeSHA256: String
+    /// `match`, `ambiguous`, `unknown`, `no_face` (for several faces: the first face's).
+    var decision: String
+    /// The matched person (decision `match`), else the nearest one.
+    var personID: Int64?
+    var distance: Double?
+    var faceCount: Int
+    var latencyMs: Double
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

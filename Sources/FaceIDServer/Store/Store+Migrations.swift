@@ -123,6 +123,24 @@ extension Store {
             }
             try db.create(index: "faceChanges_company_seq", on: "faceChanges", columns: ["companyID", "seq"])
         }
+        migrator.registerMigration("v4-access-log") { db in
+            // Every search: who asked, from where, what it decided. The probe photo is never kept, only its SHA-256.
+            try db.create(table: "accessLog") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("companyID", .integer).notNull().references("companies", onDelete: .cascade)
+                t.column("atMicros", .integer).notNull()
+                t.column("actor", .text).notNull()
+                t.column("deviceID", .integer)
+                t.column("location", .text).notNull()
+                t.column("probeSHA256", .text).notNull()
+                t.column("decision", .text).notNull()
+                t.column("personID", .integer)
+                t.column("distance", .double)
+                t.column("faceCount", .integer).notNull()
+                t.column("latencyMs", .double).notNull()
+            }
+            try db.create(index: "accessLog_company_time", on: "accessLog", columns: ["companyID", "atMicros"])
+        }
         return migrator
     }
 }
