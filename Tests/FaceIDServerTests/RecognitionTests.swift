@@ -191,6 +191,48 @@ struct RecognitionTests {
         }
     }
 
+    @Test func multipartEnrollSearchAndVerify() async throws {
+        try await TestServer().run { client in
+            let owner = try await client.register("Acme")
+            _ = try await client.call(.post, "/groups", as: owner.caller, json: JSON(["name": "Day"]))
+            let (name, photos) = Self.johns[2]
+            let raw = FileManager.default.contents(atPath: photos[0])!
+            // Raw bytes, not text: send them through the client's body as they are.
+            var body = Data("--b1\r\nContent-Disposition: form-data; name=\"full_name\"\r\n\r\n\(name)\r\n".utf8)
+            body += Data("--b1\r\nContent-Disposition: form-data; name=\"groups\"\r\n\r\nDay\r\n".utf8)
+            body += Data("--b1\r\nContent-Disposition: form-data; name=\"tags\"\r\n\r\n[\"a\", \"b\"]\r\n".utf8)
+            body += Data("--b1\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\n".utf8) + raw
+            body += Data("\r\n--b1--\r\n".utf8)
+            let enrolled = try await client.raw(.post, "/face/enroll", as: owner.caller, body: body, contentType: "multipart/form-data; boundary=b1")
+            #expect(enrolled.status == .created, "\(enrolled.text.prefix(300))")
+            #expect(enrolled.object("person")["groups"] as? [String] == ["Day"])
+            #expect(enrolled.object("person")["tags"] as? [String] == ["a", "b"])
+            let personID = try #require((enrolled.object("person")["id"] as? NSNumber)?.int64Value)
+
+            let probe = FileManager.default.contents(atPath: photos[3])!
+            var search = Data("--b2\r\nContent-Disposition: form-data; name=\"top_k\"\r\n\r\n3\r\n".utf8)
+            search += Data("--b2\r\nContent-Disposition: form-data; name=\"image\"; filename=\"p.jpg\"\r\n\r\n".utf8) + probe
+            search += Data("\r\n--b2--\r\n".utf8)
+            let found = try await client.raw(.post, "/face/search", as: owner.caller, body: search, contentType: "multipart/form-data; boundary=b2")
+            #expect(found["decision"] as? String == "match", "\(found.text.prefix(300))")
+            #expect(Self.best(found).name == name)
+
+            var verify = Data("--b3\r\nContent-Disposition: form-data; name=\"person_id\"\r\n\r\n\(personID)\r\n".utf8)
+            verify += Data("--b3\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n".utf8) + probe + Data("\r\n--b3--\r\n".utf8)
+            let verified = try await client.raw(.post, "/face/verify", as: owner.caller, body: verify, contentType: "multipart/form-data; boundary=b3")
+            #expect(verified["decision"] as? String == "match", "\(verified.text)")
+
+            let badNumber = Data("--b4\r\nContent-Disposition: form-data; name=\"person_id\"\r\n\r\nseven\r\n--b4--\r\n".utf8)
+            expectError(try await client.raw(.post, "/face/verify", as: owner.caller, body: badNumber,
+                                             contentType: "multipart/form-data; boundary=b4"), .badRequest, "invalid_field")
+            expectError(try await client.raw(.post, "/face/verify", as: owner.caller, body: badNumber, contentType: "multipart/form-data"),
+                        .badRequest, "invalid_multipart")
+            let missingImage = Data("--b5\r\nContent-Disposition: form-data; name=\"full_name\"\r\n\r\nX\r\n--b5--\r\n".utf8)
+            expectError(try await client.raw(.post, "/face/enroll", as: owner.caller, body: missingImage,
+                                             contentType: "multipart/form-data; boundary=b5"), .badRequest, "missing_field")
+        }
+    }
+
     @Test func anotherCompanyNeverSeesTheseFaces() async throws {
         try await TestServer().run { client in
             let a = try await client.register("Acme")

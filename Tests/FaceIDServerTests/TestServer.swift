@@ -115,6 +115,14 @@ struct Client: Sendable {
         return Reply(status: response.status, headers: response.headers, data: Data(buffer: response.body))
     }
 
+    /// A request with a raw body and content type (multipart bodies carry binary photo bytes).
+    func raw(_ method: HTTPRequest.Method, _ uri: String, as caller: Caller, body: Data, contentType: String) async throws -> Reply {
+        var headers = caller.headers
+        headers[.contentType] = contentType
+        let response = try await base.execute(uri: uri, method: method, headers: headers, body: ByteBuffer(bytes: body))
+        return Reply(status: response.status, headers: response.headers, data: Data(buffer: response.body))
+    }
+
     func register(_ company: String, email: String? = nil, from address: String = "198.51.100.1") async throws -> Tenant {
         let email = email ?? "owner@\(company.lowercased().filter(\.isLetter)).example"
         let reply = try await call(.post, "/register", json: JSON([

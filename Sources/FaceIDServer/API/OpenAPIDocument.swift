@@ -371,6 +371,8 @@ paths:
       requestBody:
         required: true
         content:
+          multipart/form-data:
+            schema: {type: object, description: "the same fields as form fields (tags and groups repeated or a JSON array, metadata as JSON); image as a file part"}
           application/json:
             schema:
               type: object
@@ -405,6 +407,8 @@ paths:
       requestBody:
         required: true
         content:
+          multipart/form-data:
+            schema: {type: object, description: "the same fields as form fields (tags and groups repeated or a JSON array, metadata as JSON); image as a file part"}
           application/json:
             schema:
               type: object
@@ -442,6 +446,8 @@ paths:
       requestBody:
         required: true
         content:
+          multipart/form-data:
+            schema: {type: object, description: "the same fields as form fields (tags and groups repeated or a JSON array, metadata as JSON); image as a file part"}
           application/json:
             schema:
               type: object

@@ -18,7 +18,7 @@ struct RecognitionController {
     // MARK: Enroll
 
     @Sendable func enroll(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Created<EnrollResponse> {
-        let body = try await request.decodeJSON(EnrollRequest.self, limit: services.configuration.maxBodySize)
+        let body = try await PhotoForm.decode(EnrollRequest.self, from: request, limit: services.configuration.maxBodySize)
         let settings = context.companySettings ?? services.defaultSettings
         var newPerson: PersonRecord?
         let groups = try (body.groups ?? []).map { try Validate.name($0, field: "groups", maximum: 100) }
@@ -65,7 +65,7 @@ struct RecognitionController {
     /// Searches and writes the access-log entry (every analysed probe, `no_face` included).
     @Sendable func search(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> SearchResponse {
         let start = ContinuousClock.now
-        let body = try await request.decodeJSON(SearchRequest.self, limit: services.configuration.maxBodySize)
+        let body = try await PhotoForm.decode(SearchRequest.self, from: request, limit: services.configuration.maxBodySize)
         let image = try Self.image(body.image)
         let location = try Validate.optionalName(body.location, field: "location") ?? ""
         let response = try await identify(image, body: body, principal: principal, settings: context.companySettings ?? services.defaultSettings)
@@ -131,7 +131,7 @@ struct RecognitionController {
     /// against the company's threshold (`match` or `unknown`; `no_face` without a face).
     @Sendable func verify(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> VerifyResponse {
         let start = ContinuousClock.now
-        let body = try await request.decodeJSON(VerifyRequest.self, limit: services.configuration.maxBodySize)
+        let body = try await PhotoForm.decode(VerifyRequest.self, from: request, limit: services.configuration.maxBodySize)
         let image = try Self.image(body.image)
         let location = try Validate.optionalName(body.location, field: "location") ?? ""
         let response = try await compare(image, body: body, principal: principal, settings: context.companySettings ?? services.defaultSettings)
