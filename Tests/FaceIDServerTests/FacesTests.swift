@@ -43,6 +43,20 @@ struct FacesTests {
             #expect(face.object("face")["model_id"] as? String == "dlib-resnet-v1")
             #expect(face.object("face")["source"] as? String == "import")
             #expect(!face.text.contains("encoding"))
+            // The encoding only on request, and only for an admin or kiosk credential.
+            let withEncoding = try await client.call(.get, "/faces/\(faceIDs[2])?include_encoding=true", as: owner.caller)
+            let numbers = try #require(withEncoding.object("face")["encoding"] as? [Double])
+            #expect(zip(numbers, Self.encoding(2)).allSatisfy { abs($0 - $1) < 1e-6 })
+            let kiosk = try await client.apiKey([.kiosk], in: owner)
+            #expect(try await client.call(.get, "/faces/\(faceIDs[2])?include_encoding=true", as: .apiKey(kiosk.key)).status == .ok)
+            let recognizer = try await client.apiKey([.recognize], in: owner)
+            expectError(try await client.call(.get, "/faces/\(faceIDs[2])?include_encoding=true", as: .apiKey(recognizer.key)),
+                        .forbidden, "forbidden")
+            let staff = try await client.user(.staff, in: owner)
+            expectError(try await client.call(.get, "/faces/\(faceIDs[2])?include_encoding=true", as: .token(staff.token)),
+                        .forbidden, "forbidden")
+            expectError(try await client.call(.get, "/faces/\(faceIDs[2])?include_encoding=yes", as: owner.caller),
+                        .badRequest, "invalid_query")
 
             // Searchable as soon as the 201 arrived.
             let index = server.services.index
@@ -169,6 +183,43 @@ struct FacesTests {
             }
             #expect(after == before)
             #expect(try index!.collection(owner.companyID).watermark > 0)
+        }
+    }
+
+    @Test func concurrentWritesLeaveTheIndexEqualToTheStore() async throws {
+        let server = try TestServer()
+        let services = server.services
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            let companyID = owner.companyID
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for task in 0..<16 {
+                    group.addTask {
+                        for round in 0..<5 {
+                            let seed = task * 10 + round
+                            let added = try await services.store.addFaces(
+                                [Store.NewFace(person: .external("T\(task)", fullName: "T\(task)"), encoding: Self.encoding(seed).map(Float.init))],
+                                companyID: companyID, source: "import", reference: false, keyRing: services.keyRing, actor: "test",
+                                origin: .unknown)
+                            try await services.index.catchUp(companyID)
+                            if round % 2 == 1 {
+                                try await services.store.deleteFace(id: added[0].id!, companyID: companyID, actor: "test", origin: .unknown)
+                                try await services.index.catchUp(companyID)
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let stored = try await services.store.pool.read { db in
+                try Int64.fetchAll(db, sql: "SELECT id FROM faces WHERE companyID = ?", arguments: [companyID])
+            }
+            let collection = try services.index.collection(companyID)
+            #expect(stored.count == 16 * 3)
+            #expect(collection.count == stored.count)
+            #expect(stored.allSatisfy { collection.contains(UInt64($0)) })
+            let lastSeq = try await services.store.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM faceChanges") }
+            #expect(Int64(collection.watermark) == lastSeq)
         }
     }
 

@@ -343,7 +343,9 @@ paths:
     parameters:
       - {name: id, in: path, required: true, schema: {type: integer}}
     get:
-      summary: A face's metadata (never the encoding)
+      summary: A face's metadata; the encoding only with include_encoding=true and an admin or kiosk credential
+      parameters:
+        - {name: include_encoding, in: query, schema: {type: boolean, default: false}}
       responses:
         "200": {description: The face, content: {application/json: {schema: {type: object, properties: {face: {$ref: "#/components/schemas/Face"}}}}}}
         "404": {$ref: "#/components/responses/Error"}
@@ -568,6 +570,7 @@ components:
         source: {type: string, enum: [photo, import]}
         reference: {type: boolean}
         created_at: {type: string, format: date-time}
+        encoding: {type: array, items: {type: number}, description: only with include_encoding=true}
     Box:
       type: object
       properties:

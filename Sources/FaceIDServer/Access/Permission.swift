@@ -43,13 +43,15 @@ public enum Permission: String, Sendable, CaseIterable {
     case recognize
     /// `GET /logs` (the access log).
     case readAccessLog
+    /// `GET /faces/{id}?include_encoding=true` (checked inside the handler, on top of `readPersons`).
+    case readEncodings
 
     /// Roles granted this permission.
     public var allowedRoles: Set<Role> {
         switch self {
         case .readProfile, .readDevices, .readSettings, .readPersons, .recognize: [.owner, .admin, .staff, .viewer]
         case .managePersons: [.owner, .admin, .staff]
-        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces, .readAccessLog: [.owner, .admin]
+        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces, .readAccessLog, .readEncodings: [.owner, .admin]
         }
     }
 
@@ -60,6 +62,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .managePersons: [.admin, .enroll, .kiosk]
         case .manageGroups: [.admin, .enroll]
         case .recognize: [.admin, .recognize, .kiosk]
+        case .readEncodings: [.admin, .kiosk]
         case .readDevices: [.admin, .kiosk]
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit, .importFaces, .readAccessLog: [.admin]
         }

@@ -45,10 +45,22 @@ struct FacesController {
                                              personIds: added.map(\.personID)))
     }
 
+    /// `?include_encoding=true` adds the 128 numbers, for an `admin` or `kiosk` credential (or an owner/admin user) only.
     @Sendable func show(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> FaceResponse {
         let id = try context.parameters.id("id", "Face")
+        let includeEncoding = try request.query("include_encoding") { ["true": true, "false": false][$0] } ?? false
+        if includeEncoding && !principal.can(.readEncodings) { throw APIError.forbidden }
         guard let face = try await services.store.face(id: id, companyID: principal.companyID) else { throw APIError.notFound("Face") }
-        return FaceResponse(face: FaceView(face))
+        var view = FaceView(face)
+        if includeEncoding {
+            guard let wrappedKey = try await services.store.wrappedKey(companyID: principal.companyID),
+                  let encoding = FaceEncoding.floats(try services.keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)
+                      .open(face.sealedEncoding, recordID: "face:\(id)")) else {
+                throw APIError.serverFault("face encoding cannot be opened")
+            }
+            view.encoding = encoding.map(Double.init)
+        }
+        return FaceResponse(face: view)
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
@@ -105,6 +117,8 @@ struct FaceView: ResponseEncodable, Sendable {
     var source: String
     var reference: Bool
     var createdAt: String
+    /// Only with `include_encoding=true`.
+    var encoding: [Double]?
 
     init(_ record: FaceRecord) {
         id = record.id!

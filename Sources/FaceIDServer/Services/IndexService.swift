@@ -42,8 +42,8 @@ final class IndexService: Sendable {
         }
     }
 
-    /// Applies the company's feed up to its end. Safe to call concurrently: batches apply one at a time, and a
-    /// batch already covered by the watermark is skipped.
+    /// Applies the company's feed up to its end. Safe to call concurrently: one catch-up per company at a time,
+    /// and changes already covered by the watermark are skipped.
     func catchUp(_ companyID: Int64) async throws {
         try await feeder.catchUp(companyID, service: self)
     }
@@ -80,9 +80,24 @@ final class IndexService: Sendable {
         return changes.count == Self.batchSize
     }
 
-    /// Serializes feed application: one batch at a time, so a stale batch never lands after a newer one.
+    /// Serializes feed application per company: one catch-up at a time (an async lock, since an actor alone is
+    /// reentrant across the store reads), so a batch read before a newer one was applied can never land after it.
     private actor Feeder {
+        private var running = Set<Int64>()
+        private var waiting: [Int64: [CheckedContinuation<Void, Never>]] = [:]
+
         func catchUp(_ companyID: Int64, service: IndexService) async throws {
+            while running.contains(companyID) {
+                await withCheckedContinuation { waiting[companyID, default: []].append($0) }
+            }
+            running.insert(companyID)
+            defer {
+                running.remove(companyID)
+                if var queue = waiting[companyID], !queue.isEmpty {
+                    queue.removeFirst().resume()
+                    waiting[companyID] = queue.isEmpty ? nil : queue
+                }
+            }
             while try await service.applyNextBatch(companyID) {}
         }
     }
