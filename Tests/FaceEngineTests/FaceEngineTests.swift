@@ -42,7 +42,10 @@ import Testing
         let analysis = try await Fixtures.engine.analyze(imageData: data)
         let face = try #require(analysis.faces.first)
         let described = try await Fixtures.engine.describe(imageData: data, boxes: [face.box])
-        #expect(described == [face.descriptor])
+        // Equal up to float rounding: OpenBLAS's thread count is process-wide, and a test elsewhere in the same
+        // process (index training) may raise it meanwhile, which changes dlib's summation order in the last bits.
+        #expect(described.count == 1)
+        #expect(Fixtures.distance(described[0], face.descriptor) < 1e-4)
         let detected = try await Fixtures.engine.detect(imageData: data)
         #expect(detected.faces.map(\.box) == [face.box] && detected.faces[0].descriptor.isEmpty)
     }
