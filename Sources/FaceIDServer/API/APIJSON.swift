@@ -113,6 +113,11 @@ extension Request {
         }
     }
 
+    /// The `limit` of a paginated list: 1…500, default 100 (400 `invalid_query` otherwise).
+    func pageLimit() throws(APIError) -> Int {
+        try query("limit") { Int($0).flatMap { (1...500).contains($0) ? $0 : nil } } ?? 100
+    }
+
     /// An optional query parameter parsed by `parse`, 400 `invalid_query` when it does not parse.
     func query<T>(_ name: String, _ parse: (String) -> T?) throws(APIError) -> T? {
         guard let text = uri.queryParameters[Substring(name)] else { return nil }
@@ -166,5 +171,12 @@ extension Int64 {
     fileprivate func quotient(dividingBy divisor: Int64) -> Int64 {
         let q = self / divisor
         return (self % divisor < 0) ? q - 1 : q
+    }
+}
+
+/// Cursor pagination: a full page has a next page, named by the id of its last row.
+enum Page {
+    static func nextCursor(count: Int, limit: Int, lastID: Int64?) -> String? {
+        count == limit ? lastID.map(String.init) : nil
     }
 }

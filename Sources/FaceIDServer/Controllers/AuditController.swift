@@ -11,14 +11,14 @@ struct AuditController {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AuditPage {
-        let limit = try request.query("limit") { Int($0).flatMap { (1...500).contains($0) ? $0 : nil } } ?? 100
+        let limit = try request.pageLimit()
         let filter = Store.AuditFilter(
             from: try request.query("from", Timestamp.parse), to: try request.query("to", Timestamp.parse),
             actor: try request.query("actor") { $0 }, action: try request.query("action") { $0 },
             beforeID: try request.query("cursor") { Int64($0) }, limit: limit)
         let events = try await services.store.auditEvents(companyID: principal.companyID, filter: filter)
-        let next = events.count == limit ? events.last?.id.map(String.init) : nil
-        return AuditPage(events: events.map(AuditEventView.init), nextCursor: next)
+        return AuditPage(events: events.map(AuditEventView.init),
+                         nextCursor: Page.nextCursor(count: events.count, limit: limit, lastID: events.last?.id))
     }
 
     @Sendable func verify(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AuditVerification {

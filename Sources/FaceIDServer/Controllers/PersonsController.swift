@@ -33,14 +33,14 @@ struct PersonsController {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> PersonPage {
-        let limit = try request.query("limit") { Int($0).flatMap { (1...500).contains($0) ? $0 : nil } } ?? 100
+        let limit = try request.pageLimit()
         let filter = Store.PersonFilter(
             group: try request.query("group") { $0 }, tag: try request.query("tag") { $0 },
             externalID: try request.query("external_id") { $0 }, name: try request.query("name") { $0 },
             afterID: try request.query("cursor") { Int64($0) }, limit: limit)
         let persons = try await services.store.persons(companyID: principal.companyID, filter: filter)
-        let next = persons.count == limit ? persons.last?.record.id.map(String.init) : nil
-        return PersonPage(persons: persons.map(PersonView.init), nextCursor: next)
+        return PersonPage(persons: persons.map(PersonView.init),
+                          nextCursor: Page.nextCursor(count: persons.count, limit: limit, lastID: persons.last?.record.id))
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> PersonResponse {

@@ -163,15 +163,15 @@ struct RecognitionController {
 
     /// `GET /logs`: filters `person_id`, `device_id`, `decision`, `from`, `to`; `limit` ≤ 500; `cursor` for older pages.
     @Sendable func logs(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AccessLogPage {
-        let limit = try request.query("limit") { Int($0).flatMap { (1...500).contains($0) ? $0 : nil } } ?? 100
+        let limit = try request.pageLimit()
         let filter = Store.AccessFilter(
             personID: try request.query("person_id") { Int64($0) }, deviceID: try request.query("device_id") { Int64($0) },
             decision: try request.query("decision") { ["match", "ambiguous", "unknown", "no_face"].contains($0) ? $0 : nil },
             from: try request.query("from", Timestamp.parse), to: try request.query("to", Timestamp.parse),
             beforeID: try request.query("cursor") { Int64($0) }, limit: limit)
         let entries = try await services.store.accessEntries(companyID: principal.companyID, filter: filter)
-        let next = entries.count == limit ? entries.last?.id.map(String.init) : nil
-        return AccessLogPage(entries: entries.map(AccessEntryView.init), nextCursor: next)
+        return AccessLogPage(entries: entries.map(AccessEntryView.init),
+                             nextCursor: Page.nextCursor(count: entries.count, limit: limit, lastID: entries.last?.id))
     }
 
     /// `match`: the best person is within the threshold and ahead of the next person by the margin;
