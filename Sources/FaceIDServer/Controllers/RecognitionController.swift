@@ -3,8 +3,8 @@ import FaceEngine
 import Foundation
 import Hummingbird
 
-/// `POST /face/enroll` and `POST /face/search`: photos in (base64 in JSON), faces through FaceEngine (off the
-/// event loop, on its own pool), the store and the index.
+/// `POST /face/enroll`, `POST /face/search`, `POST /face/verify` and the access log `GET /logs`: photos in (base64
+/// in JSON, or multipart), faces through FaceEngine (off the event loop, on its own pool), the store and the index.
 struct RecognitionController {
     let services: AppServices
 
