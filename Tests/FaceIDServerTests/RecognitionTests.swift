@@ -184,6 +184,17 @@ struct RecognitionTests {
                 "full_name": "X", "image": truncated.base64EncodedString(),
             ]))
             #expect([400, 422].contains(broken.status.code), "\(broken.text)")
+            // Malformed search and enroll fields: 400 naming the field, 404 for a person that is not there.
+            let probe = secondPhotos[3]
+            for (fields, field) in [(["top_k": 0], "top_k"), (["top_k": 101], "top_k"), (["max_distance": 5], "max_distance"),
+                                    (["faces": "some"], "faces"), (["top_k": "five"], "top_k")] as [([String: Any], String)] {
+                let reply = try await Self.search(client, owner.caller, probe, fields)
+                expectError(reply, .badRequest, "invalid_field")
+                #expect(reply.text.contains(field), "\(reply.text)")
+            }
+            expectError(try await Self.enroll(client, owner.caller, probe, [:]), .badRequest, "invalid_field")
+            expectError(try await Self.enroll(client, owner.caller, probe, ["person_id": 987_654]), .notFound, "not_found")
+            expectError(try await client.call(.post, "/face/search", as: owner.caller, json: JSON(["top_k": 3])), .badRequest, "missing_field")
             let noFace = try await Self.search(client, owner.caller, Self.examples + "/mmod_cars_test_image.jpg")
             #expect(noFace["decision"] as? String == "no_face", "\(noFace.text.prefix(300))")
             expectError(try await Self.enroll(client, owner.caller, Self.examples + "/mmod_cars_test_image.jpg", ["full_name": "Car"]),

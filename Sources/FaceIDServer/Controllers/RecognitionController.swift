@@ -22,7 +22,12 @@ struct RecognitionController {
         let settings = context.companySettings ?? services.defaultSettings
         var newPerson: PersonRecord?
         let groups = try (body.groups ?? []).map { try Validate.name($0, field: "groups", maximum: 100) }
-        if body.personId == nil {
+        if let personID = body.personId {
+            // A missing person is a 404 before any photo work (and before the duplicate guard could answer 409).
+            guard try await services.store.person(id: personID, companyID: principal.companyID) != nil else {
+                throw APIError.notFound("Person")
+            }
+        } else {
             let now = Date()
             newPerson = PersonRecord(
                 id: nil, companyID: principal.companyID, externalID: try PersonsController.externalID(body.externalId),
