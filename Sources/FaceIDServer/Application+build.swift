@@ -39,6 +39,8 @@ public func buildApplication(
         metrics: PrometheusCollectorRegistry(), logger: logger)
     // Replays whatever the store committed and the index did not (a crash, or a deleted index folder).
     try await services.index.catchUpAll()
+    let swept = try await services.index.images.sweep(store)
+    if swept > 0 { logger.info("removed \(swept) stored photos of deleted faces") }
     let (router, _) = buildRouter(services: services)
 
     let server: HTTPServerBuilder

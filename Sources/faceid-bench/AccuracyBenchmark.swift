@@ -20,6 +20,8 @@ struct AccuracyBenchmark: AsyncParsableCommand {
     @Flag(help: "Run the CNN detector where HOG finds no face.") var cnnFallback = false
     @Option(help: "Images timed for the speed figures (0 = skip).") var speed: Int = 300
     @Flag(help: "Encode only the images of pairs.txt and report only the 10-fold protocol (for costly variants).") var pairsOnly = false
+    @Option(help: "Decision presets measured as name=threshold/margin, comma-separated (the server's presets by default).")
+    var presets: String = "strict=0.42/0.06,balanced=0.50/0.04,lenient=0.55/0.04"
 
     func run() async throws {
         let lfwDir = lfw ?? faces + "/lfw"
@@ -46,8 +48,10 @@ struct AccuracyBenchmark: AsyncParsableCommand {
         var table = "### faceid-bench accuracy (\(variant))\n\n"
         table += try tenFold(lfwDir, lfwPrefix, lfwEntries, variant)
         if !pairsOnly {
-            table += allPairs(lfwEntries, variant)
-            table += openSet(lfwEntries, variant)
+            let presetList = try DecisionPreset.parse(presets)
+            let pairFAR = allPairs(lfwEntries, variant, presetList)
+            table += pairFAR.table
+            table += openSet(lfwEntries, variant, presetList, pairFAR: pairFAR.far)
         }
         if parity { table += parityReport(reference, entries) }
         if speed > 0 { table += try await speedReport(lfwEntries.keys.sorted(), options) }
@@ -126,6 +130,7 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             let std = (accuracies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(folds)).squareRoot()
             return (mean, std, chosen)
         }
+        let calibration = SimilarityCalibration.fit(pairs.compactMap { p in p.distance.map { (Double($0), p.same) } })
         let strict = protocol10(true), lenient = protocol10(false)
         let atPoint6 = accuracy(pairs, 0.6, true), atPoint6Lenient = accuracy(pairs, 0.6, false)
         let bestAll = thresholds.max { accuracy(pairs, $0, true) < accuracy(pairs, $1, true) }!
@@ -148,6 +153,7 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             | accuracy at 0.6 (wrong / "different") | \(format(atPoint6 * 100, 2)) % / \(format(atPoint6Lenient * 100, 2)) % | – / 98.27 % |
             | best threshold (all pairs) | \(format(Double(bestAll), 3)) | ≈ 0.614 |
 
+            \(calibration.report(variant))
 
             """
     }
@@ -155,7 +161,8 @@ struct AccuracyBenchmark: AsyncParsableCommand {
     // MARK: - All pairs
 
     /// TAR at FAR 1e-3 over every pair of LFW images with a detected face.
-    private func allPairs(_ entries: [String: FaceEncodingCache.Entry], _ variant: String) -> String {
+    private func allPairs(_ entries: [String: FaceEncodingCache.Entry], _ variant: String,
+                          _ presets: [DecisionPreset]) -> (table: String, far: [String: (far: Double, tar: Double)]) {
         let items = entries.compactMap { e in e.value.centralDescriptor.map { (Self.identity(e.key), $0) } }.sorted { $0.0 < $1.0 }
         let n = items.count, d = 128
         var identityIndex: [String: Int] = [:]
@@ -189,10 +196,18 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             return (1, 2)
         }
         let (tar3, t3) = tar(atFAR: 1e-3), (tar4, t4) = tar(atFAR: 1e-4)
+        /// Share of impostor (and genuine) pairs within `threshold`.
+        func rates(_ threshold: Double) -> (far: Double, tar: Double) {
+            let last = min(bins, Int(threshold * threshold * 10_000))
+            return (Double(impostor[0...last].reduce(0, +)) / Double(totalImpostor),
+                    Double(genuine[0...last].reduce(0, +)) / Double(totalGenuine))
+        }
+        var far: [String: (far: Double, tar: Double)] = [:]
+        for preset in presets { far[preset.name] = rates(preset.threshold) }
         emitJSON(["kind": "lfw_all_pairs", "variant": variant, "faces": n, "genuine_pairs": totalGenuine,
                   "impostor_pairs": totalImpostor, "tar_at_far_1e-3": tar3, "threshold_1e-3": t3,
                   "tar_at_far_1e-4": tar4, "threshold_1e-4": t4])
-        return """
+        return (table: """
             All pairs of the \(n) LFW images with a detected face (\(totalGenuine) genuine, \(totalImpostor) impostor pairs):
 
             | | faceid | face_recognition |
@@ -201,12 +216,13 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             | TAR at FAR 1e-4 | \(format(tar4 * 100, 1)) % (threshold \(format(t4, 3))) | 72.9 % (0.475) |
 
 
-            """
+            """, far: far)
     }
 
     // MARK: - Open set
 
-    private func openSet(_ entries: [String: FaceEncodingCache.Entry], _ variant: String) -> String {
+    private func openSet(_ entries: [String: FaceEncodingCache.Entry], _ variant: String, _ presets: [DecisionPreset],
+                         pairFAR: [String: (far: Double, tar: Double)]) -> String {
         var byIdentity: [String: [String]] = [:]
         for path in entries.keys { byIdentity[Self.identity(path), default: []].append(path) }
         var gallery: [(String, [Float])] = [], known: [(String, [Float]?)] = [], strangers: [[Float]?] = []
@@ -223,13 +239,14 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             gallery.append((identity, entries[sorted[enrolled]]!.centralDescriptor!))
             for (i, p) in sorted.enumerated() where i != enrolled { known.append((identity, entries[p]!.centralDescriptor)) }
         }
-        func nearest(_ v: [Float]) -> (String, Float) {
-            var best: (String, Float) = ("", .infinity)
+        /// The nearest enrolled identity and its distance, and the distance of the next identity (one image each).
+        func nearest(_ v: [Float]) -> (String, Float, second: Float) {
+            var best: (String, Float) = ("", .infinity), second = Float.infinity
             for (identity, g) in gallery {
                 let d = euclidean(v, g)
-                if d < best.1 { best = (identity, d) }
+                if d < best.1 { (best, second) = ((identity, d), best.1) } else if d < second { second = d }
             }
-            return best
+            return (best.0, best.1, second)
         }
         let knownMatches = known.map { ($0.0, $0.1.map(nearest)) }
         let strangerMatches = strangers.map { $0.map(nearest) }
@@ -247,6 +264,33 @@ struct AccuracyBenchmark: AsyncParsableCommand {
         }
         emitJSON(["kind": "lfw_open_set", "variant": variant, "gallery": gallery.count, "known_probes": known.count,
                   "strangers": strangers.count, "rank1": rank1])
+        // The server's decision: match = within the threshold and ahead of the next person by the margin.
+        func decision(_ m: (String, Float, second: Float)?, _ preset: DecisionPreset) -> String {
+            guard let m, Double(m.1) <= preset.threshold else { return "unknown" }
+            return Double(m.second - m.1) < preset.margin ? "ambiguous" : "match"
+        }
+        var presetRows = ""
+        for preset in presets {
+            let knownDecisions = knownMatches.map { (k: $0, d: decision($0.1, preset)) }
+            let correct = knownDecisions.filter { $0.d == "match" && $0.k.1?.0 == $0.k.0 }.count
+            let wrong = knownDecisions.filter { $0.d == "match" && $0.k.1?.0 != $0.k.0 }.count
+            let ambiguous = knownDecisions.filter { $0.d == "ambiguous" }.count
+            let strangerDecisions = strangerMatches.map { decision($0, preset) }
+            let accepted = strangerDecisions.filter { $0 == "match" }.count
+            let strangerAmbiguous = strangerDecisions.filter { $0 == "ambiguous" }.count
+            let share = { (count: Int, total: Int) in Double(count) / Double(total) }
+            let rates = pairFAR[preset.name] ?? (far: .nan, tar: .nan)
+            emitJSON(["kind": "lfw_preset", "variant": variant, "preset": preset.name, "threshold": preset.threshold,
+                      "margin": preset.margin, "pair_far": rates.far, "pair_tar": rates.tar,
+                      "known_correct_match": share(correct, known.count), "known_wrong_match": share(wrong, known.count),
+                      "known_ambiguous": share(ambiguous, known.count), "strangers_accepted": share(accepted, strangers.count),
+                      "strangers_ambiguous": share(strangerAmbiguous, strangers.count)])
+            presetRows += "| \(preset.name) | \(format(preset.threshold, 2)) / \(format(preset.margin, 2)) | "
+                + "\(String(format: "%.1e", rates.far)) | \(format(rates.tar * 100, 1)) % | "
+                + "\(format(share(accepted, strangers.count) * 100, 1)) % (+\(format(share(strangerAmbiguous, strangers.count) * 100, 1)) % ambiguous) | "
+                + "\(format(share(correct, known.count) * 100, 1)) % | \(format(share(wrong, known.count) * 100, 1)) % | "
+                + "\(format(share(ambiguous, known.count) * 100, 1)) % |\n"
+        }
         return """
             Open-set 1:N on LFW: \(gallery.count) identities enrolled (first image with a face), \(known.count) known probes, \
             \(strangers.count) strangers (identities with one image); rank-1 \(format(rank1 * 100, 1)) % \
@@ -257,6 +301,13 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             \(rows)
             face_recognition at 0.6: 92.8 % known correct, 6.2 % strangers rejected; at 0.50: 81.0 % / 88.0 %; at 0.45: 60.1 % / 96.8 %.
 
+            Decision presets (threshold / margin) as the server applies them. FAR per comparison: impostor pairs of all LFW \
+            pairs within the threshold; strangers accepted: strangers whose search against the \(gallery.count) enrolled \
+            identities ends in `match`.
+
+            | preset | threshold / margin | FAR per comparison | TAR per comparison | strangers accepted (1:\(gallery.count)) | known, correct match | known, wrong match | known, ambiguous |
+            |---|---|---|---|---|---|---|---|
+            \(presetRows)
 
             """
     }
@@ -371,5 +422,75 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             }
         }
         return Double(Measure.now() - start) / 1e9
+    }
+}
+
+/// A named decision rule: match within `threshold`, ahead of the next person by `margin`.
+struct DecisionPreset {
+    var name: String
+    var threshold: Double
+    var margin: Double
+
+    /// `strict=0.42/0.06,balanced=0.50/0.04`.
+    static func parse(_ text: String) throws -> [DecisionPreset] {
+        try text.split(separator: ",").map { item in
+            let parts = item.split(separator: "=")
+            let values = parts.count == 2 ? parts[1].split(separator: "/").compactMap { Double($0) } : []
+            guard values.count == 2 else { throw ValidationError("preset \(item): expected name=threshold/margin") }
+            return DecisionPreset(name: String(parts[0]), threshold: values[0], margin: values[1])
+        }
+    }
+}
+
+/// The distance → similarity mapping: a logistic fit of P(same person | distance) on LFW's balanced pairs,
+/// written as similarity = (tanh((d0 − d) · k) + 1) / 2 (the form CompreFace uses), so d0 is the distance
+/// of similarity 0.5.
+struct SimilarityCalibration {
+    var d0: Double
+    var k: Double
+    var pairs: [(distance: Double, same: Bool)]
+
+    func similarity(_ distance: Double) -> Double { (tanh((d0 - distance) * k) + 1) / 2 }
+
+    /// Maximum likelihood by Newton's method on (w, b) of σ(w·d + b); σ(x) = (tanh(x/2) + 1) / 2.
+    static func fit(_ pairs: [(distance: Double, same: Bool)]) -> SimilarityCalibration {
+        var w = -10.0, b = 6.0
+        for _ in 0..<100 {
+            var gw = 0.0, gb = 0.0, hww = 0.0, hwb = 0.0, hbb = 0.0
+            for (d, same) in pairs {
+                let p = 1 / (1 + exp(-(w * d + b))), y = same ? 1.0 : 0.0
+                gw += (p - y) * d; gb += p - y
+                let s = p * (1 - p)
+                hww += s * d * d; hwb += s * d; hbb += s
+            }
+            let det = hww * hbb - hwb * hwb
+            guard det > 0 else { break }
+            let dw = (hbb * gw - hwb * gb) / det, db = (hww * gb - hwb * gw) / det
+            w -= dw; b -= db
+            if abs(dw) + abs(db) < 1e-12 { break }
+        }
+        return SimilarityCalibration(d0: -b / w, k: -w / 2, pairs: pairs)
+    }
+
+    /// The fit, and a check: per similarity band, the share of pairs that are the same person.
+    func report(_ variant: String) -> String {
+        emitJSON(["kind": "similarity_calibration", "variant": variant, "pairs": pairs.count, "d0": d0, "k": k])
+        var rows = ""
+        for (low, high) in [(0.0, 0.1), (0.1, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)] {
+            let band = pairs.filter { (low..<high).contains(similarity($0.distance)) }
+            guard !band.isEmpty else { continue }
+            let same = Double(band.filter(\.same).count) / Double(band.count)
+            let mean = band.map { similarity($0.distance) }.reduce(0, +) / Double(band.count)
+            rows += "| \(format(low, 1))–\(format(min(high, 1), 1)) | \(band.count) | \(format(mean * 100, 1)) % | \(format(same * 100, 1)) % |\n"
+        }
+        let marks = [0.40, 0.42, 0.45, 0.50, 0.55, 0.60].map { "\(format($0, 2)) → \(format(similarity($0) * 100, 1)) %" }
+        return """
+            Similarity calibrated on the \(pairs.count) detected pairs.txt pairs (logistic fit, maximum likelihood): \
+            similarity = (tanh((\(format(d0, 4)) − distance) × \(format(k, 3))) + 1) / 2; \(marks.joined(separator: ", ")).
+
+            | similarity band | pairs | mean similarity | same person |
+            |---|---|---|---|
+            \(rows)
+            """
     }
 }

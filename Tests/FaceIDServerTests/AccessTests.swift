@@ -38,6 +38,7 @@ struct AccessTests {
             "DELETE /groups/{id}": (managers, [.admin, .enroll]),
             "POST /faces/import": (managers, [.admin]),
             "GET /faces/{id}": (everyone, anyScope),
+            "GET /faces/{id}/image": (managers, [.admin]),
             "DELETE /faces/{id}": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
             "GET /persons/{id}/faces": (everyone, anyScope),
             "POST /face/enroll": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),

@@ -151,14 +151,14 @@ struct FacesTests {
         let keyRing = server.services.keyRing
         try await server.run { client in
             let owner = try await client.register("Acme")
-            var index: IndexService? = try IndexService(directory: directory, store: store, keyRing: keyRing)
+            var index: IndexService? = try IndexService(directory: directory, store: store, keyRing: keyRing, images: server.services.index.images)
             // Committed to the store, never applied: the process "dies" before catchUp.
             let added = try await store.addFaces(
                 (1...5).map { Store.NewFace(person: .external("P\($0)", fullName: "P\($0)"), encoding: Self.encoding($0).map(Float.init)) },
                 companyID: owner.companyID, source: "import", reference: false, keyRing: keyRing, actor: "test", origin: .unknown)
             #expect(try index!.collection(owner.companyID).count == 0)
             index = nil  // closes the LMDB environment
-            index = try IndexService(directory: directory, store: store, keyRing: keyRing)
+            index = try IndexService(directory: directory, store: store, keyRing: keyRing, images: server.services.index.images)
             try await index!.catchUpAll()
             #expect(try index!.collection(owner.companyID).count == 5)
             #expect(try index!.search(owner.companyID, encoding: Self.encoding(4).map(Float.init), k: 1).first?.id == UInt64(added[3].id!))
@@ -166,7 +166,7 @@ struct FacesTests {
             // A delete committed but not applied is not returned after the restart either.
             try await store.deleteFace(id: added[3].id!, companyID: owner.companyID, actor: "test", origin: .unknown)
             index = nil
-            index = try IndexService(directory: directory, store: store, keyRing: keyRing)
+            index = try IndexService(directory: directory, store: store, keyRing: keyRing, images: server.services.index.images)
             try await index!.catchUpAll()
             let before = try (1...5).map { seed in
                 try index!.search(owner.companyID, encoding: Self.encoding(seed).map(Float.init), k: 3)
@@ -176,7 +176,7 @@ struct FacesTests {
             // The index folder deleted: rebuilt from the store, same answers.
             index = nil
             try FileManager.default.removeItem(atPath: directory)
-            index = try IndexService(directory: directory, store: store, keyRing: keyRing)
+            index = try IndexService(directory: directory, store: store, keyRing: keyRing, images: server.services.index.images)
             try await index!.catchUpAll()
             let after = try (1...5).map { seed in
                 try index!.search(owner.companyID, encoding: Self.encoding(seed).map(Float.init), k: 3)

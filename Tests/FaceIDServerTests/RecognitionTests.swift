@@ -244,6 +244,91 @@ struct RecognitionTests {
         }
     }
 
+    @Test func presetsAndSimilarityThresholds() async throws {
+        try await TestServer().run { client in
+            let owner = try await client.register("Acme")
+            let settings = try await client.call(.get, "/settings", as: owner.caller).object("settings")
+            #expect(settings["match_preset"] as? String == "balanced")
+            #expect(settings["match_threshold"] as? Double == 0.5)
+            let strict = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["match_preset": "strict"]))
+            #expect(strict.object("settings")["match_threshold"] as? Double == 0.42)
+            #expect(strict.object("settings")["match_margin"] as? Double == 0.06)
+            let custom = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["match_threshold": 0.47]))
+            #expect(custom.object("settings")["match_preset"] as? String == "custom")
+            #expect(custom.object("settings")["match_margin"] as? Double == 0.06)
+            let bad = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["match_preset": "loose"]))
+            expectError(bad, .badRequest, "invalid_field")
+            #expect(bad.text.contains("match_preset"))
+            let back = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["match_preset": "balanced"]))
+            #expect(back.object("settings")["match_threshold"] as? Double == 0.5)
+
+            // Similarity is the calibrated function of the distance; min_similarity (0–1 or percent) is that threshold.
+            let (name, photos) = Self.johns[1]
+            #expect(try await Self.enroll(client, owner.caller, photos[0], ["full_name": name]).status == .created)
+            let found = try await Self.search(client, owner.caller, photos[1])
+            let candidate = try #require(((found["faces"] as? [[String: Any]])?.first?["candidates"] as? [[String: Any]])?.first)
+            let distance = try #require(candidate["distance"] as? Double), similarity = try #require(candidate["similarity"] as? Double)
+            #expect(abs(similarity - Similarity.of(distance: distance)) < 1e-3)
+            #expect(Similarity.of(distance: 0.4) > Similarity.of(distance: 0.5) && Similarity.of(distance: 0.6258) == 0.5)
+            #expect(abs(Similarity.of(distance: try Similarity.distance(minimum: 0.9)) - 0.9) < 1e-9)
+            let justAbove = Similarity.of(distance: distance - 0.005), justBelow = Similarity.of(distance: distance + 0.005)
+            let above = try await Self.search(client, owner.caller, photos[1], ["min_similarity": justAbove])
+            #expect(above["decision"] as? String == "unknown", "\(above.text.prefix(300))")
+            let below = try await Self.search(client, owner.caller, photos[1], ["min_similarity": justBelow * 100])
+            #expect(below["decision"] as? String == "match", "\(below.text.prefix(300))")
+            for fields in [["min_similarity": 150], ["min_similarity": -1], ["min_similarity": 0.9, "max_distance": 0.5]] {
+                let reply = try await Self.search(client, owner.caller, photos[1], fields)
+                expectError(reply, .badRequest, "invalid_field")
+                #expect(reply.text.contains("min_similarity"), "\(reply.text)")
+            }
+        }
+    }
+
+    @Test func storedPhotosAreSealedAdminOnlyAndDeletedWithTheirFace() async throws {
+        let server = try TestServer()
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            let (name, photos) = Self.johns[3]
+            // Off by default: nothing is kept.
+            let plain = try await Self.enroll(client, owner.caller, photos[0], ["full_name": name])
+            let plainFace = try #require((plain["face_id"] as? NSNumber)?.int64Value)
+            expectError(try await client.call(.get, "/faces/\(plainFace)/image", as: owner.caller), .notFound, "image_not_stored")
+
+            _ = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["store_images": true]))
+            let kept = try await Self.enroll(client, owner.caller, photos[1], ["full_name": "Second " + name, "allow_duplicate": true])
+            #expect(kept.status == .created, "\(kept.text.prefix(300))")
+            let faceID = try #require((kept["face_id"] as? NSNumber)?.int64Value)
+            let personID = try #require((kept.object("person")["id"] as? NSNumber)?.int64Value)
+            let photo = try await client.call(.get, "/faces/\(faceID)/image", as: owner.caller)
+            #expect(photo.status == .ok)
+            #expect(photo.headers[.contentType] == "image/jpeg")
+            #expect(photo.data == FileManager.default.contents(atPath: photos[1]))
+            let staff = try await client.user(.staff, in: owner)
+            expectError(try await client.call(.get, "/faces/\(faceID)/image", as: .token(staff.token)), .forbidden, "forbidden")
+            let other = try await client.register("Bravo")
+            expectError(try await client.call(.get, "/faces/\(faceID)/image", as: other.caller), .notFound, "not_found")
+            let audit = try await client.call(.get, "/audit?action=face.image_read", as: owner.caller)
+            #expect((audit["events"] as? [[String: Any]])?.count == 1, "\(audit.text.prefix(300))")
+
+            // On disk: sealed (no JPEG bytes), and gone with its person.
+            let folder = server.configuration.imagesPath + "/\(owner.companyID)"
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder)
+            #expect(files == ["\(faceID).sealed"])
+            let sealed = try #require(FileManager.default.contents(atPath: folder + "/" + files[0]))
+            let stored = try #require(FileManager.default.contents(atPath: photos[1]))
+            #expect(sealed.range(of: stored.subdata(in: 0..<64)) == nil && sealed.range(of: stored.subdata(in: 2000..<2064)) == nil)
+            #expect(try await client.call(.delete, "/persons/\(personID)", as: owner.caller).status == .noContent)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+            expectError(try await client.call(.get, "/faces/\(faceID)/image", as: owner.caller), .notFound, "not_found")
+
+            // A photo whose face is gone (a crash before the delete was applied) is swept at start.
+            try Data([1, 2, 3]).write(to: URL(fileURLWithPath: folder + "/999999.sealed"))
+            try Data([1, 2, 3]).write(to: URL(fileURLWithPath: folder + "/\(plainFace).sealed"))
+            #expect(try await server.services.index.images.sweep(server.services.store) == 1)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["\(plainFace).sealed"])
+        }
+    }
+
     @Test func anotherCompanyNeverSeesTheseFaces() async throws {
         try await TestServer().run { client in
             let a = try await client.register("Acme")

@@ -354,6 +354,14 @@ paths:
       responses:
         "204": {description: Deleted}
         "404": {$ref: "#/components/responses/Error"}
+  /faces/{id}/image:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    get:
+      summary: The enrollment photo (kept only while the company setting store_images is on; owner/admin; audited)
+      responses:
+        "200": {description: The photo, content: {image/jpeg: {}, image/png: {}}}
+        "404": {$ref: "#/components/responses/Error"}
   /persons/{id}/faces:
     parameters:
       - {name: id, in: path, required: true, schema: {type: integer}}
@@ -420,10 +428,11 @@ paths:
                 group: {type: string, description: only persons of this group}
                 top_k: {type: integer, minimum: 1, maximum: 100, default: 5}
                 max_distance: {type: number, description: defaults to the company's match_threshold}
+                min_similarity: {type: number, description: "instead of max_distance: 0–1, or a percentage above 1 (README: Thresholds and presets)"}
                 faces: {type: string, enum: [all, largest], default: all}
                 location: {type: string}
       responses:
-        "200": {description: Results, content: {application/json: {schema: {type: object, properties: {decision: {type: [string, "null"], enum: [match, ambiguous, unknown, no_face, null]}, faces: {type: array, items: {type: object, properties: {box: {$ref: "#/components/schemas/Box"}, decision: {type: string}, candidates: {type: array, items: {type: object, properties: {person: {$ref: "#/components/schemas/Person"}, face_id: {type: integer}, distance: {type: number}}}}}}}}}}}}
+        "200": {description: Results, content: {application/json: {schema: {type: object, properties: {decision: {type: [string, "null"], enum: [match, ambiguous, unknown, no_face, null]}, faces: {type: array, items: {type: object, properties: {box: {$ref: "#/components/schemas/Box"}, decision: {type: string}, candidates: {type: array, items: {type: object, properties: {person: {$ref: "#/components/schemas/Person"}, face_id: {type: integer}, distance: {type: number}, similarity: {type: number}}}}}}}}}}}}
         "400": {$ref: "#/components/responses/Error"}
         "413": {$ref: "#/components/responses/Error"}
         "415": {$ref: "#/components/responses/Error"}
@@ -458,9 +467,10 @@ paths:
                 image: {type: string, contentEncoding: base64}
                 person_id: {type: integer}
                 max_distance: {type: number}
+                min_similarity: {type: number}
                 location: {type: string}
       responses:
-        "200": {description: Result, content: {application/json: {schema: {type: object, properties: {decision: {type: string, enum: [match, unknown, no_face]}, distance: {type: [number, "null"]}, face_id: {type: [integer, "null"]}}}}}}
+        "200": {description: Result, content: {application/json: {schema: {type: object, properties: {decision: {type: string, enum: [match, unknown, no_face]}, distance: {type: [number, "null"]}, similarity: {type: [number, "null"]}, face_id: {type: [integer, "null"]}}}}}}
         "400": {$ref: "#/components/responses/Error"}
         "404": {$ref: "#/components/responses/Error"}
 components:
@@ -529,10 +539,12 @@ components:
       properties:
         token_lifetime_minutes: {type: integer, minimum: 5, maximum: 43200}
         requests_per_minute: {type: integer, minimum: 10}
+        match_preset: {type: string, enum: [strict, balanced, lenient, custom], default: balanced, description: "setting a preset sets match_threshold and match_margin (strict 0.42/0.06, balanced 0.50/0.04, lenient 0.55/0.04); setting either makes it custom"}
         match_threshold: {type: number, minimum: 0.2, maximum: 0.8, default: 0.5}
         match_margin: {type: number, minimum: 0, maximum: 0.3, default: 0.04}
         duplicate_distance: {type: number, minimum: 0, maximum: 0.8, default: 0.45}
         log_retention_days: {type: integer, minimum: 1, maximum: 3650, default: 365}
+        store_images: {type: boolean, default: false, description: keep enrollment photos sealed on disk, readable by admins}
     PersonInput:
       type: object
       required: [full_name]

@@ -45,13 +45,16 @@ public enum Permission: String, Sendable, CaseIterable {
     case readAccessLog
     /// `GET /faces/{id}?include_encoding=true` (checked inside the handler, on top of `readPersons`).
     case readEncodings
+    /// `GET /faces/{id}/image` (stored enrollment photos).
+    case readImages
 
     /// Roles granted this permission.
     public var allowedRoles: Set<Role> {
         switch self {
         case .readProfile, .readDevices, .readSettings, .readPersons, .recognize: [.owner, .admin, .staff, .viewer]
         case .managePersons: [.owner, .admin, .staff]
-        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces, .readAccessLog, .readEncodings: [.owner, .admin]
+        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces,
+             .readAccessLog, .readEncodings, .readImages: [.owner, .admin]
         }
     }
 
@@ -64,7 +67,8 @@ public enum Permission: String, Sendable, CaseIterable {
         case .recognize: [.admin, .recognize, .kiosk]
         case .readEncodings: [.admin, .kiosk]
         case .readDevices: [.admin, .kiosk]
-        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit, .importFaces, .readAccessLog: [.admin]
+        case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit, .importFaces,
+             .readAccessLog, .readImages: [.admin]
         }
     }
 }

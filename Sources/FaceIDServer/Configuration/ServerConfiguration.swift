@@ -45,6 +45,8 @@ public struct ServerConfiguration: Sendable {
     public var databasePath: String { dataDirectory + "/faceid.sqlite" }
     /// The LMDB folder of the vector index (derived data: rebuilt from the store when missing).
     public var indexPath: String { dataDirectory + "/index" }
+    /// Sealed enrollment photos of companies with `store_images` on.
+    public var imagesPath: String { dataDirectory + "/images" }
 
     /// A configuration with every default, rooted at `dataDirectory`, without a master key.
     public init(dataDirectory: String) {

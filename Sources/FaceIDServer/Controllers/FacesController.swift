@@ -1,7 +1,8 @@
 import Foundation
 import Hummingbird
 
-/// `POST /faces/import` (precomputed encodings), `GET /faces/{id}`, `DELETE /faces/{id}`, `GET /persons/{id}/faces`.
+/// `POST /faces/import` (precomputed encodings), `GET /faces/{id}`, `GET /faces/{id}/image`, `DELETE /faces/{id}`,
+/// `GET /persons/{id}/faces`.
 ///
 /// Every write goes to the store with its change-feed rows in one transaction; the index then catches up
 /// before the answer, so a face is searchable when its 201 arrives.
@@ -13,6 +14,7 @@ struct FacesController {
     func addRoutes(to routes: inout ProtectedRoutes) {
         routes.on(.post, "/faces/import", .importFaces, use: importFaces)
         routes.on(.get, "/faces/{id}", .readPersons, use: show)
+        routes.on(.get, "/faces/{id}/image", .readImages, use: image)
         routes.on(.delete, "/faces/{id}", .managePersons, use: delete)
         routes.on(.get, "/persons/{id}/faces", .readPersons, use: personFaces)
     }
@@ -61,6 +63,25 @@ struct FacesController {
             view.encoding = encoding.map(Double.init)
         }
         return FaceResponse(face: view)
+    }
+
+    /// The enrollment photo, when the company stores them (`store_images`); every read is audited.
+    @Sendable func image(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
+        let id = try context.parameters.id("id", "Face")
+        guard try await services.store.face(id: id, companyID: principal.companyID) != nil else { throw APIError.notFound("Face") }
+        guard let wrappedKey = try await services.store.wrappedKey(companyID: principal.companyID),
+              let image = try services.index.images.read(
+                companyID: principal.companyID, faceID: id,
+                sealer: try services.keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)) else {
+            throw APIError(.notFound, code: "image_not_stored", "No photo is stored for this face",
+                           detail: "photos are kept only while the company setting store_images is on")
+        }
+        try await services.store.audit(
+            AuditEvent(action: "face.image_read", actor: principal.actor, target: "face:\(id)", origin: services.origin(request, context)),
+            companyID: principal.companyID)
+        let type = image.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? "image/png" : "image/jpeg"
+        return Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-store"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: image)))
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {

@@ -35,7 +35,8 @@ struct RecognitionController {
                 tags: PersonRecord.encodeTags(try PersonsController.tags(body.tags ?? [])),
                 metadata: try PersonsController.metadata(body.metadata ?? [:]), createdAt: now, updatedAt: now)
         }
-        let analysis = try await services.faces.analyze(try Self.image(body.image))
+        let image = try Self.image(body.image)
+        let analysis = try await services.faces.analyze(image)
         let face = try Self.select(analysis, largest: body.select == "largest")
 
         // The duplicate guard: the nearest face of another person within the company's duplicate distance.
@@ -60,6 +61,10 @@ struct RecognitionController {
         let (person, record) = try await services.store.enroll(
             companyID: principal.companyID, encoding: face.descriptor, personID: body.personId, newPerson: newPerson, groups: groups,
             reference: body.reference ?? false, keyRing: services.keyRing, actor: principal.actor, origin: services.origin(request, context))
+        if settings.storeImages, let wrappedKey = try await services.store.wrappedKey(companyID: principal.companyID) {
+            try services.index.images.write(image, companyID: principal.companyID, faceID: record.id!,
+                                            sealer: try services.keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey))
+        }
         try await services.index.catchUp(principal.companyID)
         return Created(value: EnrollResponse(faceId: record.id!, person: PersonView(person), box: face.box,
                                              quality: QualityView(face.quality)))
@@ -99,8 +104,7 @@ struct RecognitionController {
     private func identify(_ image: Data, body: SearchRequest, principal: Principal, settings: CompanySettings) async throws -> SearchResponse {
         let topK = body.topK ?? 5
         guard (1...100).contains(topK) else { throw APIError.invalidField("top_k", "expected 1…100") }
-        let threshold = body.maxDistance ?? settings.matchThreshold
-        guard (0...2).contains(threshold) else { throw APIError.invalidField("max_distance", "expected 0…2") }
+        let threshold = try Self.threshold(maxDistance: body.maxDistance, minSimilarity: body.minSimilarity, settings: settings)
         guard [nil, "all", "largest"].contains(body.faces) else { throw APIError.invalidField("faces", "expected all or largest") }
         var allow: (@Sendable (UInt64) -> Bool)?
         if let group = body.group {
@@ -123,7 +127,8 @@ struct RecognitionController {
             var seen = Set<Int64>()
             for hit in hits {
                 guard let person = owners[Int64(hit.id)], seen.insert(person.record.id!).inserted else { continue }
-                candidates.append(Candidate(person: PersonView(person), faceId: Int64(hit.id), distance: Self.rounded(hit.distance)))
+                candidates.append(Candidate(person: PersonView(person), faceId: Int64(hit.id), distance: Self.rounded(hit.distance),
+                                            similarity: Self.similarity(hit.distance)))
                 if candidates.count == topK { break }
             }
             results.append(FaceResult(box: probe.box, decision: Self.decide(candidates, threshold: threshold, margin: settings.matchMargin),
@@ -147,13 +152,12 @@ struct RecognitionController {
     }
 
     private func compare(_ image: Data, body: VerifyRequest, principal: Principal, settings: CompanySettings) async throws -> VerifyResponse {
-        let threshold = body.maxDistance ?? settings.matchThreshold
-        guard (0...2).contains(threshold) else { throw APIError.invalidField("max_distance", "expected 0…2") }
+        let threshold = try Self.threshold(maxDistance: body.maxDistance, minSimilarity: body.minSimilarity, settings: settings)
         guard let faces = try await services.store.faces(personID: body.personId, companyID: principal.companyID) else {
             throw APIError.notFound("Person")
         }
         let analysis = try await services.faces.analyze(image)
-        guard let probe = analysis.largestFace else { return VerifyResponse(decision: "no_face", distance: nil, faceId: nil) }
+        guard let probe = analysis.largestFace else { return VerifyResponse(decision: "no_face") }
         try await services.index.catchUp(principal.companyID)
         let collection = try services.index.collection(principal.companyID)
         var best: (Int64, Float)?
@@ -162,8 +166,9 @@ struct RecognitionController {
             let distance = zip(vector, probe.descriptor).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
             if best.map({ distance < $0.1 }) ?? true { best = (face.id!, distance) }
         }
-        guard let (faceID, distance) = best else { return VerifyResponse(decision: "unknown", distance: nil, faceId: nil) }
-        return VerifyResponse(decision: Double(distance) <= threshold ? "match" : "unknown", distance: Self.rounded(distance), faceId: faceID)
+        guard let (faceID, distance) = best else { return VerifyResponse(decision: "unknown") }
+        return VerifyResponse(decision: Double(distance) <= threshold ? "match" : "unknown", distance: Self.rounded(distance),
+                              similarity: Self.similarity(distance), faceId: faceID)
     }
 
     /// `GET /logs`: filters `person_id`, `device_id`, `decision`, `from`, `to`; `limit` ≤ 500; `cursor` for older pages.
@@ -214,6 +219,23 @@ struct RecognitionController {
     }
 
     static func rounded(_ distance: Float) -> Double { (Double(distance) * 10_000).rounded() / 10_000 }
+
+    static func similarity(_ distance: Float) -> Double { (Similarity.of(distance: Double(distance)) * 10_000).rounded() / 10_000 }
+
+    /// The request's `max_distance` or `min_similarity` (not both), else the company's threshold.
+    static func threshold(maxDistance: Double?, minSimilarity: Double?, settings: CompanySettings) throws(APIError) -> Double {
+        switch (maxDistance, minSimilarity) {
+        case (.some, .some):
+            throw .invalidField("min_similarity", "send max_distance or min_similarity, not both")
+        case (let distance?, nil):
+            guard (0...2).contains(distance) else { throw .invalidField("max_distance", "expected 0…2") }
+            return distance
+        case (nil, let similarity?):
+            return try Similarity.distance(minimum: similarity)
+        case (nil, nil):
+            return settings.matchThreshold
+        }
+    }
 }
 
 struct EnrollRequest: Decodable {
@@ -256,6 +278,7 @@ struct SearchRequest: Decodable {
     var group: String?
     var topK: Int?
     var maxDistance: Double?
+    var minSimilarity: Double?
     var faces: String?
     var location: String?
 }
@@ -264,6 +287,8 @@ struct Candidate: Encodable, Sendable {
     var person: PersonView
     var faceId: Int64
     var distance: Double
+    /// `Similarity.of(distance:)`, 0…1.
+    var similarity: Double
 }
 
 struct FaceResult: Encodable, Sendable {
@@ -317,12 +342,14 @@ struct VerifyRequest: Decodable {
     var image: String
     var personId: Int64
     var maxDistance: Double?
+    var minSimilarity: Double?
     var location: String?
 }
 
 struct VerifyResponse: ResponseEncodable, Sendable {
     var success = true
     var decision: String
-    var distance: Double?
-    var faceId: Int64?
+    var distance: Double? = nil
+    var similarity: Double? = nil
+    var faceId: Int64? = nil
 }

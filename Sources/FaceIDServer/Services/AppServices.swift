@@ -23,7 +23,8 @@ final class AppServices: Sendable {
         self.configuration = configuration
         self.store = store
         self.keyRing = keyRing
-        index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing)
+        index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing,
+                                 images: ImageVault(directory: configuration.imagesPath))
         faces = FaceEngineProvider(modelDirectory: configuration.modelDirectory)
         self.metrics = metrics
         self.logger = logger

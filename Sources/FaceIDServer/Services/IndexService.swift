@@ -13,17 +13,20 @@ final class IndexService: Sendable {
     let database: VectorDatabase
     private let store: Store
     private let keyRing: KeyRing
+    /// Stored enrollment photos: a face's delete, once applied here, removes its photo too.
+    let images: ImageVault
     private let feeder = Feeder()
     /// Collections start exact and become IVF-PQ (1024 lists, 64 sub-quantizers × 4 bits, exact re-ranking) at this size.
     static let trainingPolicy = TrainingPolicy(threshold: 50_000, kind: .ivfPQ(listCount: 1024, subquantizerCount: 64, bits: 4))
     static let batchSize = 2000
 
-    init(directory: String, store: Store, keyRing: KeyRing) throws {
+    init(directory: String, store: Store, keyRing: KeyRing, images: ImageVault) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // Sparse: the map only reserves address space. The store can rebuild the index, so commits skip the meta fsync.
         database = try VectorDatabase(path: directory, sealer: keyRing.indexSealer(), mapSize: 1 << 38, durability: .noMetaSync)
         self.store = store
         self.keyRing = keyRing
+        self.images = images
     }
 
     static func collectionName(_ companyID: Int64) -> String { "company-\(companyID)" }
@@ -65,6 +68,7 @@ final class IndexService: Sendable {
         guard let wrappedKey = try await store.wrappedKey(companyID: companyID) else { return false }
         let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
         var mutations: [Mutation] = []
+        var deleted: [Int64] = []
         mutations.reserveCapacity(changes.count)
         for change in changes where change.seq > Int64(collection.watermark) {
             let id = UInt64(change.faceID)
@@ -74,9 +78,11 @@ final class IndexService: Sendable {
                 mutations.append(.upsert(id: id, vector: encoding))
             } else {
                 mutations.append(.removeIfPresent(id: id))
+                if change.operation == .delete { deleted.append(change.faceID) }
             }
         }
         try collection.apply(mutations, watermark: UInt64(last.seq))
+        for faceID in deleted { images.remove(companyID: companyID, faceID: faceID) }
         return changes.count == Self.batchSize
     }
 

@@ -1,0 +1,75 @@
+import Foundation
+import GRDB
+
+/// Enrollment photos of companies with `store_images` on: one file per face, `<data>/images/<company>/<face>.sealed`,
+/// AES-256-GCM with the company's data key (record id `image:<face>` in the associated data), mode 0600.
+///
+/// A photo is written after its face commits and removed when the face's delete is applied from the change
+/// feed (`IndexService`), so every path that deletes a face — the face, its person, a kiosk delete — removes it,
+/// and a crash in between is repaired by the replay at start. `sweep` removes photos of faces the store no
+/// longer has (a feed older than its retention, or a copy restored over a newer database).
+struct ImageVault: Sendable {
+    let directory: String
+
+    private func path(_ companyID: Int64, _ faceID: Int64) -> String { "\(directory)/\(companyID)/\(faceID).sealed" }
+
+    func write(_ image: Data, companyID: Int64, faceID: Int64, sealer: Sealer) throws {
+        let folder = "\(directory)/\(companyID)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let sealed = try sealer.seal(image, recordID: "image:\(faceID)")
+        let temporary = folder + "/.\(faceID).\(UUID().uuidString)"
+        guard FileManager.default.createFile(atPath: temporary, contents: sealed, attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        guard rename(temporary, path(companyID, faceID)) == 0 else {
+            unlink(temporary)
+            throw CocoaError(.fileWriteUnknown)
+        }
+    }
+
+    /// The photo, or nil when none was stored.
+    func read(companyID: Int64, faceID: Int64, sealer: Sealer) throws -> Data? {
+        guard let sealed = FileManager.default.contents(atPath: path(companyID, faceID)) else { return nil }
+        return try sealer.open(sealed, recordID: "image:\(faceID)")
+    }
+
+    func remove(companyID: Int64, faceID: Int64) {
+        unlink(path(companyID, faceID))
+    }
+
+    /// Removes every stored photo whose face is not in `store`; returns how many.
+    func sweep(_ store: Store) async throws -> Int {
+        let companies = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var removed = 0
+        for company in companies {
+            guard let companyID = Int64(company) else { continue }
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(company)")) ?? []
+            let faceIDs = files.compactMap { $0.hasSuffix(".sealed") ? Int64($0.dropLast(7)) : nil }
+            let present = try await store.existingFaces(faceIDs, companyID: companyID)
+            for faceID in faceIDs where !present.contains(faceID) {
+                remove(companyID: companyID, faceID: faceID)
+                removed += 1
+            }
+            for file in files where file.hasPrefix(".") { unlink("\(directory)/\(company)/\(file)") }  // interrupted writes
+        }
+        return removed
+    }
+}
+
+extension Store {
+    /// Which of `faceIDs` the company still has.
+    func existingFaces(_ faceIDs: [Int64], companyID: Int64) async throws -> Set<Int64> {
+        guard !faceIDs.isEmpty else { return [] }
+        return try await pool.read { db in
+            var present = Set<Int64>()
+            for chunk in stride(from: 0, to: faceIDs.count, by: 500).map({ faceIDs[$0..<min($0 + 500, faceIDs.count)] }) {
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                present.formUnion(try Int64.fetchAll(
+                    db, sql: "SELECT id FROM faces WHERE companyID = ? AND id IN (\(placeholders))",
+                    arguments: StatementArguments([companyID] + Array(chunk))))
+            }
+            return present
+        }
+    }
+}
