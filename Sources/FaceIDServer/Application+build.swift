@@ -77,6 +77,8 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     PersonsController(services: services).addRoutes(to: &routes)
     FacesController(services: services).addRoutes(to: &routes)
     RecognitionController(services: services).addRoutes(to: &routes)
+    EmployeesController(services: services).addRoutes(to: &routes)
+    KioskController(services: services).addRoutes(to: &routes)
     return (router, table + routes.table)
 }
 

@@ -45,6 +45,18 @@ struct AccessTests {
             "POST /face/search": (everyone, [.admin, .recognize, .kiosk]),
             "GET /logs": (managers, [.admin]),
             "POST /face/verify": (everyone, [.admin, .recognize, .kiosk]),
+            "POST /api/employees": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
+            "GET /api/employees": (everyone, anyScope),
+            "POST /api/employees/import": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
+            "GET /api/employees/{id}": (everyone, anyScope),
+            "PATCH /api/employees/{id}": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
+            "DELETE /api/employees/{id}": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
+            "POST /api/employees/{id}/face": ([.owner, .admin, .staff], [.admin, .kiosk]),
+            "DELETE /api/employees/{id}/face": ([.owner, .admin, .staff], [.admin, .kiosk]),
+            "GET /api/employees/timekeeper": ([.owner, .admin, .staff], [.admin, .kiosk]),
+            "GET /api/employees/timekeeper/changes": ([.owner, .admin, .staff], [.admin, .kiosk]),
+            "POST /api/devices/{id}/ack": ([.owner, .admin, .staff], [.admin, .kiosk]),
+            "GET /api/employees/{id}/face/propagation": (everyone, [.admin, .kiosk]),
         ]
     }()
 
@@ -71,7 +83,8 @@ struct AccessTests {
                 let uri = route.path.replacingOccurrences(of: "{id}", with: "999999")
                 let body = [.post, .patch].contains(route.method) ? "{}" : nil
                 for (callerName, caller, allowed) in callers {
-                    let reply = try await client.call(route.method, uri, as: caller, json: body)
+                    // With the desktop app secret, so a kiosk route answers on permission alone.
+                    let reply = try await client.call(route.method, uri, as: caller, json: body, headers: TestServer.kioskHeaders())
                     if allowed(roles, scopes) {
                         #expect(![401, 403].contains(reply.status.code), "\(callerName) on \(name): \(reply.text)")
                     } else {

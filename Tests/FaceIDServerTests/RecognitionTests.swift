@@ -276,6 +276,12 @@ struct RecognitionTests {
             #expect(above["decision"] as? String == "unknown", "\(above.text.prefix(300))")
             let below = try await Self.search(client, owner.caller, photos[1], ["min_similarity": justBelow * 100])
             #expect(below["decision"] as? String == "match", "\(below.text.prefix(300))")
+            // The same field as a multipart form field.
+            var form = Data("--b9\r\nContent-Disposition: form-data; name=\"min_similarity\"\r\n\r\n\(justAbove)\r\n".utf8)
+            form += Data("--b9\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n".utf8)
+                + FileManager.default.contents(atPath: photos[1])! + Data("\r\n--b9--\r\n".utf8)
+            let multipart = try await client.raw(.post, "/face/search", as: owner.caller, body: form, contentType: "multipart/form-data; boundary=b9")
+            #expect(multipart["decision"] as? String == "unknown", "\(multipart.text.prefix(300))")
             for fields in [["min_similarity": 150], ["min_similarity": -1], ["min_similarity": 0.9, "max_distance": 0.5]] {
                 let reply = try await Self.search(client, owner.caller, photos[1], fields)
                 expectError(reply, .badRequest, "invalid_field")
@@ -320,6 +326,15 @@ struct RecognitionTests {
             #expect(try await client.call(.delete, "/persons/\(personID)", as: owner.caller).status == .noContent)
             #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
             expectError(try await client.call(.get, "/faces/\(faceID)/image", as: owner.caller), .notFound, "not_found")
+
+            // Turning store_images off deletes the photos kept so far.
+            let third = try await Self.enroll(client, owner.caller, photos[2], ["full_name": "Third " + name, "allow_duplicate": true])
+            let thirdFace = try #require((third["face_id"] as? NSNumber)?.int64Value)
+            #expect(try await client.call(.get, "/faces/\(thirdFace)/image", as: owner.caller).status == .ok)
+            _ = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["store_images": false]))
+            expectError(try await client.call(.get, "/faces/\(thirdFace)/image", as: owner.caller), .notFound, "image_not_stored")
+            #expect(!FileManager.default.fileExists(atPath: folder))
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
 
             // A photo whose face is gone (a crash before the delete was applied) is swept at start.
             try Data([1, 2, 3]).write(to: URL(fileURLWithPath: folder + "/999999.sealed"))

@@ -36,6 +36,7 @@ struct TestServer: Sendable {
         configuration.masterKey = MasterKey.random()
         configuration.logLevel = .critical
         configuration.modelDirectory = Self.packageRoot + "/models"
+        configuration.desktopAppSecret = Self.appSecret
         adjust(&configuration)
         self.configuration = configuration
         var logger = Logger(label: "faceid-test")
@@ -46,6 +47,16 @@ struct TestServer: Sendable {
         let (router, routes) = buildRouter(services: services)
         self.routes = routes
         servedRoutes = router.routes.map { "\($0.method.rawValue) \($0.path.description)" }
+    }
+
+    static let appSecret = "test-desktop-app-secret"
+
+    /// What the desktop app sends besides its credentials.
+    static func kioskHeaders(device: Int64? = nil, secret: String? = appSecret) -> HTTPFields {
+        var headers: HTTPFields = [HTTPField.Name("X-Timekeeper-Desktop")!: "true"]
+        if let secret { headers[HTTPField.Name("X-App-Secret")!] = secret }
+        if let device { headers[HTTPField.Name("X-Device-Id")!] = String(device) }
+        return headers
     }
 
     /// Runs `body` against the router, then closes the store and removes the data folder.

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 
 /// Every error the API answers with, in one table: status, stable code, message.
@@ -73,4 +74,25 @@ extension APIError {
         error.detail = "person_id \(personID)"
         return error
     }
+}
+
+/// The timekeeper kiosks' contract (`docs/face-sync-api.md`): these messages are what the desktop app shows.
+extension APIError {
+    static let invalidFaceEncoding = APIError(.badRequest, code: "invalid_face_encoding", "Invalid face encoding format",
+                                              detail: "Expected array of 128 float values")
+    static let employeeNotFound = APIError(.notFound, code: "not_found", "Employee not found")
+    static let noFaceToDelete = APIError(.notFound, code: "not_found", "Employee not found or no face data to delete")
+    static let otherCompanysEmployee = APIError(.forbidden, code: "forbidden", "This employee belongs to another company")
+    static let invalidAppSecret = APIError(.unauthorized, code: "invalid_app_secret", "Missing or invalid X-App-Secret")
+    static func staleRegistration(stored: Date) -> APIError {
+        var error = APIError(.conflict, code: "stale_registration", "A newer face registration is already stored",
+                             detail: "stored registration: \(Timestamp.format(stored))")
+        error.extra = ["registered_at": Timestamp.format(stored)]
+        return error
+    }
+    static func timekeeperIDTaken(employeeID: Int64) -> APIError {
+        APIError(.conflict, code: "timekeeper_id_taken", "Another employee has this timekeeper_id", detail: "employee_id \(employeeID)")
+    }
+    static let cursorExpired = APIError(.gone, code: "cursor_expired", "The sync cursor is expired or unknown",
+                                        detail: "run a full sync (no cursor) and continue from its next_cursor")
 }

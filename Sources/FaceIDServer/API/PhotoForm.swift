@@ -7,7 +7,7 @@ import MultipartKit
 /// one validation path and one set of errors.
 enum PhotoForm {
     /// How form fields map to JSON types; every other field is a string.
-    private static let numbers: Set<String> = ["person_id", "top_k", "max_distance"]
+    private static let numbers: Set<String> = ["person_id", "top_k", "max_distance", "min_similarity"]
     private static let booleans: Set<String> = ["reference", "allow_duplicate"]
     private static let arrays: Set<String> = ["tags", "groups"]
     private static let objects: Set<String> = ["metadata"]

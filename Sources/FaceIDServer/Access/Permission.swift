@@ -47,12 +47,15 @@ public enum Permission: String, Sendable, CaseIterable {
     case readEncodings
     /// `GET /faces/{id}/image` (stored enrollment photos).
     case readImages
+    /// The kiosk contract: `POST/DELETE /api/employees/{id}/face`, `GET /api/employees/timekeeper[/changes]`,
+    /// `POST /api/devices/{id}/ack` (each also needs `X-App-Secret`).
+    case syncFaces
 
     /// Roles granted this permission.
     public var allowedRoles: Set<Role> {
         switch self {
         case .readProfile, .readDevices, .readSettings, .readPersons, .recognize: [.owner, .admin, .staff, .viewer]
-        case .managePersons: [.owner, .admin, .staff]
+        case .managePersons, .syncFaces: [.owner, .admin, .staff]
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces,
              .readAccessLog, .readEncodings, .readImages: [.owner, .admin]
         }
@@ -65,7 +68,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .managePersons: [.admin, .enroll, .kiosk]
         case .manageGroups: [.admin, .enroll]
         case .recognize: [.admin, .recognize, .kiosk]
-        case .readEncodings: [.admin, .kiosk]
+        case .readEncodings, .syncFaces: [.admin, .kiosk]
         case .readDevices: [.admin, .kiosk]
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit, .importFaces,
              .readAccessLog, .readImages: [.admin]

@@ -30,6 +30,8 @@ public struct ServerConfiguration: Sendable {
     public var masterKeyFile: String
     /// `kiosk.appSecret`: the desktop app secret kiosks send in `X-App-Secret` (or `kiosk.appSecretFile`, default `<data>/app.secret`).
     public var desktopAppSecret: String?
+    /// `sync.tombstoneDays`: how long the kiosk feed keeps changes (deletions included); an older cursor gets 410.
+    public var tombstoneDays: Int
     /// `auth.tokenLifetime`: default session lifetime in seconds (a company setting can shorten or lengthen it).
     public var tokenLifetime: Int
     /// `auth.bcryptCost`: bcrypt work factor for passwords (4…31).
@@ -61,6 +63,7 @@ public struct ServerConfiguration: Sendable {
         masterKey = nil
         masterKeyFile = dataDirectory + "/master.key"
         desktopAppSecret = nil
+        tombstoneDays = 30
         tokenLifetime = 12 * 3600
         bcryptCost = 12
         rateLimits = RateLimitConfiguration()
@@ -89,6 +92,7 @@ public struct ServerConfiguration: Sendable {
             desktopAppSecret = try Self.readSecretFile(reader.string(forKey: "kiosk.appSecretFile", default: dataDirectory + "/app.secret"))
         }
         modelDirectory = reader.string(forKey: "models.directory", default: modelDirectory)
+        tombstoneDays = reader.int(forKey: "sync.tombstoneDays", default: tombstoneDays)
         tokenLifetime = reader.int(forKey: "auth.tokenLifetime", default: tokenLifetime)
         bcryptCost = reader.int(forKey: "auth.bcryptCost", default: bcryptCost)
         rateLimits = RateLimitConfiguration(reader: reader.scoped(to: "rateLimit"), defaults: rateLimits)
@@ -125,6 +129,7 @@ public struct ServerConfiguration: Sendable {
         guard (0...65535).contains(port) else { throw ConfigurationError(key: "http.port", message: "expected 0…65535") }
         guard maxBodySize >= 1024 else { throw ConfigurationError(key: "http.maxBodySize", message: "expected at least 1024 bytes") }
         guard (4...31).contains(bcryptCost) else { throw ConfigurationError(key: "auth.bcryptCost", message: "expected 4…31") }
+        guard tombstoneDays >= 1 else { throw ConfigurationError(key: "sync.tombstoneDays", message: "expected at least 1 day") }
         guard tokenLifetime >= 60 else { throw ConfigurationError(key: "auth.tokenLifetime", message: "expected at least 60 seconds") }
     }
 
@@ -150,6 +155,10 @@ public struct RateLimitConfiguration: Sendable {
     public var companyPerMinute = 6000
     /// `rateLimit.credentialPerMinute`: requests per API key, device or session per minute.
     public var credentialPerMinute = 1200
+    /// `rateLimit.faceRegistrationsPerMinute`: kiosk face uploads per company per minute.
+    public var faceRegistrationsPerMinute = 100
+    /// `rateLimit.fullSyncsPerHour`: full syncs (first page of the list, or the feed without a cursor) per kiosk per hour.
+    public var fullSyncsPerHour = 10
 
     public init() {}
 
@@ -159,6 +168,8 @@ public struct RateLimitConfiguration: Sendable {
         loginFailuresPerAddress = reader.int(forKey: "loginFailuresPerAddress", default: defaults.loginFailuresPerAddress)
         companyPerMinute = reader.int(forKey: "companyPerMinute", default: defaults.companyPerMinute)
         credentialPerMinute = reader.int(forKey: "credentialPerMinute", default: defaults.credentialPerMinute)
+        faceRegistrationsPerMinute = reader.int(forKey: "faceRegistrationsPerMinute", default: defaults.faceRegistrationsPerMinute)
+        fullSyncsPerHour = reader.int(forKey: "fullSyncsPerHour", default: defaults.fullSyncsPerHour)
     }
 }
 

@@ -21,6 +21,8 @@ struct SettingsController {
             companyID: principal.companyID, fallback: services.defaultSettings, actor: principal.actor,
             origin: services.origin(request, context)
         ) { current in try current.applying(patch, serverMaximumPerMinute: maximum) }
+        // Turning store_images off deletes the photos kept so far: "only while it is on" is what admins were told.
+        if !settings.storeImages { services.index.images.removeAll(companyID: principal.companyID) }
         return SettingsResponse(settings: settings)
     }
 }

@@ -38,6 +38,11 @@ struct ImageVault: Sendable {
         unlink(path(companyID, faceID))
     }
 
+    /// Every photo of the company (the company turned `store_images` off).
+    func removeAll(companyID: Int64) {
+        try? FileManager.default.removeItem(atPath: "\(directory)/\(companyID)")
+    }
+
     /// Removes every stored photo whose face is not in `store`; returns how many.
     func sweep(_ store: Store) async throws -> Int {
         let companies = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []

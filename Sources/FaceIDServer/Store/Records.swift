@@ -73,6 +73,9 @@ struct DeviceRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendabl
     var name: String
     var location: String
     var createdAt: Date
+    /// The last feed position the kiosk acknowledged having applied (`POST /api/devices/{id}/ack`).
+    var ackedSeq: Int64? = nil
+    var ackedAt: Date? = nil
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
@@ -126,6 +129,10 @@ struct PersonRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendabl
     var metadata: String
     var createdAt: Date
     var updatedAt: Date
+    /// The payroll time clock's id for the employee, unique within the company.
+    var timekeeperID: String? = nil
+    /// Set when the employee was deleted or resigned: the record stays for payroll, the faces are gone.
+    var deletedAt: Date? = nil
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
@@ -148,10 +155,12 @@ struct FaceRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable 
     var sealedEncoding: Data
     /// The model that made the encoding (`dlib-resnet-v1`).
     var modelID: String
-    /// `photo` or `import`.
+    /// `photo`, `import` or `kiosk`.
     var source: String
     var reference: Bool
     var createdAt: Date
+    /// When a kiosk registered it (its clock, never later than `createdAt`); nil = `createdAt`.
+    var registeredAt: Date? = nil
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

@@ -151,9 +151,7 @@ extension Store {
 
     func faces(personID: Int64, companyID: Int64) async throws -> [FaceRecord]? {
         try await pool.read { db in
-            guard try PersonRecord.filter(Column("id") == personID && Column("companyID") == companyID).fetchCount(db) > 0 else {
-                return nil
-            }
+            guard try Self.personRecord(id: personID, companyID: companyID, db: db) != nil else { return nil }
             return try FaceRecord.filter(Column("personID") == personID && Column("companyID") == companyID).order(Column("id")).fetchAll(db)
         }
     }

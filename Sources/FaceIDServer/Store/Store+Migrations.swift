@@ -141,6 +141,46 @@ extension Store {
             }
             try db.create(index: "accessLog_company_time", on: "accessLog", columns: ["companyID", "atMicros"])
         }
+        migrator.registerMigration("v5-employees") { db in
+            // Employees are persons: a timekeeper id, and a soft delete (resigned) that keeps the payroll record.
+            try db.alter(table: "persons") { t in
+                t.add(column: "timekeeperID", .text)
+                t.add(column: "deletedAt", .datetime)
+            }
+            try db.create(index: "persons_company_timekeeper", on: "persons", columns: ["companyID", "timekeeperID"],
+                          unique: true, condition: Column("timekeeperID") != nil)
+            // When a kiosk registered the face (its own clock, never after the upload); null = when it was stored.
+            try db.alter(table: "faces") { t in t.add(column: "registeredAt", .datetime) }
+            // The kiosk feed: one row per change of an employee or of their faces, written by triggers in the same
+            // transaction as the change, whichever path made it. Kiosks read it coalesced per employee.
+            try db.create(table: "employeeChanges") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("companyID", .integer).notNull()
+                t.column("personID", .integer).notNull()
+                t.column("atMicros", .integer).notNull()
+            }
+            try db.create(index: "employeeChanges_company_seq", on: "employeeChanges", columns: ["companyID", "seq"])
+            try db.create(index: "employeeChanges_person_seq", on: "employeeChanges", columns: ["personID", "seq"])
+            let now = "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)"
+            for (table, event, row, person) in [("persons", "INSERT", "NEW", "id"), ("persons", "UPDATE", "NEW", "id"),
+                                                ("persons", "DELETE", "OLD", "id"), ("faces", "INSERT", "NEW", "personID"),
+                                                ("faces", "DELETE", "OLD", "personID")] {
+                try db.execute(sql: """
+                    CREATE TRIGGER \(table)_\(event.lowercased())_employeeChange AFTER \(event) ON \(table)
+                    BEGIN INSERT INTO employeeChanges (companyID, personID, atMicros) VALUES (\(row).companyID, \(row).\(person), \(now)); END;
+                    """)
+            }
+            // How far the feed has been purged (tombstones older than the retention): older cursors are expired.
+            try db.create(table: "syncState") { t in
+                t.primaryKey("companyID", .integer)
+                t.column("purgedThroughSeq", .integer).notNull()
+            }
+            // What each kiosk applied.
+            try db.alter(table: "devices") { t in
+                t.add(column: "ackedSeq", .integer)
+                t.add(column: "ackedAt", .datetime)
+            }
+        }
         return migrator
     }
 }

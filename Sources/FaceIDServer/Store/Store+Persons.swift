@@ -98,7 +98,7 @@ extension Store {
 
     func persons(companyID: Int64, filter: PersonFilter) async throws -> [Person] {
         try await pool.read { db in
-            var request = PersonRecord.filter(Column("companyID") == companyID)
+            var request = PersonRecord.filter(Column("companyID") == companyID && Column("deletedAt") == nil)
             if let afterID = filter.afterID { request = request.filter(Column("id") > afterID) }
             if let externalID = filter.externalID { request = request.filter(Column("externalID") == externalID) }
             if let name = filter.name {
@@ -166,11 +166,12 @@ extension Store {
 
     // MARK: Helpers (inside a transaction)
 
+    /// A person who is not deleted (a resigned employee is invisible to the persons API).
     static func personRecord(id: Int64, companyID: Int64, db: Database) throws -> PersonRecord? {
-        try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db)
+        try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID && Column("deletedAt") == nil).fetchOne(db)
     }
 
-    private static func requireFreeExternalID(_ externalID: String?, companyID: Int64, except: Int64?, db: Database) throws {
+    static func requireFreeExternalID(_ externalID: String?, companyID: Int64, except: Int64?, db: Database) throws {
         guard let externalID else { return }
         if let other = try Int64.fetchOne(db, sql: "SELECT id FROM persons WHERE companyID = ? AND externalID = ?",
                                           arguments: [companyID, externalID]), other != except {

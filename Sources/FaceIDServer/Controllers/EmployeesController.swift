@@ -1,0 +1,180 @@
+import Foundation
+import Hummingbird
+import SwiftCSV
+
+/// The HR side of the kiosks: `POST/GET /api/employees`, `GET/PATCH/DELETE /api/employees/{id}`, and the bulk
+/// `POST /api/employees/import` (a JSON array, or CSV with a `name,timekeeper_id[,external_id]` header).
+///
+/// An employee is a person with a timekeeper id. Deleting (or resigning) keeps the record for payroll and removes
+/// the faces — from the store, the index and, through the feed's tombstone, every kiosk.
+struct EmployeesController {
+    let services: AppServices
+    /// The most rows one import may carry.
+    static let maximumImport = 10_000
+
+    func addRoutes(to routes: inout ProtectedRoutes) {
+        routes.on(.post, "/api/employees", .managePersons, use: create)
+        routes.on(.get, "/api/employees", .readPersons, use: list)
+        routes.on(.post, "/api/employees/import", .managePersons, use: importRows)
+        routes.on(.get, "/api/employees/{id}", .readPersons, use: show)
+        routes.on(.patch, "/api/employees/{id}", .managePersons, use: update)
+        routes.on(.delete, "/api/employees/{id}", .managePersons, use: delete)
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Created<EmployeeResponse> {
+        let body = try await request.decodeJSON(EmployeeInput.self, limit: services.configuration.maxBodySize)
+        let employee = try await services.store.createEmployee(
+            try Self.row(body, field: ""), companyID: principal.companyID, actor: principal.actor, origin: services.origin(request, context))
+        return Created(value: EmployeeResponse(employee: EmployeeView(employee)))
+    }
+
+    /// `?include_deleted=true`, `limit` ≤ 500, `cursor` from the previous page.
+    @Sendable func list(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> EmployeeList {
+        let limit = try request.pageLimit()
+        let employees = try await services.store.employees(
+            companyID: principal.companyID, includeDeleted: try request.query("include_deleted", KioskController.flag) ?? false,
+            afterID: try request.query("cursor") { Int64($0) }, limit: limit)
+        return EmployeeList(employees: employees.map(EmployeeView.init),
+                            nextCursor: Page.nextCursor(count: employees.count, limit: limit, lastID: employees.last?.record.id))
+    }
+
+    @Sendable func show(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> EmployeeResponse {
+        let id = try context.parameters.id("id", "Employee")
+        guard let employee = try await services.store.employee(id: id, companyID: principal.companyID) else { throw APIError.employeeNotFound }
+        return EmployeeResponse(employee: EmployeeView(employee))
+    }
+
+    /// `{name?, timekeeper_id?, external_id? (null clears), resigned?}`; `resigned: true` is the same as DELETE.
+    @Sendable func update(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> EmployeeResponse {
+        let id = try context.parameters.id("id", "Employee")
+        let body = try await request.decodeJSON(EmployeePatch.self, limit: services.configuration.maxBodySize)
+        let change = Store.EmployeeChange(
+            name: try body.name.map { try Validate.name($0, field: "name") },
+            timekeeperID: try body.timekeeperId.map { try Validate.name($0, field: "timekeeper_id", maximum: 64) },
+            externalID: try body.externalId.map { try PersonsController.externalID($0) }, resigned: body.resigned)
+        let employee = try await services.store.updateEmployee(id: id, companyID: principal.companyID, change: change,
+                                                               actor: principal.actor, origin: services.origin(request, context))
+        try await services.index.catchUp(principal.companyID)
+        return EmployeeResponse(employee: EmployeeView(employee))
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
+        let id = try context.parameters.id("id", "Employee")
+        try await services.store.deleteEmployee(id: id, companyID: principal.companyID, actor: principal.actor,
+                                                origin: services.origin(request, context))
+        try await services.index.catchUp(principal.companyID)
+        return Response(status: .noContent)
+    }
+
+    /// All rows or none: a bad row is a 400 naming it (`[3].name`, or `line 4` of a CSV).
+    @Sendable func importRows(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> ImportEmployeesResponse {
+        let data = try await request.bodyData(limit: services.configuration.maxBodySize)
+        let isCSV = request.headers[.contentType]?.lowercased().contains("csv") ?? false
+        let rows = try isCSV ? Self.csvRows(data) : APIJSON.decode([EmployeeInput].self, from: data).enumerated().map { index, input in
+            try Self.row(input, field: "[\(index)].")
+        }
+        guard !rows.isEmpty else { throw APIError.invalidField("employees", "nothing to import") }
+        guard rows.count <= Self.maximumImport else { throw APIError.invalidField("employees", "at most \(Self.maximumImport) per request") }
+        guard Set(rows.map(\.timekeeperID)).count == rows.count else { throw APIError.invalidField("timekeeper_id", "repeated in the import") }
+        let (created, updated) = try await services.store.importEmployees(rows, companyID: principal.companyID, actor: principal.actor,
+                                                                          origin: services.origin(request, context))
+        return ImportEmployeesResponse(created: created, updated: updated, unchanged: rows.count - created - updated)
+    }
+
+    static func row(_ input: EmployeeInput, field prefix: String) throws(APIError) -> Store.EmployeeRow {
+        Store.EmployeeRow(name: try Validate.name(input.name, field: prefix + "name"),
+                          timekeeperID: try Validate.name(input.timekeeperId, field: prefix + "timekeeper_id", maximum: 64),
+                          externalID: try PersonsController.externalID(input.externalId))
+    }
+
+    static func csvRows(_ data: Data) throws(APIError) -> [Store.EmployeeRow] {
+        let csv: CSV<Named>
+        do {
+            csv = try CSV<Named>(string: String(decoding: data, as: UTF8.self), delimiter: .comma)
+        } catch {
+            throw APIError.invalidField("csv", "cannot parse the CSV")
+        }
+        guard csv.header.contains("name"), csv.header.contains("timekeeper_id") else {
+            throw APIError.invalidField("csv", "expected a header line with name and timekeeper_id (and optionally external_id)")
+        }
+        var rows: [Store.EmployeeRow] = []
+        for (index, fields) in csv.rows.enumerated() {
+            let input = EmployeeInput(name: fields["name"] ?? "", timekeeperId: fields["timekeeper_id"] ?? "",
+                                      externalId: fields["external_id"].flatMap { $0.isEmpty ? nil : $0 })
+            rows.append(try row(input, field: "line \(index + 2): "))
+        }
+        return rows
+    }
+}
+
+struct EmployeeInput: Decodable {
+    var name: String
+    var timekeeperId: String
+    var externalId: String?
+}
+
+struct EmployeePatch: Decodable {
+    var name: String?
+    var timekeeperId: String?
+    var externalId: String??
+    var resigned: Bool?
+
+    private enum CodingKeys: String, CodingKey {
+        case name, timekeeperId, externalId, resigned
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decodeIfPresent(String.self, forKey: .name)
+        timekeeperId = try container.decodeIfPresent(String.self, forKey: .timekeeperId)
+        // Present and null clears the external id; absent keeps it.
+        externalId = container.contains(.externalId) ? .some(try container.decodeIfPresent(String.self, forKey: .externalId)) : nil
+        resigned = try container.decodeIfPresent(Bool.self, forKey: .resigned)
+    }
+}
+
+struct EmployeeView: ResponseEncodable, Sendable {
+    var id: Int64
+    var name: String
+    var timekeeperId: String?
+    var externalId: String?
+    var active: Bool
+    var deletedAt: String?
+    var hasFaceRegistration: Bool
+    var faceRegisteredAt: String?
+    var faceCount: Int
+    var createdAt: String
+    var updatedAt: String
+
+    init(_ employee: Store.Employee) {
+        id = employee.record.id!
+        name = employee.record.fullName
+        timekeeperId = employee.record.timekeeperID
+        externalId = employee.record.externalID
+        active = employee.record.deletedAt == nil
+        deletedAt = employee.record.deletedAt.map(Timestamp.format)
+        hasFaceRegistration = employee.face != nil
+        faceRegisteredAt = employee.face.map { Timestamp.format($0.registration) }
+        faceCount = employee.faceCount
+        createdAt = Timestamp.format(employee.record.createdAt)
+        updatedAt = Timestamp.format(employee.record.updatedAt)
+    }
+}
+
+struct EmployeeResponse: ResponseEncodable, Sendable {
+    var success = true
+    var employee: EmployeeView
+}
+
+struct EmployeeList: ResponseEncodable, Sendable {
+    var success = true
+    var employees: [EmployeeView]
+    var nextCursor: String?
+}
+
+struct ImportEmployeesResponse: ResponseEncodable, Sendable {
+    var success = true
+    var created: Int
+    var updated: Int
+    var unchanged: Int
+}

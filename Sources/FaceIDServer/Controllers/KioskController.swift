@@ -1,0 +1,417 @@
+import CompressNIO
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The timekeeper desktop app's contract (`docs/face-sync-api.md`): face upload and delete, the employee list with
+/// encodings, and the delta feed with tombstones, acknowledgements and the propagation report.
+///
+/// Every route here except the propagation report also needs `X-App-Secret`, the desktop app's shared secret.
+struct KioskController {
+    let services: AppServices
+
+    func addRoutes(to routes: inout ProtectedRoutes) {
+        routes.on(.post, "/api/employees/{id}/face", .syncFaces, use: registerFace)
+        routes.on(.delete, "/api/employees/{id}/face", .syncFaces, use: deleteFace)
+        routes.on(.get, "/api/employees/timekeeper", .syncFaces, use: timekeeper)
+        routes.on(.get, "/api/employees/timekeeper/changes", .syncFaces, use: changes)
+        routes.on(.post, "/api/devices/{id}/ack", .syncFaces, use: acknowledge)
+        routes.on(.get, "/api/employees/{id}/face/propagation", .readDevices, use: propagation)
+    }
+
+    // MARK: Faces
+
+    @Sendable func registerFace(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> KioskFaceRegistered {
+        try requireAppSecret(request)
+        let id = try await ownEmployee(context, principal)
+        try services.limit("face-registrations:\(principal.companyID)", .perMinute(services.configuration.rateLimits.faceRegistrationsPerMinute))
+        let body = try await KioskFaceBody.decode(request.bodyData(limit: services.configuration.maxBodySize))
+        let registered = try await services.store.registerKioskFace(
+            employeeID: id, companyID: principal.companyID, encoding: body.encoding, registeredAt: body.registeredAt, keyRing: services.keyRing,
+            actor: principal.actor, deviceID: principal.deviceID, origin: services.origin(request, context))
+        try await services.index.catchUp(principal.companyID)
+        return KioskFaceRegistered(employeeId: id, registeredAt: Timestamp.format(registered))
+    }
+
+    @Sendable func deleteFace(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> KioskFaceDeleted {
+        try requireAppSecret(request)
+        let id: Int64
+        do {
+            id = try await ownEmployee(context, principal)
+        } catch let error as APIError where error.status == .notFound {
+            throw APIError.noFaceToDelete
+        }
+        guard try await services.store.deleteKioskFaces(employeeID: id, companyID: principal.companyID, actor: principal.actor,
+                                                        deviceID: principal.deviceID, origin: services.origin(request, context)) else {
+            throw APIError.noFaceToDelete
+        }
+        try await services.index.catchUp(principal.companyID)
+        return KioskFaceDeleted(employeeId: id)
+    }
+
+    /// The path's employee when it is the caller company's: 404 when nobody's (or left), 403 when another company's.
+    private func ownEmployee(_ context: AppRequestContext, _ principal: Principal) async throws -> Int64 {
+        guard let id = Int64(context.parameters.get("id") ?? "") else { throw APIError.employeeNotFound }
+        switch try await services.store.ownership(ofEmployee: id, companyID: principal.companyID) {
+        case .own: return id
+        case .otherCompany: throw APIError.otherCompanysEmployee
+        case .missing: throw APIError.employeeNotFound
+        }
+    }
+
+    // MARK: Full list
+
+    /// `?include_faces=true&page=1&page_size=500`: a JSON array, `X-Total-Count`, `Link: <…>; rel="next"`, gzip on request.
+    @Sendable func timekeeper(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
+        try requireAppSecret(request)
+        let includeFaces = try request.query("include_faces", Self.flag) ?? false
+        let page = try request.query("page") { Int($0).flatMap { $0 >= 1 ? $0 : nil } } ?? 1
+        let pageSize = try request.query("page_size") { Int($0).flatMap { (1...1000).contains($0) ? $0 : nil } } ?? 500
+        if page == 1 { try limitFullSync(principal) }
+        let (total, employees) = try await services.store.timekeeperPage(companyID: principal.companyID, page: page, pageSize: pageSize)
+        let views = try await timekeeperViews(employees, companyID: principal.companyID, includeFaces: includeFaces)
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        headers[Self.totalCount] = String(total)
+        if page * pageSize < total {
+            headers[Self.link] = "<\(request.uri.path)?include_faces=\(includeFaces)&page=\(page + 1)&page_size=\(pageSize)>; rel=\"next\""
+        }
+        return try Self.json(views, request: request, headers: headers)
+    }
+
+    // MARK: Delta feed
+
+    /// `?cursor=…&limit=…`: without a cursor a snapshot of every employee as upserts (paged), then the changes since.
+    @Sendable func changes(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
+        try requireAppSecret(request)
+        let limit = try request.query("limit") { Int($0).flatMap { (1...1000).contains($0) ? $0 : nil } } ?? 500
+        let companyID = principal.companyID
+        try await services.store.purgeFeed(companyID: companyID, olderThan: Date().addingTimeInterval(-Double(services.configuration.tombstoneDays) * 86_400))
+        let cursor = try request.query("cursor") { $0 }.map { text throws(APIError) in
+            guard let cursor = SyncCursor(text), cursor.companyID == companyID else { throw APIError.cursorExpired }
+            return cursor
+        }
+        let page: ChangesPage
+        switch cursor {
+        case nil:
+            try limitFullSync(principal)
+            let head = try await services.store.feedHead(companyID: companyID)
+            page = try await snapshot(companyID: companyID, startSeq: head.lastSeq, afterID: nil, limit: limit)
+        case .snapshot(_, let startSeq, let afterID)?:
+            guard startSeq >= (try await services.store.feedHead(companyID: companyID)).purgedThrough else { throw APIError.cursorExpired }
+            page = try await snapshot(companyID: companyID, startSeq: startSeq, afterID: afterID, limit: limit)
+        case .delta(_, let seq)?:
+            let (rows, head) = try await services.store.employeeChanges(companyID: companyID, after: seq, limit: limit)
+            guard seq >= head.purgedThrough, seq <= head.lastSeq else { throw APIError.cursorExpired }
+            let views = try await timekeeperViews(rows.compactMap(\.employee), companyID: companyID, includeFaces: true)
+            let byID = Dictionary(uniqueKeysWithValues: views.map { ($0.id, $0) })
+            let changes = rows.map { row in byID[row.personID].map(Change.upsert) ?? .delete(row.personID) }
+            let next = rows.last?.seq ?? seq
+            page = ChangesPage(changes: changes, nextCursor: SyncCursor.delta(companyID: companyID, seq: next).text,
+                               hasMore: next < head.lastSeq)
+        }
+        return try Self.json(page, request: request, headers: [.contentType: "application/json; charset=utf-8"])
+    }
+
+    private func snapshot(companyID: Int64, startSeq: Int64, afterID: Int64?, limit: Int) async throws -> ChangesPage {
+        let employees = try await services.store.employees(companyID: companyID, includeDeleted: false, afterID: afterID, limit: limit)
+        let views = try await timekeeperViews(employees, companyID: companyID, includeFaces: true)
+        if employees.count == limit, let last = employees.last?.record.id {
+            return ChangesPage(changes: views.map(Change.upsert),
+                               nextCursor: SyncCursor.snapshot(companyID: companyID, startSeq: startSeq, afterID: last).text, hasMore: true)
+        }
+        let head = try await services.store.feedHead(companyID: companyID)
+        return ChangesPage(changes: views.map(Change.upsert), nextCursor: SyncCursor.delta(companyID: companyID, seq: startSeq).text,
+                           hasMore: head.lastSeq > startSeq)
+    }
+
+    /// `{cursor}`: the device applied everything up to that cursor.
+    @Sendable func acknowledge(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AckResponse {
+        try requireAppSecret(request)
+        let id = try context.parameters.id("id", "Device")
+        let body = try await request.decodeJSON(AckRequest.self, limit: 64 << 10)
+        guard let cursor = SyncCursor(body.cursor), cursor.companyID == principal.companyID else {
+            throw APIError.invalidField("cursor", "not a cursor of this company")
+        }
+        guard case .delta(_, let seq) = cursor else {
+            throw APIError.invalidField("cursor", "a snapshot is not finished: acknowledge the next_cursor of its last page")
+        }
+        let device = try await services.store.acknowledge(deviceID: id, companyID: principal.companyID, seq: seq)
+        return AckResponse(deviceId: id, ackedCursor: SyncCursor.delta(companyID: principal.companyID, seq: device.ackedSeq ?? seq).text,
+                           ackedAt: Timestamp.format(device.ackedAt ?? Date()))
+    }
+
+    /// Which kiosks applied the employee's latest change (a deletion included) and which have not yet.
+    @Sendable func propagation(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> PropagationResponse {
+        let id = try context.parameters.id("id", "Employee")
+        guard let (latest, devices) = try await services.store.propagation(employeeID: id, companyID: principal.companyID),
+              let employee = try await services.store.employee(id: id, companyID: principal.companyID) else {
+            throw APIError.employeeNotFound
+        }
+        let views = devices.map { device in
+            DevicePropagation(id: device.id!, name: device.name, location: device.location,
+                              ackedCursor: device.ackedSeq.map { SyncCursor.delta(companyID: principal.companyID, seq: $0).text },
+                              ackedAt: device.ackedAt.map(Timestamp.format), applied: latest.map { (device.ackedSeq ?? 0) >= $0.seq } ?? true)
+        }
+        let state = employee.record.deletedAt == nil ? (employee.face == nil ? "no_face" : "face_registered") : "deleted"
+        return PropagationResponse(
+            employeeId: id, state: state,
+            latestChange: latest.map { LatestChange(cursor: SyncCursor.delta(companyID: principal.companyID, seq: $0.seq).text,
+                                                    at: Timestamp.format(micros: $0.atMicros)) },
+            devices: views, applied: views.filter(\.applied).map(\.id), pending: views.filter { !$0.applied }.map(\.id))
+    }
+
+    // MARK: Helpers
+
+    static let totalCount = HTTPField.Name("X-Total-Count")!
+    static let link = HTTPField.Name("Link")!
+    static let appSecret = HTTPField.Name("X-App-Secret")!
+
+    static func flag(_ text: String) -> Bool? { ["true": true, "1": true, "false": false, "0": false][text.lowercased()] }
+
+    /// 401 unless `X-App-Secret` equals the configured desktop app secret (compared in constant time).
+    private func requireAppSecret(_ request: Request) throws(APIError) {
+        guard let expected = services.configuration.desktopAppSecret, let sent = request.headers[Self.appSecret],
+              Data(SHA256.hash(data: Data(sent.utf8))) == Data(SHA256.hash(data: Data(expected.utf8))) else {
+            throw APIError.invalidAppSecret
+        }
+    }
+
+    /// At most `rateLimit.fullSyncsPerHour` full syncs per kiosk (its device, else its credential).
+    private func limitFullSync(_ principal: Principal) throws(APIError) {
+        try services.limit("full-sync:" + principal.rateLimitKey, .perHour(services.configuration.rateLimits.fullSyncsPerHour))
+    }
+
+    private func timekeeperViews(_ employees: [Store.Employee], companyID: Int64, includeFaces: Bool) async throws -> [TimekeeperEmployee] {
+        guard includeFaces, employees.contains(where: { $0.face != nil }) else {
+            return employees.map { TimekeeperEmployee($0, encoding: nil, includeFaces: includeFaces) }
+        }
+        guard let wrappedKey = try await services.store.wrappedKey(companyID: companyID) else { throw APIError.serverFault("no company key") }
+        let sealer = try services.keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
+        return try employees.map { employee in
+            let encoding = try employee.face.map { face in
+                guard let floats = FaceEncoding.floats(try sealer.open(face.sealedEncoding, recordID: "face:\(face.id!)")) else {
+                    throw APIError.serverFault("face \(face.id!) does not open")
+                }
+                return floats
+            }
+            return TimekeeperEmployee(employee, encoding: encoding, includeFaces: true)
+        }
+    }
+
+    /// JSON with the API's encoder, gzip-compressed when the client accepts it.
+    static func json(_ value: some Encodable, request: Request, headers: HTTPFields) throws -> Response {
+        var buffer = ByteBuffer(bytes: try APIJSON.makeEncoder().encode(value))
+        var headers = headers
+        headers[.vary] = "Accept-Encoding"
+        if request.headers[.acceptEncoding]?.lowercased().contains("gzip") == true {
+            buffer = try buffer.compress(with: .gzip(configuration: .init(compressionLevel: .compressionLevel3)))
+            headers[.contentEncoding] = "gzip"
+        }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: buffer))
+    }
+}
+
+/// A sync cursor: opaque to kiosks (base64url), a feed sequence number on the server — never a client clock.
+enum SyncCursor: Equatable {
+    /// After every change up to `seq`.
+    case delta(companyID: Int64, seq: Int64)
+    /// Inside a snapshot taken at `startSeq`, after employee `afterID`.
+    case snapshot(companyID: Int64, startSeq: Int64, afterID: Int64)
+
+    var companyID: Int64 {
+        switch self {
+        case .delta(let companyID, _), .snapshot(let companyID, _, _): companyID
+        }
+    }
+
+    var text: String {
+        let plain = switch self {
+        case .delta(let companyID, let seq): "d.\(companyID).\(seq)"
+        case .snapshot(let companyID, let startSeq, let afterID): "s.\(companyID).\(startSeq).\(afterID)"
+        }
+        return Data(plain.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    init?(_ text: String) {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard text.count <= 100, let data = Data(base64Encoded: base64), let plain = String(data: data, encoding: .utf8) else { return nil }
+        let parts = plain.split(separator: ".", omittingEmptySubsequences: false)
+        let numbers = parts.dropFirst().compactMap { Int64($0) }
+        guard numbers.count == parts.count - 1, numbers.allSatisfy({ $0 >= 0 }) else { return nil }
+        switch (parts.first, numbers.count) {
+        case ("d", 2): self = .delta(companyID: numbers[0], seq: numbers[1])
+        case ("s", 3): self = .snapshot(companyID: numbers[0], startSeq: numbers[1], afterID: numbers[2])
+        default: return nil
+        }
+    }
+}
+
+/// `{"face_encoding": "[0.1, …]" | [0.1, …], "registered_at"?: RFC 3339}`.
+struct KioskFaceBody {
+    var encoding: [Float]
+    var registeredAt: Date?
+
+    private struct Wire: Decodable {
+        var faceEncoding: EncodingValue?
+        var registeredAt: String?
+    }
+
+    /// The JSON string of an array, or the array itself.
+    private enum EncodingValue: Decodable {
+        case text(String)
+        case numbers([Double])
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let text = try? container.decode(String.self) {
+                self = .text(text)
+            } else {
+                self = .numbers(try container.decode([Double].self))
+            }
+        }
+    }
+
+    /// Any malformed body, and any encoding other than exactly 128 finite numbers, is the contract's one 400.
+    static func decode(_ data: Data) throws(APIError) -> KioskFaceBody {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard let wire = try? decoder.decode(Wire.self, from: data), let value = wire.faceEncoding else { throw .invalidFaceEncoding }
+        var registeredAt: Date?
+        if let text = wire.registeredAt {
+            guard let date = Timestamp.parse(text) else { throw .invalidField("registered_at", "expected an RFC 3339 time") }
+            registeredAt = date
+        }
+        let numbers: [Double]
+        switch value {
+        case .numbers(let array):
+            numbers = array
+        case .text(let text):
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard trimmed.hasPrefix("["), trimmed.hasSuffix("]") else { throw .invalidFaceEncoding }
+            var parsed: [Double] = []
+            for part in trimmed.dropFirst().dropLast().split(separator: ",", omittingEmptySubsequences: false) {
+                guard let number = Double(part.trimmingCharacters(in: .whitespaces)) else { throw .invalidFaceEncoding }
+                parsed.append(number)
+            }
+            numbers = parsed
+        }
+        let floats = numbers.map(Float.init)
+        guard floats.count == FaceEncoding.dimension, floats.allSatisfy(\.isFinite) else { throw .invalidFaceEncoding }
+        return KioskFaceBody(encoding: floats, registeredAt: registeredAt)
+    }
+}
+
+/// One employee as kiosks see it; the face keys only when faces were asked for.
+struct TimekeeperEmployee: Encodable, Sendable {
+    var id: Int64
+    var name: String
+    var timekeeperId: String?
+    var includeFaces: Bool
+    var faceEncoding: String?
+    var faceRegisteredAt: String?
+    var hasFaceRegistration: Bool
+
+    init(_ employee: Store.Employee, encoding: [Float]?, includeFaces: Bool) {
+        id = employee.record.id!
+        name = employee.record.fullName
+        timekeeperId = employee.record.timekeeperID
+        self.includeFaces = includeFaces
+        faceEncoding = encoding.map { "[" + $0.map { "\($0)" }.joined(separator: ", ") + "]" }
+        faceRegisteredAt = employee.face.map { Timestamp.format($0.registration) }
+        hasFaceRegistration = employee.face != nil
+    }
+
+    private enum Keys: String, CodingKey {
+        case id, name, timekeeperId, faceEncoding, faceRegisteredAt, hasFaceRegistration
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(name, forKey: .name)
+        try container.encode(timekeeperId, forKey: .timekeeperId)
+        guard includeFaces else { return }
+        try container.encode(faceEncoding, forKey: .faceEncoding)
+        try container.encode(faceRegisteredAt, forKey: .faceRegisteredAt)
+        try container.encode(hasFaceRegistration, forKey: .hasFaceRegistration)
+    }
+}
+
+enum Change: Encodable, Sendable {
+    case upsert(TimekeeperEmployee)
+    case delete(Int64)
+
+    private enum Keys: String, CodingKey {
+        case op, employee, employeeId
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        switch self {
+        case .upsert(let employee):
+            try container.encode("upsert", forKey: .op)
+            try container.encode(employee, forKey: .employee)
+        case .delete(let id):
+            try container.encode("delete", forKey: .op)
+            try container.encode(id, forKey: .employeeId)
+        }
+    }
+}
+
+struct ChangesPage: Encodable, Sendable {
+    var changes: [Change]
+    var nextCursor: String
+    var hasMore: Bool
+}
+
+struct KioskFaceRegistered: ResponseEncodable, Sendable {
+    var success = true
+    var employeeId: Int64
+    var registeredAt: String
+    var message = "Face encoding registered successfully"
+}
+
+struct KioskFaceDeleted: ResponseEncodable, Sendable {
+    var success = true
+    var employeeId: Int64
+    var message = "Face encoding deleted successfully"
+}
+
+struct AckRequest: Decodable {
+    var cursor: String
+}
+
+struct AckResponse: ResponseEncodable, Sendable {
+    var success = true
+    var deviceId: Int64
+    var ackedCursor: String
+    var ackedAt: String
+}
+
+struct LatestChange: Encodable, Sendable {
+    var cursor: String
+    var at: String
+}
+
+struct DevicePropagation: Encodable, Sendable {
+    var id: Int64
+    var name: String
+    var location: String
+    var ackedCursor: String?
+    var ackedAt: String?
+    var applied: Bool
+}
+
+struct PropagationResponse: ResponseEncodable, Sendable {
+    var success = true
+    var employeeId: Int64
+    /// `face_registered`, `no_face` or `deleted`.
+    var state: String
+    var latestChange: LatestChange?
+    var devices: [DevicePropagation]
+    var applied: [Int64]
+    var pending: [Int64]
+}

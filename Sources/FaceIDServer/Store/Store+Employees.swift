@@ -1,0 +1,338 @@
+import Foundation
+import GRDB
+
+/// Employees (persons with a timekeeper id, soft-deleted when they leave), kiosk face registrations and the kiosk feed.
+///
+/// The feed `employeeChanges` is written by triggers on `persons` and `faces` (migration v5), so every path that
+/// changes an employee or a face — this file, the persons API, enrollment, imports — reaches the kiosks.
+extension Store {
+    /// An employee with the face kiosks sync: the latest registered one.
+    struct Employee: Sendable {
+        var record: PersonRecord
+        var face: FaceRecord?
+        var faceCount: Int
+    }
+
+    /// Where an employee id points, seen from a company.
+    enum Ownership: Sendable {
+        case own(PersonRecord)
+        case otherCompany
+        case missing
+    }
+
+    /// A row of `POST /api/employees/import`.
+    struct EmployeeRow: Sendable {
+        var name: String
+        var timekeeperID: String
+        var externalID: String?
+    }
+
+    /// What `PATCH /api/employees/{id}/` changes; nil keeps (`externalID` `.some(nil)` clears).
+    struct EmployeeChange: Sendable {
+        var name: String?
+        var timekeeperID: String?
+        var externalID: String??
+        var resigned: Bool?
+    }
+
+    // MARK: HR
+
+    func createEmployee(_ row: EmployeeRow, companyID: Int64, actor: String, origin: RequestOrigin) async throws -> Employee {
+        try await pool.write { db in
+            try Self.requireFreeTimekeeperID(row.timekeeperID, companyID: companyID, except: nil, db: db)
+            let now = Date()
+            let person = PersonRecord(id: nil, companyID: companyID, externalID: row.externalID, fullName: row.name, tags: "[]",
+                                      metadata: "{}", createdAt: now, updatedAt: now, timekeeperID: row.timekeeperID)
+            return Employee(record: try Self.insertPerson(person, groups: [], actor: actor, origin: origin, db: db).record,
+                            face: nil, faceCount: 0)
+        }
+    }
+
+    /// Creates or (matched by timekeeper id) updates every row, in one transaction: all or nothing.
+    func importEmployees(_ rows: [EmployeeRow], companyID: Int64, actor: String, origin: RequestOrigin) async throws
+        -> (created: Int, updated: Int) {
+        try await pool.write { db in
+            var created = 0, updated = 0
+            let now = Date()
+            for row in rows {
+                if var person = try PersonRecord.filter(Column("companyID") == companyID && Column("timekeeperID") == row.timekeeperID)
+                    .fetchOne(db) {
+                    guard person.fullName != row.name || (row.externalID != nil && person.externalID != row.externalID) else { continue }
+                    if let externalID = row.externalID, externalID != person.externalID {
+                        try Self.requireFreeExternalID(externalID, companyID: companyID, except: person.id, db: db)
+                        person.externalID = externalID
+                    }
+                    person.fullName = row.name
+                    person.updatedAt = now
+                    try person.update(db)
+                    updated += 1
+                } else {
+                    try Self.requireFreeExternalID(row.externalID, companyID: companyID, except: nil, db: db)
+                    var person = PersonRecord(id: nil, companyID: companyID, externalID: row.externalID, fullName: row.name, tags: "[]",
+                                              metadata: "{}", createdAt: now, updatedAt: now, timekeeperID: row.timekeeperID)
+                    try person.insert(db)
+                    created += 1
+                }
+            }
+            try AuditLog.append(
+                AuditEvent(action: "employee.import", actor: actor, detail: ["created": String(created), "updated": String(updated)],
+                           origin: origin),
+                companyID: companyID, db: db)
+            return (created, updated)
+        }
+    }
+
+    /// The company's employees by ascending id (`includeDeleted` adds those who left).
+    func employees(companyID: Int64, includeDeleted: Bool, afterID: Int64?, limit: Int) async throws -> [Employee] {
+        try await pool.read { db in
+            var request = PersonRecord.filter(Column("companyID") == companyID)
+            if !includeDeleted { request = request.filter(Column("deletedAt") == nil) }
+            if let afterID { request = request.filter(Column("id") > afterID) }
+            return try Self.withFaces(request.order(Column("id")).limit(limit).fetchAll(db), db: db)
+        }
+    }
+
+    /// An employee of the company, deleted ones included.
+    func employee(id: Int64, companyID: Int64) async throws -> Employee? {
+        try await pool.read { db in
+            guard let person = try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else { return nil }
+            return try Self.withFaces([person], db: db).first
+        }
+    }
+
+    func updateEmployee(id: Int64, companyID: Int64, change: EmployeeChange, actor: String, origin: RequestOrigin) async throws -> Employee {
+        try await pool.write { db in
+            guard var person = try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
+                throw APIError.notFound("Employee")
+            }
+            var changed: [String] = []
+            if let name = change.name, name != person.fullName { person.fullName = name; changed.append("name") }
+            if let timekeeperID = change.timekeeperID, timekeeperID != person.timekeeperID {
+                try Self.requireFreeTimekeeperID(timekeeperID, companyID: companyID, except: id, db: db)
+                person.timekeeperID = timekeeperID
+                changed.append("timekeeper_id")
+            }
+            if let externalID = change.externalID, externalID != person.externalID {
+                try Self.requireFreeExternalID(externalID, companyID: companyID, except: id, db: db)
+                person.externalID = externalID
+                changed.append("external_id")
+            }
+            if change.resigned == false, person.deletedAt != nil { person.deletedAt = nil; changed.append("reinstated") }
+            person.updatedAt = Date()
+            try person.update(db)
+            try AuditLog.append(
+                AuditEvent(action: "employee.update", actor: actor, target: "person:\(id)", detail: ["fields": changed.joined(separator: ",")],
+                           origin: origin),
+                companyID: companyID, db: db)
+            if change.resigned == true, person.deletedAt == nil {
+                try Self.softDelete(person, actor: actor, origin: origin, db: db)
+            }
+            return try Self.withFaces([Self.person(id, db: db)], db: db)[0]
+        }
+    }
+
+    /// Deleted or resigned: the record stays (payroll), its faces leave the store, the index and — as a tombstone — every kiosk.
+    func deleteEmployee(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
+        try await pool.write { db in
+            guard let person = try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID && Column("deletedAt") == nil)
+                .fetchOne(db) else { throw APIError.notFound("Employee") }
+            try Self.softDelete(person, actor: actor, origin: origin, db: db)
+        }
+    }
+
+    private static func softDelete(_ person: PersonRecord, actor: String, origin: RequestOrigin, db: Database) throws {
+        var person = person
+        let faces = try FaceRecord.filter(Column("personID") == person.id!).fetchAll(db)
+        try removeFaces(faces, db: db)
+        person.deletedAt = Date()
+        person.updatedAt = person.deletedAt!
+        try person.update(db)
+        try AuditLog.append(
+            AuditEvent(action: "employee.delete", actor: actor, target: "person:\(person.id!)", detail: ["faces_deleted": String(faces.count)],
+                       origin: origin),
+            companyID: person.companyID, db: db)
+    }
+
+    // MARK: Kiosk faces
+
+    /// Whose employee `id` is: the company's (active), another company's, or nobody's.
+    func ownership(ofEmployee id: Int64, companyID: Int64) async throws -> Ownership {
+        try await pool.read { db in
+            guard let person = try PersonRecord.fetchOne(db, key: id), person.deletedAt == nil else { return .missing }
+            return person.companyID == companyID ? .own(person) : .otherCompany
+        }
+    }
+
+    /// Stores a kiosk's encoding as the employee's face (replacing earlier kiosk faces), with feed rows and the audit
+    /// event, in one transaction. `registeredAt` (the kiosk's own time, clamped to now) older than the stored
+    /// registration is a 409 `stale_registration`. Returns the stored registration time.
+    func registerKioskFace(
+        employeeID: Int64, companyID: Int64, encoding: [Float], registeredAt: Date?, keyRing: KeyRing, actor: String,
+        deviceID: Int64?, origin: RequestOrigin
+    ) async throws -> Date {
+        try await pool.write { db in
+            guard let person = try Self.personRecord(id: employeeID, companyID: companyID, db: db),
+                  let company = try CompanyRecord.fetchOne(db, key: companyID) else { throw APIError.notFound("Employee") }
+            let now = Date()
+            // The store keeps milliseconds: compare at that precision, so a retried upload is not stale against itself.
+            func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+            let registered = Date(timeIntervalSince1970: Double(millis(min(registeredAt ?? now, now))) / 1000)
+            let existing = try FaceRecord.filter(Column("personID") == employeeID).fetchAll(db)
+            if let latest = existing.map(\.registration).max(), millis(registered) < millis(latest), registeredAt != nil {
+                throw APIError.staleRegistration(stored: latest)
+            }
+            try Self.removeFaces(existing.filter { $0.source == "kiosk" }, db: db)
+            var face = FaceRecord(id: nil, companyID: companyID, personID: employeeID, sealedEncoding: Data(), modelID: FaceEncoding.modelID,
+                                  source: "kiosk", reference: false, createdAt: now, registeredAt: registered)
+            try face.insert(db)
+            face.sealedEncoding = try keyRing.sealer(companyID: companyID, wrappedKey: company.wrappedKey)
+                .seal(FaceEncoding.bytes(encoding), recordID: "face:\(face.id!)")
+            try face.update(db)
+            try Self.appendChange(.upsert, face: face, db: db, now: now)
+            var detail = ["message": "Face registered from Desktop Kiosk", "face": "face:\(face.id!)"]
+            if let deviceID { detail["device"] = "device:\(deviceID)" }
+            try AuditLog.append(
+                AuditEvent(action: "face.kiosk_register", actor: actor, target: "person:\(person.id!)", detail: detail, origin: origin),
+                companyID: companyID, db: db)
+            return registered
+        }
+    }
+
+    /// Deletes every face of the employee (feed rows, audit). False when there was none.
+    func deleteKioskFaces(employeeID: Int64, companyID: Int64, actor: String, deviceID: Int64?, origin: RequestOrigin) async throws -> Bool {
+        try await pool.write { db in
+            guard try Self.personRecord(id: employeeID, companyID: companyID, db: db) != nil else { return false }
+            let faces = try FaceRecord.filter(Column("personID") == employeeID).fetchAll(db)
+            guard !faces.isEmpty else { return false }
+            try Self.removeFaces(faces, db: db)
+            var detail = ["message": "Face data deleted from Desktop Kiosk", "faces_deleted": String(faces.count)]
+            if let deviceID { detail["device"] = "device:\(deviceID)" }
+            try AuditLog.append(
+                AuditEvent(action: "face.kiosk_delete", actor: actor, target: "person:\(employeeID)", detail: detail, origin: origin),
+                companyID: companyID, db: db)
+            return true
+        }
+    }
+
+    // MARK: Timekeeper list and feed
+
+    /// Page `page` (from 1) of the active employees by id, and their total.
+    func timekeeperPage(companyID: Int64, page: Int, pageSize: Int) async throws -> (total: Int, employees: [Employee]) {
+        try await pool.read { db in
+            let active = PersonRecord.filter(Column("companyID") == companyID && Column("deletedAt") == nil)
+            let total = try active.fetchCount(db)
+            let records = try active.order(Column("id")).limit(pageSize, offset: (page - 1) * pageSize).fetchAll(db)
+            return (total, try Self.withFaces(records, db: db))
+        }
+    }
+
+    /// The feed's last sequence number and how far it was purged.
+    struct FeedHead: Sendable {
+        var lastSeq: Int64
+        var purgedThrough: Int64
+    }
+
+    func feedHead(companyID: Int64) async throws -> FeedHead {
+        try await pool.read { db in try Self.feedHead(companyID: companyID, db: db) }
+    }
+
+    private static func feedHead(companyID: Int64, db: Database) throws -> FeedHead {
+        FeedHead(
+            lastSeq: try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM employeeChanges WHERE companyID = ?", arguments: [companyID]) ?? 0,
+            purgedThrough: try Int64.fetchOne(db, sql: "SELECT purgedThroughSeq FROM syncState WHERE companyID = ?", arguments: [companyID]) ?? 0)
+    }
+
+    /// The employees changed after `seq`, each once at their last change, in feed order, at most `limit`; an employee
+    /// that no longer exists (or left) comes back as nil — a tombstone. Also the head of the feed.
+    func employeeChanges(companyID: Int64, after seq: Int64, limit: Int) async throws
+        -> (changes: [(seq: Int64, personID: Int64, employee: Employee?)], head: FeedHead) {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT personID, MAX(seq) AS seq FROM employeeChanges WHERE companyID = ? AND seq > ?
+                GROUP BY personID ORDER BY seq LIMIT ?
+                """, arguments: [companyID, seq, limit])
+            let ids: [Int64] = rows.map { $0["personID"] }
+            let active = try PersonRecord.filter(ids.contains(Column("id")) && Column("companyID") == companyID && Column("deletedAt") == nil)
+                .fetchAll(db)
+            let employees = Dictionary(uniqueKeysWithValues: try Self.withFaces(active, db: db).map { ($0.record.id!, $0) })
+            return (rows.map { (seq: $0["seq"], personID: $0["personID"], employee: employees[$0["personID"]]) },
+                    try Self.feedHead(companyID: companyID, db: db))
+        }
+    }
+
+    /// Drops feed rows older than `horizon` (tombstones included) and records how far: older cursors are expired.
+    func purgeFeed(companyID: Int64, olderThan horizon: Date) async throws {
+        let micros = Int64(horizon.timeIntervalSince1970 * 1e6)
+        let oldest = try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT atMicros FROM employeeChanges WHERE companyID = ? ORDER BY seq LIMIT 1", arguments: [companyID])
+        }
+        guard let oldest, oldest < micros else { return }
+        try await pool.write { db in
+            guard let through = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM employeeChanges WHERE companyID = ? AND atMicros < ?",
+                                                   arguments: [companyID, micros]) else { return }
+            try db.execute(sql: "DELETE FROM employeeChanges WHERE companyID = ? AND seq <= ?", arguments: [companyID, through])
+            try db.execute(sql: """
+                INSERT INTO syncState (companyID, purgedThroughSeq) VALUES (?, ?)
+                ON CONFLICT(companyID) DO UPDATE SET purgedThroughSeq = MAX(purgedThroughSeq, excluded.purgedThroughSeq)
+                """, arguments: [companyID, through])
+        }
+    }
+
+    /// Records that the device applied the feed through `seq` (never moving backwards).
+    func acknowledge(deviceID: Int64, companyID: Int64, seq: Int64) async throws -> DeviceRecord {
+        try await pool.write { db in
+            guard var device = try DeviceRecord.filter(Column("id") == deviceID && Column("companyID") == companyID).fetchOne(db) else {
+                throw APIError.notFound("Device")
+            }
+            device.ackedSeq = max(device.ackedSeq ?? 0, seq)
+            device.ackedAt = Date()
+            try device.update(db)
+            return device
+        }
+    }
+
+    /// The employee's last feed position (nil when nothing was recorded or it was purged) and every device of the company.
+    func propagation(employeeID: Int64, companyID: Int64) async throws -> (latest: (seq: Int64, atMicros: Int64)?, devices: [DeviceRecord])? {
+        try await pool.read { db in
+            guard try PersonRecord.filter(Column("id") == employeeID && Column("companyID") == companyID).fetchCount(db) > 0 else { return nil }
+            let row = try Row.fetchOne(db, sql: "SELECT seq, atMicros FROM employeeChanges WHERE personID = ? ORDER BY seq DESC LIMIT 1",
+                                       arguments: [employeeID])
+            let devices = try DeviceRecord.filter(Column("companyID") == companyID).order(Column("id")).fetchAll(db)
+            return (row.map { (seq: $0["seq"], atMicros: $0["atMicros"]) }, devices)
+        }
+    }
+
+    // MARK: Helpers
+
+    private static func person(_ id: Int64, db: Database) throws -> PersonRecord {
+        guard let person = try PersonRecord.fetchOne(db, key: id) else { throw APIError.notFound("Employee") }
+        return person
+    }
+
+    private static func requireFreeTimekeeperID(_ timekeeperID: String, companyID: Int64, except: Int64?, db: Database) throws {
+        if let other = try Int64.fetchOne(db, sql: "SELECT id FROM persons WHERE companyID = ? AND timekeeperID = ?",
+                                          arguments: [companyID, timekeeperID]), other != except {
+            throw APIError.timekeeperIDTaken(employeeID: other)
+        }
+    }
+
+    /// Each person with their latest registered face and face count.
+    private static func withFaces(_ records: [PersonRecord], db: Database) throws -> [Employee] {
+        guard !records.isEmpty else { return [] }
+        var faces: [Int64: [FaceRecord]] = [:]
+        for chunk in stride(from: 0, to: records.count, by: 500).map({ records[$0..<min($0 + 500, records.count)] }) {
+            for face in try FaceRecord.filter(chunk.map { $0.id! }.contains(Column("personID"))).fetchAll(db) {
+                faces[face.personID, default: []].append(face)
+            }
+        }
+        return records.map { person in
+            let own = faces[person.id!] ?? []
+            return Employee(record: person, face: own.max { ($0.registration, $0.id!) < ($1.registration, $1.id!) }, faceCount: own.count)
+        }
+    }
+}
+
+extension FaceRecord {
+    /// When the face was registered: the kiosk's time, else when it was stored.
+    var registration: Date { registeredAt ?? createdAt }
+}
