@@ -38,7 +38,11 @@ public func buildApplication(
         configuration: configuration, store: store, keyRing: KeyRing(master: masterKey),
         metrics: PrometheusCollectorRegistry(), logger: logger)
     // Replays whatever the store committed and the index did not (a crash, or a deleted index folder).
-    try await services.index.catchUpAll()
+    do {
+        try await services.index.catchUpAll()
+    } catch let error as APIError {
+        throw ConfigurationError(key: "crypto.masterKey", message: "the stored data does not open: \(error.logMessage ?? error.message)")
+    }
     let swept = try await services.index.images.sweep(store)
     if swept > 0 { logger.info("removed \(swept) stored photos of deleted faces") }
     let (router, _) = buildRouter(services: services)

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import Histogram
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 
 /// `faceid-bench load`: a running server under load over HTTPS. Enrolls real photos, then runs a search/enroll
@@ -29,18 +30,7 @@ struct LoadBenchmark: AsyncParsableCommand {
     @Option(help: "Searches per run in the synthetic phase.") var probeRequests: Int = 200
 
     func run() async throws {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if !caCert.isEmpty { tls.trustRoots = .file(caCert) }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: max(concurrency, 2))
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        do {
-            try await measure(ServerClient(http: http, base: url))
-            try await http.shutdown()
-        } catch {
-            try? await http.shutdown()
-            throw error
-        }
+        try await ServerClient.with(url: url, caCert: caCert, connections: max(concurrency, 2), measure)
     }
 
     private func measure(_ server: ServerClient) async throws {
@@ -184,26 +174,52 @@ struct ServerClient: Sendable {
     let http: HTTPClient
     let base: String
 
+    /// Runs `body` with a client of `url` that trusts `caCert` (empty: the system roots), then shuts it down.
+    static func with(url: String, caCert: String, connections: Int, _ body: (ServerClient) async throws -> Void) async throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if !caCert.isEmpty { tls.trustRoots = .file(caCert) }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            try await body(ServerClient(http: http, base: url))
+            try await http.shutdown()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+    }
+
     struct Reply: Sendable {
         var status: Int
+        var headers: HTTPHeaders
         var body: Data
         var microseconds: UInt64
 
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        /// The server's own time (`Server-Timing: app;dur=…`), in milliseconds.
+        var serverMilliseconds: Double? {
+            headers.first(name: "Server-Timing").flatMap { $0.split(separator: "=").last.flatMap { Double($0) } }
+        }
     }
 
     /// A POST with a JSON (or JSON lines) body, timed from sending to the last byte of the answer.
     func call(_ path: String, token: String?, body: Data) async throws -> Reply {
+        var headers = ["Content-Type": "application/json"]
+        if let token { headers["Authorization"] = "Bearer \(token)" }
+        return try await send(.POST, path, headers: headers, body: body)
+    }
+
+    func send(_ method: HTTPMethod, _ path: String, headers: [String: String], body: Data? = nil) async throws -> Reply {
         var request = HTTPClientRequest(url: base + path)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .bytes(ByteBuffer(bytes: body))
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let start = Measure.now()
         let response = try await http.execute(request, timeout: .seconds(600))
-        let bytes = try await response.body.collect(upTo: 64 << 20)
+        let bytes = try await response.body.collect(upTo: 256 << 20)
         let elapsed = (Measure.now() - start) / 1000
-        return Reply(status: Int(response.status.code), body: Data(bytes.readableBytesView), microseconds: elapsed)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Data(bytes.readableBytesView), microseconds: elapsed)
     }
 
     func post(_ path: String, token: String?, _ object: [String: Any]) async throws -> Reply {

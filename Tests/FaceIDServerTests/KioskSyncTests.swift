@@ -254,6 +254,7 @@ struct KioskSyncTests {
             var replica = Replica()
             try await replica.sync(client, kioskA, limit: 7)  // a paged snapshot
             #expect(replica.rows.count == 30)
+            let early = try #require(replica.cursor)
 
             // Interleaved uploads, face deletions, employee deletions, renames, new employees — syncing in between.
             for (step, id) in ids.prefix(12).enumerated() {
@@ -314,11 +315,58 @@ struct KioskSyncTests {
                                                   headers: kioskA.headers), .gone, "cursor_expired")
             }
             try await testServer.services.store.purgeFeed(companyID: owner.companyID, olderThan: Date().addingTimeInterval(60))
-            expectError(try await client.call(.get, "/api/employees/timekeeper/changes/?cursor=\(replica.cursor!)", as: kioskA.caller,
+            expectError(try await client.call(.get, "/api/employees/timekeeper/changes/?cursor=\(early)", as: kioskA.caller,
                                               headers: kioskA.headers), .gone, "cursor_expired")
             var fresh = Replica()
             try await fresh.sync(client, kioskA, limit: 100)
             #expect(fresh.rows == server)
+            // A feed purged empty still hands out a cursor that works.
+            let quiet = try await client.call(.get, "/api/employees/timekeeper/changes/?cursor=\(fresh.cursor!)", as: kioskA.caller,
+                                              headers: kioskA.headers)
+            #expect(quiet.status == .ok && (quiet["changes"] as? [Any])?.isEmpty == true, "\(quiet.text)")
+
+            // A kiosk acknowledges for itself only, and never past the end of the feed.
+            expectError(try await client.call(.post, "/api/devices/\(kioskB.device!)/ack", as: kioskA.caller, json: JSON(["cursor": fresh.cursor!]),
+                                              headers: kioskA.headers), .forbidden, "forbidden")
+            let beyond = SyncCursor.delta(companyID: owner.companyID, seq: 1_000_000).text
+            expectError(try await client.call(.post, "/api/devices/\(kioskA.device!)/ack", as: kioskA.caller, json: JSON(["cursor": beyond]),
+                                              headers: kioskA.headers), .badRequest, "invalid_field")
+        }
+    }
+
+    @Test func onlyEmployeesReachKiosksAndImportsReinstate() async throws {
+        try await TestServer().run { client in
+            let owner = try await client.register("Acme")
+            let kiosk = try await Self.kiosk(client, owner, "Gate A")
+            let visitor = try await client.call(.post, "/persons", as: owner.caller, json: JSON(["full_name": "A visitor"]))
+            let visitorID = try #require(Self.id(visitor.object("person")["id"]))
+            let id = try await Self.employee(client, owner, "Cruz, Pedro", "TK-9")
+            let list = try await Self.list(client, kiosk, "include_faces=true")
+            #expect(Self.array(list).compactMap { Self.id($0["id"]) } == [id])
+            #expect(list.headers[HTTPField.Name("X-Total-Count")!] == "1" && list.headers[HTTPField.Name("X-Sync-Cursor")!] != nil)
+            expectError(try await Self.upload(client, kiosk, visitorID, ["face_encoding": Self.encodingText(Self.encoding(1))]),
+                        .notFound, "not_found")
+            let feed = try await client.call(.get, "/api/employees/timekeeper/changes/", as: kiosk.caller, headers: kiosk.headers)
+            #expect((feed["changes"] as? [[String: Any]])?.count == 1, "\(feed.text)")
+            _ = try await client.call(.patch, "/persons/\(visitorID)", as: owner.caller, json: JSON(["full_name": "Still a visitor"]))
+            let quiet = try await client.call(.get, "/api/employees/timekeeper/changes/?cursor=\(feed["next_cursor"] as? String ?? "")",
+                                              as: kiosk.caller, headers: kiosk.headers)
+            #expect((quiet["changes"] as? [Any])?.isEmpty == true, "\(quiet.text)")
+
+            // Unix seconds are a registration time too; a deleted face cannot come back from an older registration.
+            let now = Date().timeIntervalSince1970
+            #expect(try await Self.upload(client, kiosk, id, ["face_encoding": Self.encodingText(Self.encoding(1)), "registered_at": now - 60])
+                .status == .ok)
+            #expect(try await client.call(.delete, "/api/employees/\(id)/face/", as: kiosk.caller, headers: kiosk.headers).status == .ok)
+            expectError(try await Self.upload(client, kiosk, id, ["face_encoding": Self.encodingText(Self.encoding(2)), "registered_at": now - 30]),
+                        .conflict, "stale_registration")
+
+            // Resigned, then back in the HR import: reinstated.
+            #expect(try await client.call(.delete, "/api/employees/\(id)", as: owner.caller).status == .noContent)
+            let reimport = try await client.call(.post, "/api/employees/import", as: owner.caller,
+                                                 json: "[{\"name\": \"Cruz, Pedro\", \"timekeeper_id\": \"TK-9\"}]")
+            #expect(reimport["updated"] as? Int == 1, "\(reimport.text)")
+            #expect(try await client.call(.get, "/api/employees/\(id)", as: owner.caller).object("employee")["active"] as? Bool == true)
         }
     }
 

@@ -66,6 +66,30 @@ struct SystemTests {
             #expect(error.message.contains("head -c 32 /dev/urandom"))
         }
     }
+
+    @Test func serverRefusesToStartWithTheWrongMasterKey() async throws {
+        let server = try TestServer()
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-wrongkey-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: copy) }
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            let face = "{\"external_id\": \"P1\", \"encoding\": [" + Array(repeating: "0.05", count: 128).joined(separator: ",") + "]}"
+            #expect(try await client.call(.post, "/faces/import", as: owner.caller, json: face).status == .created)
+            // A copy of the store without its index: the next start must open the company's key to rebuild it.
+            try await server.services.store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+            try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: server.configuration.databasePath, toPath: copy.path + "/faceid.sqlite")
+        }
+        var configuration = ServerConfiguration(dataDirectory: copy.path)
+        configuration.plaintext = true
+        configuration.masterKey = MasterKey.random()
+        do {
+            _ = try await buildApplication(configuration: configuration)
+            Issue.record("started with the wrong master key")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "crypto.masterKey" && error.message.contains("wrong master key"), "\(error)")
+        }
+    }
 }
 
 @Suite("Configuration")

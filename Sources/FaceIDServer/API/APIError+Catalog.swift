@@ -83,6 +83,7 @@ extension APIError {
     static let employeeNotFound = APIError(.notFound, code: "not_found", "Employee not found")
     static let noFaceToDelete = APIError(.notFound, code: "not_found", "Employee not found or no face data to delete")
     static let otherCompanysEmployee = APIError(.forbidden, code: "forbidden", "This employee belongs to another company")
+    static let deviceRequired = APIError(.badRequest, code: "device_required", "Send X-Device-Id: the kiosk that applied the changes")
     static let invalidAppSecret = APIError(.unauthorized, code: "invalid_app_secret", "Missing or invalid X-App-Secret")
     static func staleRegistration(stored: Date) -> APIError {
         var error = APIError(.conflict, code: "stale_registration", "A newer face registration is already stored",

@@ -25,8 +25,8 @@ struct KioskController {
     @Sendable func registerFace(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> KioskFaceRegistered {
         try requireAppSecret(request)
         let id = try await ownEmployee(context, principal)
-        try services.limit("face-registrations:\(principal.companyID)", .perMinute(services.configuration.rateLimits.faceRegistrationsPerMinute))
         let body = try await KioskFaceBody.decode(request.bodyData(limit: services.configuration.maxBodySize))
+        try services.limit("face-registrations:\(principal.companyID)", .perMinute(services.configuration.rateLimits.faceRegistrationsPerMinute))
         let registered = try await services.store.registerKioskFace(
             employeeID: id, companyID: principal.companyID, encoding: body.encoding, registeredAt: body.registeredAt, keyRing: services.keyRing,
             actor: principal.actor, deviceID: principal.deviceID, origin: services.origin(request, context))
@@ -69,10 +69,13 @@ struct KioskController {
         let page = try request.query("page") { Int($0).flatMap { $0 >= 1 ? $0 : nil } } ?? 1
         let pageSize = try request.query("page_size") { Int($0).flatMap { (1...1000).contains($0) ? $0 : nil } } ?? 500
         if page == 1 { try limitFullSync(principal) }
+        // Where the feed stood before this page was read: from the first page's, deltas cover whatever changed meanwhile.
+        let head = try await services.store.feedHead(companyID: principal.companyID)
         let (total, employees) = try await services.store.timekeeperPage(companyID: principal.companyID, page: page, pageSize: pageSize)
         let views = try await timekeeperViews(employees, companyID: principal.companyID, includeFaces: includeFaces)
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         headers[Self.totalCount] = String(total)
+        headers[Self.syncCursor] = SyncCursor.delta(companyID: principal.companyID, seq: head.lastSeq).text
         if page * pageSize < total {
             headers[Self.link] = "<\(request.uri.path)?include_faces=\(includeFaces)&page=\(page + 1)&page_size=\(pageSize)>; rel=\"next\""
         }
@@ -129,6 +132,11 @@ struct KioskController {
     @Sendable func acknowledge(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AckResponse {
         try requireAppSecret(request)
         let id = try context.parameters.id("id", "Device")
+        // A kiosk acknowledges for itself (its X-Device-Id); an admin may for any device.
+        if !principal.can(.manageDevices) {
+            guard let device = principal.deviceID else { throw APIError.deviceRequired }
+            guard device == id else { throw APIError.forbidden }
+        }
         let body = try await request.decodeJSON(AckRequest.self, limit: 64 << 10)
         guard let cursor = SyncCursor(body.cursor), cursor.companyID == principal.companyID else {
             throw APIError.invalidField("cursor", "not a cursor of this company")
@@ -151,13 +159,13 @@ struct KioskController {
         let views = devices.map { device in
             DevicePropagation(id: device.id!, name: device.name, location: device.location,
                               ackedCursor: device.ackedSeq.map { SyncCursor.delta(companyID: principal.companyID, seq: $0).text },
-                              ackedAt: device.ackedAt.map(Timestamp.format), applied: latest.map { (device.ackedSeq ?? 0) >= $0.seq } ?? true)
+                              ackedAt: device.ackedAt.map(Timestamp.format), applied: device.ackedSeq.map { $0 >= latest.seq } ?? false)
         }
         let state = employee.record.deletedAt == nil ? (employee.face == nil ? "no_face" : "face_registered") : "deleted"
         return PropagationResponse(
             employeeId: id, state: state,
-            latestChange: latest.map { LatestChange(cursor: SyncCursor.delta(companyID: principal.companyID, seq: $0.seq).text,
-                                                    at: Timestamp.format(micros: $0.atMicros)) },
+            latestChange: LatestChange(cursor: SyncCursor.delta(companyID: principal.companyID, seq: latest.seq).text,
+                                       at: latest.atMicros.map { Timestamp.format(micros: $0) }),
             devices: views, applied: views.filter(\.applied).map(\.id), pending: views.filter { !$0.applied }.map(\.id))
     }
 
@@ -165,6 +173,7 @@ struct KioskController {
 
     static let totalCount = HTTPField.Name("X-Total-Count")!
     static let link = HTTPField.Name("Link")!
+    static let syncCursor = HTTPField.Name("X-Sync-Cursor")!
     static let appSecret = HTTPField.Name("X-App-Secret")!
 
     static func flag(_ text: String) -> Bool? { ["true": true, "1": true, "false": false, "0": false][text.lowercased()] }
@@ -256,7 +265,29 @@ struct KioskFaceBody {
 
     private struct Wire: Decodable {
         var faceEncoding: EncodingValue?
-        var registeredAt: String?
+        var registeredAt: TimeValue?
+    }
+
+    /// RFC 3339 text, or Unix seconds as a number or text.
+    private enum TimeValue: Decodable {
+        case text(String)
+        case seconds(Double)
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let seconds = try? container.decode(Double.self) {
+                self = .seconds(seconds)
+            } else {
+                self = .text(try container.decode(String.self))
+            }
+        }
+
+        var date: Date? {
+            switch self {
+            case .text(let text): Timestamp.parse(text)
+            case .seconds(let seconds): seconds.isFinite ? Date(timeIntervalSince1970: seconds) : nil
+            }
+        }
     }
 
     /// The JSON string of an array, or the array itself.
@@ -280,8 +311,8 @@ struct KioskFaceBody {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         guard let wire = try? decoder.decode(Wire.self, from: data), let value = wire.faceEncoding else { throw .invalidFaceEncoding }
         var registeredAt: Date?
-        if let text = wire.registeredAt {
-            guard let date = Timestamp.parse(text) else { throw .invalidField("registered_at", "expected an RFC 3339 time") }
+        if let value = wire.registeredAt {
+            guard let date = value.date else { throw .invalidField("registered_at", "expected an RFC 3339 time") }
             registeredAt = date
         }
         let numbers: [Double]
@@ -393,7 +424,8 @@ struct AckResponse: ResponseEncodable, Sendable {
 
 struct LatestChange: Encodable, Sendable {
     var cursor: String
-    var at: String
+    /// Nil when the change is older than the feed's retention (its row was purged).
+    var at: String?
 }
 
 struct DevicePropagation: Encodable, Sendable {
@@ -410,7 +442,7 @@ struct PropagationResponse: ResponseEncodable, Sendable {
     var employeeId: Int64
     /// `face_registered`, `no_face` or `deleted`.
     var state: String
-    var latestChange: LatestChange?
+    var latestChange: LatestChange
     var devices: [DevicePropagation]
     var applied: [Int64]
     var pending: [Int64]

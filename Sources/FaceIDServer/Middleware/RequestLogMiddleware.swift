@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import Prometheus
@@ -15,9 +16,12 @@ struct RequestLogMiddleware: RouterMiddleware {
         let requestID = context.id
         var response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         let route = context.endpointPath ?? "unmatched"
         let status = String(response.status.code)
         response.headers[.requestID] = requestID
+        // The server's own time for the request (body encoded, compressed), for clients and `faceid-bench`.
+        response.headers[Self.serverTiming] = String(format: "app;dur=%.2f", milliseconds)
         let labels = [("route", route), ("method", request.method.rawValue), ("status", status)]
         metrics.makeCounter(descriptor: Self.requests, labels: labels).increment()
         metrics.makeDurationHistogram(
@@ -26,12 +30,14 @@ struct RequestLogMiddleware: RouterMiddleware {
         ).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         var metadata: Logger.Metadata = [
             "route": .string(route), "method": .string(request.method.rawValue), "status": .string(status),
-            "latency_ms": .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
+            "latency_ms": .string(String(format: "%.2f", milliseconds)),
         ]
         if let companyID = context.notes.companyID { metadata["company_id"] = .string(String(companyID)) }
         context.logger.info("request", metadata: metadata)
         return response
     }
+
+    static let serverTiming = HTTPField.Name("Server-Timing")!
 
     // Computed: the descriptor type is not Sendable, so it cannot be a stored static.
     static var requests: MetricNameDescriptor {

@@ -133,6 +133,8 @@ struct PersonRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendabl
     var timekeeperID: String? = nil
     /// Set when the employee was deleted or resigned: the record stays for payroll, the faces are gone.
     var deletedAt: Date? = nil
+    /// When the face data was last deleted (kiosk or face delete): a registration older than this is stale.
+    var faceDeletedAt: Date? = nil
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

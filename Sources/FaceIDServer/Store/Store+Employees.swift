@@ -57,7 +57,10 @@ extension Store {
             for row in rows {
                 if var person = try PersonRecord.filter(Column("companyID") == companyID && Column("timekeeperID") == row.timekeeperID)
                     .fetchOne(db) {
-                    guard person.fullName != row.name || (row.externalID != nil && person.externalID != row.externalID) else { continue }
+                    // In the import = employed: a deleted (resigned) employee is reinstated.
+                    guard person.fullName != row.name || (row.externalID != nil && person.externalID != row.externalID)
+                            || person.deletedAt != nil else { continue }
+                    person.deletedAt = nil
                     if let externalID = row.externalID, externalID != person.externalID {
                         try Self.requireFreeExternalID(externalID, companyID: companyID, except: person.id, db: db)
                         person.externalID = externalID
@@ -85,7 +88,7 @@ extension Store {
     /// The company's employees by ascending id (`includeDeleted` adds those who left).
     func employees(companyID: Int64, includeDeleted: Bool, afterID: Int64?, limit: Int) async throws -> [Employee] {
         try await pool.read { db in
-            var request = PersonRecord.filter(Column("companyID") == companyID)
+            var request = PersonRecord.filter(Column("companyID") == companyID && Column("timekeeperID") != nil)
             if !includeDeleted { request = request.filter(Column("deletedAt") == nil) }
             if let afterID { request = request.filter(Column("id") > afterID) }
             return try Self.withFaces(request.order(Column("id")).limit(limit).fetchAll(db), db: db)
@@ -95,16 +98,14 @@ extension Store {
     /// An employee of the company, deleted ones included.
     func employee(id: Int64, companyID: Int64) async throws -> Employee? {
         try await pool.read { db in
-            guard let person = try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else { return nil }
+            guard let person = try Self.employeeRecord(id: id, companyID: companyID, db: db) else { return nil }
             return try Self.withFaces([person], db: db).first
         }
     }
 
     func updateEmployee(id: Int64, companyID: Int64, change: EmployeeChange, actor: String, origin: RequestOrigin) async throws -> Employee {
         try await pool.write { db in
-            guard var person = try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
-                throw APIError.notFound("Employee")
-            }
+            guard var person = try Self.employeeRecord(id: id, companyID: companyID, db: db) else { throw APIError.employeeNotFound }
             var changed: [String] = []
             if let name = change.name, name != person.fullName { person.fullName = name; changed.append("name") }
             if let timekeeperID = change.timekeeperID, timekeeperID != person.timekeeperID {
@@ -134,8 +135,9 @@ extension Store {
     /// Deleted or resigned: the record stays (payroll), its faces leave the store, the index and — as a tombstone — every kiosk.
     func deleteEmployee(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await pool.write { db in
-            guard let person = try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID && Column("deletedAt") == nil)
-                .fetchOne(db) else { throw APIError.notFound("Employee") }
+            guard let person = try Self.employeeRecord(id: id, companyID: companyID, db: db), person.deletedAt == nil else {
+                throw APIError.employeeNotFound
+            }
             try Self.softDelete(person, actor: actor, origin: origin, db: db)
         }
     }
@@ -158,7 +160,7 @@ extension Store {
     /// Whose employee `id` is: the company's (active), another company's, or nobody's.
     func ownership(ofEmployee id: Int64, companyID: Int64) async throws -> Ownership {
         try await pool.read { db in
-            guard let person = try PersonRecord.fetchOne(db, key: id), person.deletedAt == nil else { return .missing }
+            guard let person = try PersonRecord.fetchOne(db, key: id), person.deletedAt == nil, person.timekeeperID != nil else { return .missing }
             return person.companyID == companyID ? .own(person) : .otherCompany
         }
     }
@@ -178,7 +180,9 @@ extension Store {
             func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
             let registered = Date(timeIntervalSince1970: Double(millis(min(registeredAt ?? now, now))) / 1000)
             let existing = try FaceRecord.filter(Column("personID") == employeeID).fetchAll(db)
-            if let latest = existing.map(\.registration).max(), millis(registered) < millis(latest), registeredAt != nil {
+            // Newer than every stored face and than the last deletion: a deleted face cannot come back from an old upload.
+            if let latest = (existing.map(\.registration) + [person.faceDeletedAt].compactMap { $0 }).max(),
+               millis(registered) < millis(latest), registeredAt != nil {
                 throw APIError.staleRegistration(stored: latest)
             }
             try Self.removeFaces(existing.filter { $0.source == "kiosk" }, db: db)
@@ -201,10 +205,12 @@ extension Store {
     /// Deletes every face of the employee (feed rows, audit). False when there was none.
     func deleteKioskFaces(employeeID: Int64, companyID: Int64, actor: String, deviceID: Int64?, origin: RequestOrigin) async throws -> Bool {
         try await pool.write { db in
-            guard try Self.personRecord(id: employeeID, companyID: companyID, db: db) != nil else { return false }
+            guard var person = try Self.personRecord(id: employeeID, companyID: companyID, db: db) else { return false }
             let faces = try FaceRecord.filter(Column("personID") == employeeID).fetchAll(db)
             guard !faces.isEmpty else { return false }
             try Self.removeFaces(faces, db: db)
+            person.faceDeletedAt = Date()
+            try person.update(db)
             var detail = ["message": "Face data deleted from Desktop Kiosk", "faces_deleted": String(faces.count)]
             if let deviceID { detail["device"] = "device:\(deviceID)" }
             try AuditLog.append(
@@ -219,7 +225,7 @@ extension Store {
     /// Page `page` (from 1) of the active employees by id, and their total.
     func timekeeperPage(companyID: Int64, page: Int, pageSize: Int) async throws -> (total: Int, employees: [Employee]) {
         try await pool.read { db in
-            let active = PersonRecord.filter(Column("companyID") == companyID && Column("deletedAt") == nil)
+            let active = PersonRecord.filter(Column("companyID") == companyID && Column("deletedAt") == nil && Column("timekeeperID") != nil)
             let total = try active.fetchCount(db)
             let records = try active.order(Column("id")).limit(pageSize, offset: (page - 1) * pageSize).fetchAll(db)
             return (total, try Self.withFaces(records, db: db))
@@ -236,10 +242,11 @@ extension Store {
         try await pool.read { db in try Self.feedHead(companyID: companyID, db: db) }
     }
 
+    /// The last position is never below the purge: a feed purged empty still hands out a cursor that works.
     private static func feedHead(companyID: Int64, db: Database) throws -> FeedHead {
-        FeedHead(
-            lastSeq: try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM employeeChanges WHERE companyID = ?", arguments: [companyID]) ?? 0,
-            purgedThrough: try Int64.fetchOne(db, sql: "SELECT purgedThroughSeq FROM syncState WHERE companyID = ?", arguments: [companyID]) ?? 0)
+        let purged = try Int64.fetchOne(db, sql: "SELECT purgedThroughSeq FROM syncState WHERE companyID = ?", arguments: [companyID]) ?? 0
+        let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM employeeChanges WHERE companyID = ?", arguments: [companyID]) ?? 0
+        return FeedHead(lastSeq: max(last, purged), purgedThrough: purged)
     }
 
     /// The employees changed after `seq`, each once at their last change, in feed order, at most `limit`; an employee
@@ -252,8 +259,8 @@ extension Store {
                 GROUP BY personID ORDER BY seq LIMIT ?
                 """, arguments: [companyID, seq, limit])
             let ids: [Int64] = rows.map { $0["personID"] }
-            let active = try PersonRecord.filter(ids.contains(Column("id")) && Column("companyID") == companyID && Column("deletedAt") == nil)
-                .fetchAll(db)
+            let active = try PersonRecord.filter(ids.contains(Column("id")) && Column("companyID") == companyID && Column("deletedAt") == nil
+                                                 && Column("timekeeperID") != nil).fetchAll(db)
             let employees = Dictionary(uniqueKeysWithValues: try Self.withFaces(active, db: db).map { ($0.record.id!, $0) })
             return (rows.map { (seq: $0["seq"], personID: $0["personID"], employee: employees[$0["personID"]]) },
                     try Self.feedHead(companyID: companyID, db: db))
@@ -278,11 +285,14 @@ extension Store {
         }
     }
 
-    /// Records that the device applied the feed through `seq` (never moving backwards).
+    /// Records that the device applied the feed through `seq` (never moving backwards; never past the feed's end).
     func acknowledge(deviceID: Int64, companyID: Int64, seq: Int64) async throws -> DeviceRecord {
         try await pool.write { db in
             guard var device = try DeviceRecord.filter(Column("id") == deviceID && Column("companyID") == companyID).fetchOne(db) else {
                 throw APIError.notFound("Device")
+            }
+            guard seq <= (try Self.feedHead(companyID: companyID, db: db)).lastSeq else {
+                throw APIError.invalidField("cursor", "beyond the end of the feed")
             }
             device.ackedSeq = max(device.ackedSeq ?? 0, seq)
             device.ackedAt = Date()
@@ -291,18 +301,25 @@ extension Store {
         }
     }
 
-    /// The employee's last feed position (nil when nothing was recorded or it was purged) and every device of the company.
-    func propagation(employeeID: Int64, companyID: Int64) async throws -> (latest: (seq: Int64, atMicros: Int64)?, devices: [DeviceRecord])? {
+    /// The employee's last feed position (its rows purged: at most the purge position, time unknown) and every device.
+    func propagation(employeeID: Int64, companyID: Int64) async throws -> (latest: (seq: Int64, atMicros: Int64?), devices: [DeviceRecord])? {
         try await pool.read { db in
-            guard try PersonRecord.filter(Column("id") == employeeID && Column("companyID") == companyID).fetchCount(db) > 0 else { return nil }
+            guard try Self.employeeRecord(id: employeeID, companyID: companyID, db: db) != nil else { return nil }
             let row = try Row.fetchOne(db, sql: "SELECT seq, atMicros FROM employeeChanges WHERE personID = ? ORDER BY seq DESC LIMIT 1",
                                        arguments: [employeeID])
             let devices = try DeviceRecord.filter(Column("companyID") == companyID).order(Column("id")).fetchAll(db)
-            return (row.map { (seq: $0["seq"], atMicros: $0["atMicros"]) }, devices)
+            let latest = try row.map { (seq: $0["seq"] as Int64, atMicros: $0["atMicros"] as Int64?) }
+                ?? (seq: Self.feedHead(companyID: companyID, db: db).purgedThrough, atMicros: nil)
+            return (latest, devices)
         }
     }
 
     // MARK: Helpers
+
+    /// A person of the company with a timekeeper id, deleted ones included.
+    private static func employeeRecord(id: Int64, companyID: Int64, db: Database) throws -> PersonRecord? {
+        try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID && Column("timekeeperID") != nil).fetchOne(db)
+    }
 
     private static func person(_ id: Int64, db: Database) throws -> PersonRecord {
         guard let person = try PersonRecord.fetchOne(db, key: id) else { throw APIError.notFound("Employee") }

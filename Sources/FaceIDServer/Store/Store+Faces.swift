@@ -129,14 +129,13 @@ extension Store {
     static func resolve(_ reference: PersonReference, companyID: Int64, now: Date, db: Database) throws -> Int64 {
         switch reference {
         case .id(let id):
-            guard try PersonRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchCount(db) > 0 else {
-                throw APIError.notFound("Person \(id)")
-            }
+            guard try personRecord(id: id, companyID: companyID, db: db) != nil else { throw APIError.notFound("Person \(id)") }
             return id
         case .external(let externalID, let fullName):
-            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM persons WHERE companyID = ? AND externalID = ?",
-                                           arguments: [companyID, externalID]) {
-                return id
+            if let person = try PersonRecord.filter(Column("companyID") == companyID && Column("externalID") == externalID).fetchOne(db) {
+                // A deleted (resigned) employee keeps their external id and takes no new faces.
+                guard person.deletedAt == nil else { throw APIError.externalIDTaken(personID: person.id!) }
+                return person.id!
             }
             var person = PersonRecord(id: nil, companyID: companyID, externalID: externalID, fullName: fullName,
                                       tags: "[]", metadata: "{}", createdAt: now, updatedAt: now)
@@ -162,6 +161,7 @@ extension Store {
                 throw APIError.notFound("Face")
             }
             try Self.removeFaces([face], db: db)
+            try db.execute(sql: "UPDATE persons SET faceDeletedAt = ? WHERE id = ?", arguments: [Date(), face.personID])
             try AuditLog.append(
                 AuditEvent(action: "face.delete", actor: actor, target: "face:\(id)", detail: ["person": "person:\(face.personID)"],
                            origin: origin),

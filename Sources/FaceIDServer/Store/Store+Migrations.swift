@@ -146,13 +146,16 @@ extension Store {
             try db.alter(table: "persons") { t in
                 t.add(column: "timekeeperID", .text)
                 t.add(column: "deletedAt", .datetime)
+                // When the employee's face data was last deleted: an older registration cannot bring it back.
+                t.add(column: "faceDeletedAt", .datetime)
             }
             try db.create(index: "persons_company_timekeeper", on: "persons", columns: ["companyID", "timekeeperID"],
                           unique: true, condition: Column("timekeeperID") != nil)
             // When a kiosk registered the face (its own clock, never after the upload); null = when it was stored.
             try db.alter(table: "faces") { t in t.add(column: "registeredAt", .datetime) }
-            // The kiosk feed: one row per change of an employee or of their faces, written by triggers in the same
-            // transaction as the change, whichever path made it. Kiosks read it coalesced per employee.
+            // The kiosk feed: one row per change of an employee (a person with a timekeeper id) or of their faces, written
+            // by triggers in the same transaction as the change, whichever path made it. Kiosks read it coalesced per
+            // employee. Persons who are not employees (visitors, a million imported faces) stay out of it.
             try db.create(table: "employeeChanges") { t in
                 t.autoIncrementedPrimaryKey("seq")
                 t.column("companyID", .integer).notNull()
@@ -162,11 +165,16 @@ extension Store {
             try db.create(index: "employeeChanges_company_seq", on: "employeeChanges", columns: ["companyID", "seq"])
             try db.create(index: "employeeChanges_person_seq", on: "employeeChanges", columns: ["personID", "seq"])
             let now = "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)"
-            for (table, event, row, person) in [("persons", "INSERT", "NEW", "id"), ("persons", "UPDATE", "NEW", "id"),
-                                                ("persons", "DELETE", "OLD", "id"), ("faces", "INSERT", "NEW", "personID"),
-                                                ("faces", "DELETE", "OLD", "personID")] {
+            let employeeFace = "(SELECT timekeeperID FROM persons WHERE id = %@.personID) IS NOT NULL"
+            for (table, event, row, person, condition) in [
+                ("persons", "INSERT", "NEW", "id", "NEW.timekeeperID IS NOT NULL"),
+                ("persons", "UPDATE", "NEW", "id", "NEW.timekeeperID IS NOT NULL OR OLD.timekeeperID IS NOT NULL"),
+                ("persons", "DELETE", "OLD", "id", "OLD.timekeeperID IS NOT NULL"),
+                ("faces", "INSERT", "NEW", "personID", employeeFace.replacingOccurrences(of: "%@", with: "NEW")),
+                ("faces", "DELETE", "OLD", "personID", employeeFace.replacingOccurrences(of: "%@", with: "OLD")),
+            ] {
                 try db.execute(sql: """
-                    CREATE TRIGGER \(table)_\(event.lowercased())_employeeChange AFTER \(event) ON \(table)
+                    CREATE TRIGGER \(table)_\(event.lowercased())_employeeChange AFTER \(event) ON \(table) WHEN \(condition)
                     BEGIN INSERT INTO employeeChanges (companyID, personID, atMicros) VALUES (\(row).companyID, \(row).\(person), \(now)); END;
                     """)
             }
