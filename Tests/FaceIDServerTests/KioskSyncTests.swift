@@ -367,6 +367,17 @@ struct KioskSyncTests {
                                                  json: "[{\"name\": \"Cruz, Pedro\", \"timekeeper_id\": \"TK-9\"}]")
             #expect(reimport["updated"] as? Int == 1, "\(reimport.text)")
             #expect(try await client.call(.get, "/api/employees/\(id)", as: owner.caller).object("employee")["active"] as? Bool == true)
+            // Resigning deleted the face data too: an upload registered before that cannot bring it back.
+            let old = try await Self.upload(client, kiosk, id, ["face_encoding": Self.encodingText(Self.encoding(3)), "registered_at": now - 10])
+            expectError(old, .conflict, "stale_registration")
+            #expect(old["deleted_at"] is String, "\(old.text)")
+            // A kiosk clock gone wrong is a 400, never a crash.
+            for bad in [-1e300, 1e300] as [Double] {
+                expectError(try await Self.upload(client, kiosk, id, ["face_encoding": Self.encodingText(Self.encoding(3)), "registered_at": bad]),
+                            .badRequest, "invalid_field")
+            }
+            expectError(try await Self.upload(client, kiosk, id, ["face_encoding": Self.encodingText(Self.encoding(3)),
+                                                                  "registered_at": "-9223372036854775807"]), .badRequest, "invalid_field")
         }
     }
 

@@ -344,6 +344,23 @@ struct RecognitionTests {
         }
     }
 
+    @Test func largePhotosAreFirstSearchedWithoutUpsampling() async throws {
+        let server = try TestServer()
+        let folder = Self.examples + "/faces"
+        for file in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted() where file.hasSuffix(".jpg") {
+            let data = try #require(FileManager.default.contents(atPath: folder + "/" + file))
+            let analysis = try await server.services.faces.analyze(data)
+            let size = try #require(ImageHeader.size(of: data), "\(file)")
+            // (A photo the engine only finds faces in turned reports the turned size.)
+            #expect([size.width, size.height].sorted() == [analysis.width, analysis.height].sorted(),
+                    "\(file): \(size) vs \(analysis.width)×\(analysis.height)")
+            if min(size.width, size.height) >= FaceEngineProvider.quickDetectionMinSide {
+                #expect(!analysis.faces.isEmpty, "\(file)")
+            }
+        }
+        #expect(ImageHeader.size(of: Data("not an image".utf8)) == nil)
+    }
+
     @Test func anotherCompanyNeverSeesTheseFaces() async throws {
         try await TestServer().run { client in
             let a = try await client.register("Acme")

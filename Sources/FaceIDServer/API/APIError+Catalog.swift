@@ -83,12 +83,18 @@ extension APIError {
     static let employeeNotFound = APIError(.notFound, code: "not_found", "Employee not found")
     static let noFaceToDelete = APIError(.notFound, code: "not_found", "Employee not found or no face data to delete")
     static let otherCompanysEmployee = APIError(.forbidden, code: "forbidden", "This employee belongs to another company")
+    static let otherDevice = APIError(.forbidden, code: "forbidden", "A kiosk acknowledges only for its own device (X-Device-Id)")
     static let deviceRequired = APIError(.badRequest, code: "device_required", "Send X-Device-Id: the kiosk that applied the changes")
     static let invalidAppSecret = APIError(.unauthorized, code: "invalid_app_secret", "Missing or invalid X-App-Secret")
-    static func staleRegistration(stored: Date) -> APIError {
-        var error = APIError(.conflict, code: "stale_registration", "A newer face registration is already stored",
-                             detail: "stored registration: \(Timestamp.format(stored))")
+    /// The upload is older than the stored face (`deleted` false) or than the deletion of the face data (`deleted` true).
+    static func staleRegistration(stored: Date, deleted: Bool) -> APIError {
+        var error = deleted
+            ? APIError(.conflict, code: "stale_registration", "The face data was deleted after this registration",
+                       detail: "deleted at \(Timestamp.format(stored))")
+            : APIError(.conflict, code: "stale_registration", "A newer face registration is already stored",
+                       detail: "stored registration: \(Timestamp.format(stored))")
         error.extra = ["registered_at": Timestamp.format(stored)]
+        if deleted { error.extra["deleted_at"] = Timestamp.format(stored) }
         return error
     }
     static func timekeeperIDTaken(employeeID: Int64) -> APIError {

@@ -135,7 +135,7 @@ struct KioskController {
         // A kiosk acknowledges for itself (its X-Device-Id); an admin may for any device.
         if !principal.can(.manageDevices) {
             guard let device = principal.deviceID else { throw APIError.deviceRequired }
-            guard device == id else { throw APIError.forbidden }
+            guard device == id else { throw APIError.otherDevice }
         }
         let body = try await request.decodeJSON(AckRequest.self, limit: 64 << 10)
         guard let cursor = SyncCursor(body.cursor), cursor.companyID == principal.companyID else {
@@ -312,7 +312,10 @@ struct KioskFaceBody {
         guard let wire = try? decoder.decode(Wire.self, from: data), let value = wire.faceEncoding else { throw .invalidFaceEncoding }
         var registeredAt: Date?
         if let value = wire.registeredAt {
-            guard let date = value.date else { throw .invalidField("registered_at", "expected an RFC 3339 time") }
+            // Within 2000…3000: anything else is a kiosk clock gone wrong (and would not fit the store's milliseconds).
+            guard let date = value.date, (946_684_800...32_503_680_000).contains(date.timeIntervalSince1970) else {
+                throw .invalidField("registered_at", "expected an RFC 3339 time or Unix seconds, between 2000 and 3000")
+            }
             registeredAt = date
         }
         let numbers: [Double]

@@ -147,6 +147,7 @@ extension Store {
         let faces = try FaceRecord.filter(Column("personID") == person.id!).fetchAll(db)
         try removeFaces(faces, db: db)
         person.deletedAt = Date()
+        if !faces.isEmpty { person.faceDeletedAt = person.deletedAt }
         person.updatedAt = person.deletedAt!
         try person.update(db)
         try AuditLog.append(
@@ -181,9 +182,13 @@ extension Store {
             let registered = Date(timeIntervalSince1970: Double(millis(min(registeredAt ?? now, now))) / 1000)
             let existing = try FaceRecord.filter(Column("personID") == employeeID).fetchAll(db)
             // Newer than every stored face and than the last deletion: a deleted face cannot come back from an old upload.
-            if let latest = (existing.map(\.registration) + [person.faceDeletedAt].compactMap { $0 }).max(),
-               millis(registered) < millis(latest), registeredAt != nil {
-                throw APIError.staleRegistration(stored: latest)
+            if registeredAt != nil {
+                if let latest = existing.map(\.registration).max(), millis(registered) < millis(latest) {
+                    throw APIError.staleRegistration(stored: latest, deleted: false)
+                }
+                if let deleted = person.faceDeletedAt, millis(registered) < millis(deleted) {
+                    throw APIError.staleRegistration(stored: deleted, deleted: true)
+                }
             }
             try Self.removeFaces(existing.filter { $0.source == "kiosk" }, db: db)
             var face = FaceRecord(id: nil, companyID: companyID, personID: employeeID, sealedEncoding: Data(), modelID: FaceEncoding.modelID,
@@ -259,8 +264,8 @@ extension Store {
                 GROUP BY personID ORDER BY seq LIMIT ?
                 """, arguments: [companyID, seq, limit])
             let ids: [Int64] = rows.map { $0["personID"] }
-            let active = try PersonRecord.filter(ids.contains(Column("id")) && Column("companyID") == companyID && Column("deletedAt") == nil
-                                                 && Column("timekeeperID") != nil).fetchAll(db)
+            let active = try PersonRecord.byIDs(ids, companyID: companyID).filter(Column("deletedAt") == nil && Column("timekeeperID") != nil)
+                .fetchAll(db)
             let employees = Dictionary(uniqueKeysWithValues: try Self.withFaces(active, db: db).map { ($0.record.id!, $0) })
             return (rows.map { (seq: $0["seq"], personID: $0["personID"], employee: employees[$0["personID"]]) },
                     try Self.feedHead(companyID: companyID, db: db))

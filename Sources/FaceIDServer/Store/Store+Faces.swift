@@ -109,7 +109,7 @@ extension Store {
                 (row["id"], row["personID"])
             }
             let personIDs = Array(Set(pairs.map(\.1)))
-            let records = try PersonRecord.filter(personIDs.contains(Column("id")) && Column("companyID") == companyID).fetchAll(db)
+            let records = try PersonRecord.byIDs(personIDs, companyID: companyID).fetchAll(db)
             let persons = Dictionary(uniqueKeysWithValues: try Self.attachGroups(records, db: db).map { ($0.record.id!, $0) })
             return Dictionary(uniqueKeysWithValues: pairs.compactMap { face, person in persons[person].map { (face, $0) } })
         }

@@ -210,6 +210,12 @@ extension Store {
 }
 
 extension PersonRecord {
+    /// The company's persons among `ids`, found by primary key. The unary `+` keeps SQLite from choosing a
+    /// `companyID` index for this instead (it would, for a list of ids, and walk every person of a million-face company).
+    static func byIDs(_ ids: [Int64], companyID: Int64) -> QueryInterfaceRequest<PersonRecord> {
+        filter(ids.contains(Column("id"))).filter(sql: "+companyID = ?", arguments: [companyID])
+    }
+
     static func encodeTags(_ tags: [String]) -> String {
         String(decoding: try! JSONEncoder().encode(tags.uniqued()), as: UTF8.self)  // an array of strings always encodes
     }
