@@ -54,6 +54,13 @@ struct KioskSyncTests {
         try await client.call(.get, "/api/employees/timekeeper/?" + query, as: kiosk.caller, headers: kiosk.headers)
     }
 
+    @Test func encodingsAreWrittenWithEightDecimals() {
+        #expect(KioskJSON.encodingText([0.123456789, -0.05, 0, -1e-9, 1.5, -0.25]) == "[0.12345679, -0.05, 0.0, 0.0, 1.5, -0.25]")
+        var out: [UInt8] = []
+        KioskJSON.string("Dela Cruz, \"Juan\"\\\n", to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #""Dela Cruz, \"Juan\"\\\u000a""#)
+    }
+
     @Test func theDesktopTeamsChecklist() async throws {
         let server = try TestServer()
         try await server.run { client in

@@ -79,7 +79,7 @@ struct KioskController {
         if page * pageSize < total {
             headers[Self.link] = "<\(request.uri.path)?include_faces=\(includeFaces)&page=\(page + 1)&page_size=\(pageSize)>; rel=\"next\""
         }
-        return try Self.json(views, request: request, headers: headers)
+        return try Self.json(KioskJSON.array(views), request: request, headers: headers)
     }
 
     // MARK: Delta feed
@@ -113,7 +113,7 @@ struct KioskController {
             page = ChangesPage(changes: changes, nextCursor: SyncCursor.delta(companyID: companyID, seq: next).text,
                                hasMore: next < head.lastSeq)
         }
-        return try Self.json(page, request: request, headers: [.contentType: "application/json; charset=utf-8"])
+        return try Self.json(KioskJSON.page(page), request: request, headers: [.contentType: "application/json; charset=utf-8"])
     }
 
     private func snapshot(companyID: Int64, startSeq: Int64, afterID: Int64?, limit: Int) async throws -> ChangesPage {
@@ -208,13 +208,13 @@ struct KioskController {
         }
     }
 
-    /// JSON with the API's encoder, gzip-compressed when the client accepts it.
-    static func json(_ value: some Encodable, request: Request, headers: HTTPFields) throws -> Response {
-        var buffer = ByteBuffer(bytes: try APIJSON.makeEncoder().encode(value))
+    /// The kiosk JSON, gzip-compressed (fastest level: the encodings are most of it) when the client accepts it.
+    static func json(_ bytes: [UInt8], request: Request, headers: HTTPFields) throws -> Response {
+        var buffer = ByteBuffer(bytes: bytes)
         var headers = headers
         headers[.vary] = "Accept-Encoding"
         if request.headers[.acceptEncoding]?.lowercased().contains("gzip") == true {
-            buffer = try buffer.compress(with: .gzip(configuration: .init(compressionLevel: .compressionLevel3)))
+            buffer = try buffer.compress(with: .gzip(configuration: .init(compressionLevel: .fastestCompression)))
             headers[.contentEncoding] = "gzip"
         }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: buffer))
@@ -336,69 +336,6 @@ struct KioskFaceBody {
         guard floats.count == FaceEncoding.dimension, floats.allSatisfy(\.isFinite) else { throw .invalidFaceEncoding }
         return KioskFaceBody(encoding: floats, registeredAt: registeredAt)
     }
-}
-
-/// One employee as kiosks see it; the face keys only when faces were asked for.
-struct TimekeeperEmployee: Encodable, Sendable {
-    var id: Int64
-    var name: String
-    var timekeeperId: String?
-    var includeFaces: Bool
-    var faceEncoding: String?
-    var faceRegisteredAt: String?
-    var hasFaceRegistration: Bool
-
-    init(_ employee: Store.Employee, encoding: [Float]?, includeFaces: Bool) {
-        id = employee.record.id!
-        name = employee.record.fullName
-        timekeeperId = employee.record.timekeeperID
-        self.includeFaces = includeFaces
-        faceEncoding = encoding.map { "[" + $0.map { "\($0)" }.joined(separator: ", ") + "]" }
-        faceRegisteredAt = employee.face.map { Timestamp.format($0.registration) }
-        hasFaceRegistration = employee.face != nil
-    }
-
-    private enum Keys: String, CodingKey {
-        case id, name, timekeeperId, faceEncoding, faceRegisteredAt, hasFaceRegistration
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Keys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(name, forKey: .name)
-        try container.encode(timekeeperId, forKey: .timekeeperId)
-        guard includeFaces else { return }
-        try container.encode(faceEncoding, forKey: .faceEncoding)
-        try container.encode(faceRegisteredAt, forKey: .faceRegisteredAt)
-        try container.encode(hasFaceRegistration, forKey: .hasFaceRegistration)
-    }
-}
-
-enum Change: Encodable, Sendable {
-    case upsert(TimekeeperEmployee)
-    case delete(Int64)
-
-    private enum Keys: String, CodingKey {
-        case op, employee, employeeId
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Keys.self)
-        switch self {
-        case .upsert(let employee):
-            try container.encode("upsert", forKey: .op)
-            try container.encode(employee, forKey: .employee)
-        case .delete(let id):
-            try container.encode("delete", forKey: .op)
-            try container.encode(id, forKey: .employeeId)
-        }
-    }
-}
-
-struct ChangesPage: Encodable, Sendable {
-    var changes: [Change]
-    var nextCursor: String
-    var hasMore: Bool
 }
 
 struct KioskFaceRegistered: ResponseEncodable, Sendable {
