@@ -29,6 +29,12 @@ struct LoadBenchmark: AsyncParsableCommand {
     @Option(help: "Faces per import request.") var importBatch: Int = 2000
     @Option(help: "Searches per run in the synthetic phase.") var probeRequests: Int = 200
 
+    func validate() throws {
+        guard runs >= 1, concurrency >= 1, enroll >= 1, requests >= 1, probeRequests >= 1 else {
+            throw ValidationError("--runs, --concurrency, --enroll, --requests and --probe-requests must be at least 1")
+        }
+    }
+
     func run() async throws {
         try await ServerClient.with(url: url, caCert: caCert, connections: max(concurrency, 2), measure)
     }
@@ -45,6 +51,7 @@ struct LoadBenchmark: AsyncParsableCommand {
         let enrollment = try await server.enrollAll(enrolled, token: company, concurrency: concurrency)
         table += enrollment.stats.row("enroll \(enrolled.count) photos")
         progress("enrolled \(enrollment.people.count) people")
+        guard !enrollment.people.isEmpty else { throw ValidationError("no photo under \(photos) could be enrolled: \(enrollment.stats.errors)") }
 
         // 2. The search/enroll mix.
         var mixRuns: [Phase.Stats] = []

@@ -21,6 +21,10 @@ struct SyncBenchmark: AsyncParsableCommand {
     @Option(help: "Page sizes of the full sync, comma-separated.") var pageSizes: String = "500,1000"
     @Option(help: "Runs of each measurement (median and spread are reported).") var runs: Int = 5
 
+    func validate() throws {
+        guard runs >= 1, kiosks >= 2, employees >= 10 else { throw ValidationError("needs --runs ≥ 1, --kiosks ≥ 2, --employees ≥ 10") }
+    }
+
     func run() async throws {
         try await ServerClient.with(url: url, caCert: caCert, connections: 100, measure)
     }

@@ -95,6 +95,7 @@ struct KioskSyncTests {
                 JSON(["face_encoding": Self.encodingText(Array(values.prefix(127))).dropLast() + ", NaN]"]),
                 JSON(["face_encoding": Self.encodingText(Array(values.prefix(127))).dropLast() + ", Infinity]"]),
                 JSON(["face_encoding": "not a list"]), JSON(["face_encoding": 5]), JSON(["encoding": Self.encodingText(values)]),
+                JSON(["face_encoding": Self.encodingText(Array(values.prefix(127)) + [1e30])]),
             ]
             for body in invalid {
                 let reply = try await client.call(.post, "/api/employees/\(juan)/face/", as: kiosk.caller, json: body, headers: kiosk.headers)
@@ -123,6 +124,9 @@ struct KioskSyncTests {
             #expect(withFaces.count == 1 && withFaces[0]["name"] as? String == "Dela Cruz, Juan" && withFaces[0]["timekeeper_id"] as? String == "TK-001")
             let stored = try #require(Self.parse(withFaces[0]["face_encoding"] as? String))
             #expect(stored.count == 128 && zip(stored, Self.encoding(2)).allSatisfy { abs($0 - $1) < 1e-6 })
+            for page in ["0", "9223372036854775807", "x"] {
+                expectError(try await Self.list(client, kiosk, "page=\(page)"), .badRequest, "invalid_query")
+            }
             let minimal = Self.array(try await Self.list(client, kiosk, ""))
             #expect(minimal.count == 1 && Set(minimal[0].keys) == ["id", "name", "timekeeper_id"])
             #expect(Set(Self.array(try await Self.list(client, kiosk, "include_faces=false"))[0].keys) == ["id", "name", "timekeeper_id"])
@@ -388,6 +392,18 @@ struct KioskSyncTests {
         }
     }
 
+    @Test func employeeListsSeekTheEmployeesIndex() async throws {
+        let server = try TestServer()
+        try await server.run { _ in
+            let plans = try await server.services.store.pool.read { db in
+                try ["SELECT * FROM persons WHERE companyID = 1 AND deletedAt IS NULL AND timekeeperID IS NOT NULL ORDER BY id LIMIT 500 OFFSET 500",
+                     "SELECT * FROM persons WHERE companyID = 1 AND timekeeperID IS NOT NULL AND deletedAt IS NULL AND id > 7 ORDER BY id LIMIT 500"]
+                    .map { try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + $0).map { $0["detail"] as String }.joined(separator: "; ") }
+            }
+            for plan in plans { #expect(plan.contains("persons_company_employees"), "\(plan)") }
+        }
+    }
+
     @Test func staleRegistrationsAreRefused() async throws {
         try await TestServer().run { client in
             let owner = try await client.register("Acme")
@@ -449,6 +465,13 @@ struct KioskSyncTests {
                                            contentType: "text/csv")
             expectError(bad, .badRequest, "invalid_field")
             #expect(bad.text.contains("line 2"))
+            // Bounded before parsing: too many lines, too many columns.
+            let tall = "name,timekeeper_id\n" + String(repeating: "\n", count: 10_005)
+            expectError(try await client.raw(.post, "/api/employees/import", as: owner.caller, body: Data(tall.utf8), contentType: "text/csv"),
+                        .badRequest, "invalid_field")
+            let wide = (0..<20).map { "c\($0)" }.joined(separator: ",") + "\nx\n"
+            expectError(try await client.raw(.post, "/api/employees/import", as: owner.caller, body: Data(wide.utf8), contentType: "text/csv"),
+                        .badRequest, "invalid_field")
             expectError(try await client.call(.post, "/api/employees", as: owner.caller, json: JSON(["name": "Dup", "timekeeper_id": "TK-2"])),
                         .conflict, "timekeeper_id_taken")
             expectError(try await client.call(.post, "/api/employees", as: owner.caller, json: JSON(["name": "No id"])), .badRequest, "missing_field")

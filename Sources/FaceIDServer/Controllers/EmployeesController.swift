@@ -88,9 +88,17 @@ struct EmployeesController {
     }
 
     static func csvRows(_ data: Data) throws(APIError) -> [Store.EmployeeRow] {
+        // Bounded before parsing: the parser builds a dictionary per line with an entry per header column.
+        guard data.count(where: { $0 == UInt8(ascii: "\n") }) <= maximumImport + 2 else {
+            throw APIError.invalidField("csv", "at most \(maximumImport) rows per request")
+        }
+        guard (data.prefix { $0 != UInt8(ascii: "\n") }).count(where: { $0 == UInt8(ascii: ",") }) < 10 else {
+            throw APIError.invalidField("csv", "expected the columns name, timekeeper_id and optionally external_id")
+        }
         let csv: CSV<Named>
         do {
-            csv = try CSV<Named>(string: String(decoding: data, as: UTF8.self), delimiter: .comma)
+            csv = try CSV<Named>(string: String(decoding: data, as: UTF8.self), delimiter: .comma, loadColumns: false,
+                                 rowLimit: maximumImport + 1)
         } catch {
             throw APIError.invalidField("csv", "cannot parse the CSV")
         }

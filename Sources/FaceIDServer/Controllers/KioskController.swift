@@ -66,7 +66,7 @@ struct KioskController {
     @Sendable func timekeeper(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
         try requireAppSecret(request)
         let includeFaces = try request.query("include_faces", Self.flag) ?? false
-        let page = try request.query("page") { Int($0).flatMap { $0 >= 1 ? $0 : nil } } ?? 1
+        let page = try request.query("page") { Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil } } ?? 1
         let pageSize = try request.query("page_size") { Int($0).flatMap { (1...1000).contains($0) ? $0 : nil } } ?? 500
         if page == 1 { try limitFullSync(principal) }
         // Where the feed stood before this page was read: from the first page's, deltas cover whatever changed meanwhile.
@@ -332,8 +332,9 @@ struct KioskFaceBody {
             }
             numbers = parsed
         }
+        // Exactly 128 finite numbers within the bound every encoding has (a huge one would overflow distances).
+        guard numbers.count == FaceEncoding.dimension, numbers.allSatisfy({ $0.isFinite && abs($0) < 1e6 }) else { throw .invalidFaceEncoding }
         let floats = numbers.map(Float.init)
-        guard floats.count == FaceEncoding.dimension, floats.allSatisfy(\.isFinite) else { throw .invalidFaceEncoding }
         return KioskFaceBody(encoding: floats, registeredAt: registeredAt)
     }
 }

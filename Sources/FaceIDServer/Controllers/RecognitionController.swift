@@ -60,11 +60,9 @@ struct RecognitionController {
         }
         let (person, record) = try await services.store.enroll(
             companyID: principal.companyID, encoding: face.descriptor, personID: body.personId, newPerson: newPerson, groups: groups,
-            reference: body.reference ?? false, keyRing: services.keyRing, actor: principal.actor, origin: services.origin(request, context))
-        if settings.storeImages, let wrappedKey = try await services.store.wrappedKey(companyID: principal.companyID) {
-            try services.index.images.write(image, companyID: principal.companyID, faceID: record.id!,
-                                            sealer: try services.keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey))
-        }
+            reference: body.reference ?? false, keyRing: services.keyRing,
+            photo: Store.KeptPhoto(data: image, vault: services.index.images, fallback: services.defaultSettings),
+            actor: principal.actor, origin: services.origin(request, context))
         try await services.index.catchUp(principal.companyID)
         return Created(value: EnrollResponse(faceId: record.id!, person: PersonView(person), box: face.box,
                                              quality: QualityView(face.quality)))

@@ -280,8 +280,12 @@ extension Store {
         }
         guard let oldest, oldest < micros else { return }
         try await pool.write { db in
-            guard let through = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM employeeChanges WHERE companyID = ? AND atMicros < ?",
-                                                   arguments: [companyID, micros]) else { return }
+            // The first row kept (seq and time grow together): everything before it goes, found without a scan.
+            let kept = try Int64.fetchOne(db, sql: "SELECT seq FROM employeeChanges WHERE companyID = ? AND atMicros >= ? ORDER BY seq LIMIT 1",
+                                          arguments: [companyID, micros])
+            guard let through = try Int64.fetchOne(
+                db, sql: "SELECT MAX(seq) FROM employeeChanges WHERE companyID = ? AND seq < ?",
+                arguments: [companyID, kept ?? Int64.max]) else { return }
             try db.execute(sql: "DELETE FROM employeeChanges WHERE companyID = ? AND seq <= ?", arguments: [companyID, through])
             try db.execute(sql: """
                 INSERT INTO syncState (companyID, purgedThroughSeq) VALUES (?, ?)

@@ -40,11 +40,20 @@ extension Store {
         }
     }
 
+    /// The enrollment photo, kept when the company's `store_images` is on at commit time.
+    struct KeptPhoto: Sendable {
+        var data: Data
+        var vault: ImageVault
+        /// The settings of a company whose row has none stored.
+        var fallback: CompanySettings
+    }
+
     /// Enrolls one face for an existing person (`personID`) or a new one (`newPerson` with `groups`): person,
-    /// face, feed row and audit events in one transaction, so a failure leaves nothing behind.
+    /// face, feed row, audit events — and the sealed photo, when the company keeps them — in one transaction, so a
+    /// failure leaves nothing behind (a photo written before a failed commit is swept at the next start).
     func enroll(
         companyID: Int64, encoding: [Float], personID: Int64?, newPerson: PersonRecord?, groups: [String], reference: Bool, keyRing: KeyRing,
-        actor: String, origin: RequestOrigin
+        photo: KeptPhoto?, actor: String, origin: RequestOrigin
     ) async throws -> (Person, FaceRecord) {
         try await pool.write { db in
             let person: PersonRecord
@@ -61,6 +70,13 @@ extension Store {
             let face = try Self.insertFaces(
                 [NewFace(person: .id(person.id!), encoding: encoding)], companyID: companyID, source: "photo", reference: reference,
                 keyRing: keyRing, actor: actor, origin: origin, db: db)[0]
+            // Read inside the transaction: a concurrent `store_images: false` either precedes this (nothing written)
+            // or follows it (and its removal takes this photo too).
+            if let photo, let company = try CompanyRecord.fetchOne(db, key: companyID),
+               CompanySettings.decode(company.settings, fallback: photo.fallback).storeImages {
+                try photo.vault.write(photo.data, companyID: companyID, faceID: face.id!,
+                                      sealer: try keyRing.sealer(companyID: companyID, wrappedKey: company.wrappedKey))
+            }
             return (try Self.attachGroups([person], db: db)[0], face)
         }
     }

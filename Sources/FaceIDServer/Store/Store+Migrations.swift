@@ -151,8 +151,11 @@ extension Store {
             }
             try db.create(index: "persons_company_timekeeper", on: "persons", columns: ["companyID", "timekeeperID"],
                           unique: true, condition: Column("timekeeperID") != nil)
-            // (companyID, rowid): a company's persons in id order — the pages of every list — without sorting them.
+            // (companyID, rowid): a company's persons in id order — the pages of every list — without sorting them;
+            // and its employees alone, so kiosk lists never walk a million other persons of the company.
             try db.create(index: "persons_company_id", on: "persons", columns: ["companyID"])
+            try db.create(index: "persons_company_employees", on: "persons", columns: ["companyID"],
+                          condition: Column("timekeeperID") != nil)
             // When a kiosk registered the face (its own clock, never after the upload); null = when it was stored.
             try db.alter(table: "faces") { t in t.add(column: "registeredAt", .datetime) }
             // The kiosk feed: one row per change of an employee (a person with a timekeeper id) or of their faces, written
