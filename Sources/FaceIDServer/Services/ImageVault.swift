@@ -4,10 +4,11 @@ import GRDB
 /// Enrollment photos of companies with `store_images` on: one file per face, `<data>/images/<company>/<face>.sealed`,
 /// AES-256-GCM with the company's data key (record id `image:<face>` in the associated data), mode 0600.
 ///
-/// A photo is written after its face commits and removed when the face's delete is applied from the change
-/// feed (`IndexService`), so every path that deletes a face — the face, its person, a kiosk delete — removes it,
-/// and a crash in between is repaired by the replay at start. `sweep` removes photos of faces the store no
-/// longer has (a feed older than its retention, or a copy restored over a newer database).
+/// A photo is written inside its face's enrollment transaction (`Store.enroll`) and removed when the face's delete
+/// is applied from the change feed (`IndexService`), so every path that deletes a face — the face, its person, a
+/// kiosk delete — removes it, and a crash in between is repaired by the replay at start. `sweep` removes photos of
+/// faces the store no longer has (a commit that failed after the write, a feed older than its retention, a copy
+/// restored over a newer database).
 struct ImageVault: Sendable {
     let directory: String
 
