@@ -76,7 +76,7 @@ struct SystemTests {
             let face = "{\"external_id\": \"P1\", \"encoding\": [" + Array(repeating: "0.05", count: 128).joined(separator: ",") + "]}"
             #expect(try await client.call(.post, "/faces/import", as: owner.caller, json: face).status == .created)
             // A copy of the store without its index: the next start must open the company's key to rebuild it.
-            try await server.services.store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+            _ = try await server.services.store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
             try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: server.configuration.databasePath, toPath: copy.path + "/faceid.sqlite")
         }

@@ -118,6 +118,11 @@ extension Request {
         try query("limit") { Int($0).flatMap { (1...500).contains($0) ? $0 : nil } } ?? 100
     }
 
+    /// An optional boolean query parameter: `true`/`1` or `false`/`0` (any case); 400 `invalid_query` otherwise.
+    func queryFlag(_ name: String) throws(APIError) -> Bool? {
+        try query(name) { ["true": true, "1": true, "false": false, "0": false][$0.lowercased()] }
+    }
+
     /// An optional query parameter parsed by `parse`, 400 `invalid_query` when it does not parse.
     func query<T>(_ name: String, _ parse: (String) -> T?) throws(APIError) -> T? {
         guard let text = uri.queryParameters[Substring(name)] else { return nil }

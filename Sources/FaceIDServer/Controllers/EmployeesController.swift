@@ -32,7 +32,7 @@ struct EmployeesController {
     @Sendable func list(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> EmployeeList {
         let limit = try request.pageLimit()
         let employees = try await services.store.employees(
-            companyID: principal.companyID, includeDeleted: try request.query("include_deleted", KioskController.flag) ?? false,
+            companyID: principal.companyID, includeDeleted: try request.queryFlag("include_deleted") ?? false,
             afterID: try request.query("cursor") { Int64($0) }, limit: limit)
         return EmployeeList(employees: employees.map(EmployeeView.init),
                             nextCursor: Page.nextCursor(count: employees.count, limit: limit, lastID: employees.last?.record.id))

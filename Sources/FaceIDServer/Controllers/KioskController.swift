@@ -65,7 +65,7 @@ struct KioskController {
     /// `?include_faces=true&page=1&page_size=500`: a JSON array, `X-Total-Count`, `Link: <…>; rel="next"`, gzip on request.
     @Sendable func timekeeper(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
         try requireAppSecret(request)
-        let includeFaces = try request.query("include_faces", Self.flag) ?? false
+        let includeFaces = try request.queryFlag("include_faces") ?? false
         let page = try request.query("page") { Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil } } ?? 1
         let pageSize = try request.query("page_size") { Int($0).flatMap { (1...1000).contains($0) ? $0 : nil } } ?? 500
         if page == 1 { try limitFullSync(principal) }
@@ -175,8 +175,6 @@ struct KioskController {
     static let link = HTTPField.Name("Link")!
     static let syncCursor = HTTPField.Name("X-Sync-Cursor")!
     static let appSecret = HTTPField.Name("X-App-Secret")!
-
-    static func flag(_ text: String) -> Bool? { ["true": true, "1": true, "false": false, "0": false][text.lowercased()] }
 
     /// 401 unless `X-App-Secret` equals the configured desktop app secret (compared in constant time).
     private func requireAppSecret(_ request: Request) throws(APIError) {
