@@ -339,6 +339,12 @@ struct KioskSyncTests {
             // A kiosk acknowledges for itself only, and never past the end of the feed.
             expectError(try await client.call(.post, "/api/devices/\(kioskB.device!)/ack", as: kioskA.caller, json: JSON(["cursor": fresh.cursor!]),
                                               headers: kioskA.headers), .forbidden, "forbidden")
+            expectError(try await client.call(.post, "/api/devices/\(kioskA.device!)/ack", as: kioskA.caller, json: JSON(["cursor": fresh.cursor!]),
+                                              headers: TestServer.kioskHeaders()), .badRequest, "device_required")
+            for query in ["limit=0", "limit=1001", "limit=many"] {
+                expectError(try await client.call(.get, "/api/employees/timekeeper/changes/?" + query, as: kioskA.caller, headers: kioskA.headers),
+                            .badRequest, "invalid_query")
+            }
             let beyond = SyncCursor.delta(companyID: owner.companyID, seq: 1_000_000).text
             expectError(try await client.call(.post, "/api/devices/\(kioskA.device!)/ack", as: kioskA.caller, json: JSON(["cursor": beyond]),
                                               headers: kioskA.headers), .badRequest, "invalid_field")
