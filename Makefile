@@ -7,18 +7,22 @@ SWIFT_TEST_FLAGS ?=
 setup:
 	@./scripts/setup.sh
 
+# Builds go through scripts/swift-build.sh: a line up front (the first build takes minutes), then progress every 5 %.
 build: setup
-	$(SWIFT) build
+	@./scripts/swift-build.sh
 
 run:
 	@./scripts/run.sh $(ARGS)
 
+# The schemathesis run (the served OpenAPI document against the live debug server) goes between the build and
+# `swift test`, so that swift test's summary stays the last line.
 test: setup
-	$(SWIFT) build --build-tests
+	@./scripts/swift-build.sh --build-tests
+	@./scripts/schemathesis.sh
 	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
 
 bench: setup
-	$(SWIFT) build -c release --product faceid-bench
+	@./scripts/swift-build.sh -c release --product faceid-bench
 	@echo "run: .build/release/faceid-bench --help"
 
 clean:

@@ -21,10 +21,10 @@ if [ ! -s "$data/tls/cert.pem" ] || [ ! -s "$data/tls/key.pem" ]; then
         -keyout "$data/tls/key.pem" -out "$data/tls/cert.pem" 2>/dev/null)
     echo "run: generated a self-signed certificate $data/tls/cert.pem (curl --cacert $data/tls/cert.pem …)"
 fi
-if [ ! -s "$data/app.secret" ] && [ -z "${FACEID_KIOSK_APP_SECRET:-}" ]; then
+if [ ! -s "$data/app.secret" ] && [ -z "${FACEID_KIOSK_APP_SECRET:-}" ] && [ -z "${DESKTOP_APP_SECRET:-}" ]; then
     (umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' > "$data/app.secret")
     echo "run: generated the kiosk app secret $data/app.secret"
 fi
 
-swift build -c release --product faceid-server 2>&1 | grep -E "error|warning: .*Sources/|Compiling|Build complete" | grep -v "^\[" || true
+./scripts/swift-build.sh -c release --product faceid-server
 exec .build/release/faceid-server --data-directory "$data" "$@"

@@ -14,11 +14,15 @@ public typealias FaceIDApplication = Application<RouterResponder<AppRequestConte
 /// Builds the server: opens the store, checks the master key, wires controllers and middleware,
 /// and configures TLS unless `http.plaintext` is set.
 ///
-/// - Parameter onServerRunning: called with the bound channel (its local address gives the port when `http.port` is 0).
+/// - Parameters:
+///   - indexChecker: the `faceid-server` executable: the index is read in a child process (`--check-index`) before
+///     this process maps it, so that a damaged page that would crash LMDB only kills the child. Nil: no child check.
+///   - onServerRunning: called with the bound channel (its local address gives the port when `http.port` is 0).
 /// - Throws: `ConfigurationError` when the master key or the TLS files are missing or unreadable.
 public func buildApplication(
     configuration: ServerConfiguration,
     logger baseLogger: Logger? = nil,
+    indexChecker: String? = nil,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) async throws -> FaceIDApplication {
     var logger = baseLogger ?? Logger(label: "faceid")
@@ -32,14 +36,22 @@ public func buildApplication(
                 (`make run` does this on first start). Keep a copy: without it the biometric data cannot be read.
                 """)
     }
-    try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+    // The owner's alone when this start creates it; an existing folder open to other users is reported, not changed.
+    try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+                                            attributes: [.posixPermissions: 0o700])
+    DataDirectory.warnIfExposed(configuration.dataDirectory, logger: logger)
     let store = try Store(path: configuration.databasePath)
+    let keyRing = KeyRing(master: masterKey)
+    // Before the index opens: its records are sealed with a key derived from the master key, so with a wrong key
+    // every one would fail to open and look like damage.
+    try await keyRing.verify(against: store)
     let services = try AppServices(
-        configuration: configuration, store: store, keyRing: KeyRing(master: masterKey),
-        metrics: PrometheusCollectorRegistry(), logger: logger)
-    // Replays whatever the store committed and the index did not (a crash, or a deleted index folder).
+        configuration: configuration, store: store, keyRing: keyRing,
+        metrics: PrometheusCollectorRegistry(), logger: logger, indexChecker: indexChecker)
+    // Replays whatever the store committed and the index did not (a crash, or a deleted index folder); a damaged
+    // index is moved aside and rebuilt in the background (`/readyz` 503 until done).
     do {
-        try await services.index.catchUpAll()
+        try await services.index.start()
     } catch let error as APIError {
         throw ConfigurationError(key: "crypto.masterKey", message: "the stored data does not open: \(error.logMessage ?? error.message)")
     }
@@ -58,7 +70,7 @@ public func buildApplication(
         router: router,
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "faceid"),
-        services: [StoreService(store: store, logger: logger)],
+        services: [StoreService(store: store, logger: logger, beforeClose: { await services.index.shutdown() })],
         onServerRunning: onServerRunning,
         logger: logger)
 }

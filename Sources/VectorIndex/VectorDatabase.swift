@@ -28,7 +28,7 @@ public final class VectorDatabase: @unchecked Sendable {
         self.sealer = sealer
         do {
             environment = try LMDBEnvironment(path: path, mapSize: mapSize, durability: durability)
-        } catch .lmdb(let e) where e == .invalid || e == .versionMismatch || e == .corrupted {
+        } catch .lmdb(let e) where e == .invalid || e == .versionMismatch || e == .corrupted || e == .incompatible {
             throw .corrupt("\(path) is not a readable LMDB environment (\(e.name))")
         }
         catalog = try Catalog.open(environment)
@@ -142,6 +142,7 @@ public final class VectorDatabase: @unchecked Sendable {
             } else if list != CollectionStorage.flatList {
                 throw .corrupt("flat collection \(name) has a listed vector")
             }
+            guard state.slotOf[id] == nil else { throw .corrupt("id \(id) stored twice in \(name)") }
             state.append(id: id, vector: vector, list: list, code: code.bindMemory(to: UInt8.self))
         }
         let watermark = try storage.watermark(txn)

@@ -1,3 +1,5 @@
+import CLMDB
+
 /// Every failure VectorIndex reports. Messages never contain vector data.
 public enum VectorIndexError: Error, Equatable, Sendable, CustomStringConvertible {
     case dimensionMismatch(expected: Int, got: Int)
@@ -14,6 +16,19 @@ public enum VectorIndexError: Error, Equatable, Sendable, CustomStringConvertibl
     case unsupportedFormatVersion(found: UInt32, supported: UInt32)
     case sealing(String)
     case lmdb(LMDBError)
+
+    /// Whether the stored index is damaged or unreadable (rather than the call being wrong): a file that is
+    /// not LMDB or is truncated, a record that fails to decode or to open, a B-tree LMDB finds inconsistent.
+    /// Derived data in this state should be set aside and rebuilt.
+    public var isDamage: Bool {
+        switch self {
+        case .corrupt, .sealing, .foreignEnvironment, .unsupportedFormatVersion: true
+        case let .lmdb(error):
+            [MDB_INVALID, MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_VERSION_MISMATCH, MDB_INCOMPATIBLE, MDB_BAD_VALSIZE]
+                .contains(error.rawValue)
+        default: false
+        }
+    }
 
     /// A stable machine-readable code for logs and API errors.
     public var code: String {

@@ -31,6 +31,15 @@ struct FacesTests {
             let faceIDs = try #require((imported["face_ids"] as? [NSNumber])?.map(\.int64Value))
             let personIDs = try #require((imported["person_ids"] as? [NSNumber])?.map(\.int64Value))
             #expect(personIDs[0] == personIDs[1] && personIDs[0] != personIDs[2] && personIDs[3] == existingID)
+            // Every person and face the import created is in the audit trail: a person.create each, one face.import
+            // naming every face and person.
+            let importAudit = try #require(try await client.call(.get, "/audit", as: owner.caller)["events"] as? [[String: Any]])
+            let created = importAudit.filter { $0["action"] as? String == "person.create" }.compactMap { $0["target"] as? String }
+            #expect(Set(created) == ["person:\(existingID)", "person:\(personIDs[0])", "person:\(personIDs[2])"])
+            let importEvent = try #require(importAudit.first { $0["action"] as? String == "face.import" }?["detail"] as? [String: Any])
+            #expect(importEvent["faces"] as? String == "\(faceIDs[0])-\(faceIDs[3])" && importEvent["count"] as? String == "4")
+            #expect(importEvent["persons"] as? String == AuditLog.idList([existingID, personIDs[0], personIDs[2]]))
+            #expect(AuditLog.idList([9, 3, 4, 5, 7, 8, 12]) == "3-5,7-9,12" && AuditLog.idList([]) == "")
             let ada = try await client.call(.get, "/persons/\(personIDs[0])", as: owner.caller)
             #expect(ada.object("person")["full_name"] as? String == "Ada")
             #expect(ada.object("person")["external_id"] as? String == "E-1")
@@ -43,18 +52,29 @@ struct FacesTests {
             #expect(face.object("face")["model_id"] as? String == "dlib-resnet-v1")
             #expect(face.object("face")["source"] as? String == "import")
             #expect(!face.text.contains("encoding"))
-            // The encoding only on request, and only for an admin or kiosk credential.
-            let withEncoding = try await client.call(.get, "/faces/\(faceIDs[2])?include_encoding=true", as: owner.caller)
-            let numbers = try #require(withEncoding.object("face")["encoding"] as? [Double])
-            #expect(zip(numbers, Self.encoding(2)).allSatisfy { abs($0 - $1) < 1e-6 })
+            // The encoding only on request, and only to the desktop app (X-App-Secret) or an admin API key (migration):
+            // no web session reads raw encodings, not even the owner's.
+            let path = "/faces/\(faceIDs[2])?include_encoding=true"
+            let desktop = TestServer.kioskHeaders()
+            expectError(try await client.call(.get, path, as: owner.caller), .forbidden, "encodings_desktop_app_only")
             let kiosk = try await client.apiKey([.kiosk], in: owner)
-            #expect(try await client.call(.get, "/faces/\(faceIDs[2])?include_encoding=true", as: .apiKey(kiosk.key)).status == .ok)
+            expectError(try await client.call(.get, path, as: .apiKey(kiosk.key)), .forbidden, "encodings_desktop_app_only")
+            expectError(try await client.call(.get, path, as: .apiKey(kiosk.key), headers: TestServer.kioskHeaders(secret: "wrong")),
+                        .forbidden, "encodings_desktop_app_only")
+            let withEncoding = try await client.call(.get, path, as: .apiKey(kiosk.key), headers: desktop)
+            struct FaceEncodingReply: Decodable { struct Face: Decodable { var encoding: [Double] }; var face: Face }
+            let numbers = try JSONDecoder().decode(FaceEncodingReply.self, from: withEncoding.data).face.encoding
+            #expect(numbers == Self.encoding(2).map { Double(Float($0)) })  // imports are float32, returned exactly
+            #expect(try await client.call(.get, path, as: owner.caller, headers: desktop).status == .ok)  // the desktop app's login
+            let admin = try await client.apiKey([.admin], in: owner)
+            #expect(try await client.call(.get, path, as: .apiKey(admin.key)).status == .ok)
             let recognizer = try await client.apiKey([.recognize], in: owner)
-            expectError(try await client.call(.get, "/faces/\(faceIDs[2])?include_encoding=true", as: .apiKey(recognizer.key)),
-                        .forbidden, "forbidden")
-            let staff = try await client.user(.staff, in: owner)
-            expectError(try await client.call(.get, "/faces/\(faceIDs[2])?include_encoding=true", as: .token(staff.token)),
-                        .forbidden, "forbidden")
+            expectError(try await client.call(.get, path, as: .apiKey(recognizer.key), headers: desktop), .forbidden, "forbidden")
+            let viewer = try await client.user(.viewer, in: owner)
+            expectError(try await client.call(.get, path, as: .token(viewer.token), headers: desktop), .forbidden, "forbidden")
+            // Every read of an encoding is audited.
+            let reads = try #require(try await client.call(.get, "/audit?action=face.encoding_read", as: owner.caller)["events"] as? [[String: Any]])
+            #expect(reads.count == 3 && reads.allSatisfy { $0["target"] as? String == "face:\(faceIDs[2])" })
             expectError(try await client.call(.get, "/faces/\(faceIDs[2])?include_encoding=yes", as: owner.caller),
                         .badRequest, "invalid_query")
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import FaceIDServer
@@ -88,5 +89,52 @@ struct RateLimitTests {
             // The company bucket is per company.
             #expect(try await client.call(.get, "/me", as: other.caller).status == .ok)
         }
+    }
+
+    /// A clock the test moves by hand.
+    final class ManualClock: Sendable {
+        private let instant = Mutex(ContinuousClock.now)
+        var now: ContinuousClock.Instant { instant.withLock { $0 } }
+        func advance(_ duration: Duration) { instant.withLock { $0 += duration } }
+    }
+
+    @Test func aQuotaNeverAcceptsMoreThanItsCountInAnyWindow() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(now: { clock.now })
+        let limit = RateLimiter.Limit.atMost(100, per: .seconds(60))
+        // A kiosk retrying every 100 ms for three minutes.
+        var accepted: [Duration] = []
+        var elapsed = Duration.zero
+        var lastRefusal: Int?
+        while elapsed < .seconds(180) {
+            if let wait = limiter.take("face-registrations:1", limit: limit) { lastRefusal = wait } else { accepted.append(elapsed) }
+            clock.advance(.milliseconds(100))
+            elapsed += .milliseconds(100)
+        }
+        // No 60-second window holds more than 100 (a token bucket lets 199 through in the first minute)…
+        for (index, start) in accepted.enumerated() {
+            #expect(accepted[index...].prefix { $0 < start + .seconds(60) }.count <= 100, "window from \(start)")
+        }
+        // …and the quota is not stingier than promised: 100 in each of the three minutes.
+        #expect(accepted.count == 300)
+        #expect(lastRefusal.map { (1...60).contains($0) } == true)
+        // Keys are independent.
+        #expect(limiter.take("face-registrations:2", limit: limit) == nil)
+    }
+
+    @Test func aRefusalSaysWhenTheOldestRequestLeavesTheWindow() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(now: { clock.now })
+        let limit = RateLimiter.Limit.atMost(3, per: .seconds(60))
+        for _ in 0..<3 {
+            #expect(limiter.take("k", limit: limit) == nil)
+            clock.advance(.seconds(10))
+        }
+        #expect(limiter.take("k", limit: limit) == 30)  // the first left at 60 s; it is 30 s now
+        #expect(limiter.check("k", limit: limit) == 30)
+        clock.advance(.seconds(30))
+        #expect(limiter.check("k", limit: limit) == nil)  // check counts nothing
+        #expect(limiter.take("k", limit: limit) == nil)
+        #expect(limiter.take("k", limit: limit) == 10)
     }
 }

@@ -92,6 +92,47 @@ struct SystemTests {
     }
 }
 
+/// Issue 12, item 7: a wrong master key is the same configuration error (exit 78) whether or not `index/` exists, and
+/// it never touches the index (its records would fail to open and look like damage).
+@Suite("Wrong master key")
+struct WrongMasterKeyTests {
+    @Test func aWrongMasterKeyWithAnIndexPresentIsAConfigurationErrorAndLeavesTheIndexAlone() async throws {
+        let folder = try await IndexRecoveryTests.makeFolder(faces: 20)
+        defer { folder.remove() }
+        let before = try Data(contentsOf: URL(fileURLWithPath: folder.dataFile))
+        var configuration = folder.configuration()
+        configuration.masterKey = MasterKey.random()
+        do {
+            _ = try await buildApplication(configuration: configuration)
+            Issue.record("started with the wrong master key")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "crypto.masterKey" && error.message.contains("wrong master key"), "\(error)")
+        }
+        // Nothing moved aside or rewritten, and the right key still starts on it without a rebuild.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).filter { $0.hasPrefix("index.") } == [])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder.dataFile)) == before)
+        let services = try folder.services()
+        defer { try? services.store.close() }
+        try await services.index.start()
+        #expect(!services.index.isRebuilding && services.index.movedAside.isEmpty)
+        #expect(try services.index.collection(folder.companyID).count == 20)
+    }
+
+    /// The real binary: exit status 78 and the documented message, not a trap, with `index/` present and without.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: ServerProcess.binary), "needs the built faceid-server"),
+          arguments: [true, false])
+    func theServerExits78WithTheWrongKey(indexPresent: Bool) async throws {
+        let folder = try await IndexRecoveryTests.makeFolder(faces: 20)
+        defer { folder.remove() }
+        if !indexPresent { try FileManager.default.removeItem(atPath: folder.index) }
+        let run = try ServerProcess.start(folder: folder.url.path, masterKey: ServerProcess.randomKeyText())
+        let status = try await run.waitForExit(timeout: .seconds(120))
+        #expect(status == 78, "\(run.output())")
+        #expect(run.output().contains("configuration crypto.masterKey") && run.output().contains("wrong master key"), "\(run.output())")
+        #expect(!run.output().contains("Fatal error"))
+    }
+}
+
 @Suite("Configuration")
 struct ConfigurationTests {
     @Test func flagsOverEnvironmentOverFileAndTheDefaults() async throws {

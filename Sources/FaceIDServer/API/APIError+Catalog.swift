@@ -86,6 +86,9 @@ extension APIError {
     static let otherDevice = APIError(.forbidden, code: "forbidden", "A kiosk acknowledges only for its own device (X-Device-Id)")
     static let deviceRequired = APIError(.badRequest, code: "device_required", "Send X-Device-Id: the kiosk that applied the changes")
     static let invalidAppSecret = APIError(.unauthorized, code: "invalid_app_secret", "Missing or invalid X-App-Secret")
+    static let encodingsForDesktopAppOnly = APIError(
+        .forbidden, code: "encodings_desktop_app_only", "Raw face encodings are available only to the desktop app",
+        detail: "send X-App-Secret with a kiosk credential, or use an admin-scoped API key for migration")
     /// The upload is older than the stored face (`deleted` false) or than the deletion of the face data (`deleted` true).
     static func staleRegistration(stored: Date, deleted: Bool) -> APIError {
         var error = deleted
@@ -102,4 +105,10 @@ extension APIError {
     }
     static let cursorExpired = APIError(.gone, code: "cursor_expired", "The sync cursor is expired or unknown",
                                         detail: "run a full sync (no cursor) and continue from its next_cursor")
+}
+
+/// The vector index (derived data) while it is rebuilt from the store.
+extension APIError {
+    static let indexRebuilding = APIError(.serviceUnavailable, code: "index_rebuilding", "The face index is being rebuilt",
+                                          detail: "the store is intact; retry when /readyz answers 200")
 }

@@ -6,12 +6,12 @@ struct TimekeeperEmployee: Sendable {
     var name: String
     var timekeeperId: String?
     var includeFaces: Bool
-    /// The desktop app's form, as UTF-8: a JSON string holding the array, `"[0.12345678, -0.0456, …]"`.
+    /// The desktop app's form, as UTF-8: a JSON string holding the array, `"[-0.08781787753105164, 0.1, …]"`.
     var faceEncoding: [UInt8]?
     var faceRegisteredAt: String?
     var hasFaceRegistration: Bool
 
-    init(_ employee: Store.Employee, encoding: [Float]?, includeFaces: Bool) {
+    init(_ employee: Store.Employee, encoding: [Double]?, includeFaces: Bool) {
         id = employee.record.id!
         name = employee.record.fullName
         timekeeperId = employee.record.timekeeperID
@@ -35,23 +35,26 @@ struct ChangesPage: Sendable {
 }
 
 /// The kiosk list and feed written straight to bytes. A full sync of 3,000 employees is 3,000 strings of 128 numbers
-/// (4 MB); `JSONEncoder` and `Float.description` spent most of its time, this writer a fraction of it.
+/// (~7 MB); `JSONEncoder` spent most of its time, this writer a fraction of it.
 enum KioskJSON {
     static func array(_ employees: [TimekeeperEmployee]) -> [UInt8] {
+        [UInt8(ascii: "[")] + elements(employees, first: true) + [UInt8(ascii: "]")]
+    }
+
+    /// Employees as comma-separated array elements, for an array written in parts: a leading comma unless `first`.
+    static func elements(_ employees: [TimekeeperEmployee], first: Bool) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(employees.count * (employees.first?.includeFaces == true ? 1_500 : 80) + 2)
-        out.append(UInt8(ascii: "["))
+        out.reserveCapacity(employees.count * (employees.first?.includeFaces == true ? 2_800 : 80) + 1)
         for (index, employee) in employees.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
+            if index > 0 || !first { out.append(UInt8(ascii: ",")) }
             append(employee, to: &out)
         }
-        out.append(UInt8(ascii: "]"))
         return out
     }
 
     static func page(_ page: ChangesPage) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(page.changes.count * 1_500 + 100)
+        out.reserveCapacity(page.changes.count * 2_800 + 100)
         out += Array(#"{"changes":["#.utf8)
         for (index, change) in page.changes.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -77,7 +80,7 @@ enum KioskJSON {
         optional(employee.timekeeperId, to: &out)
         if employee.includeFaces {
             out += Array(#","face_encoding":"#.utf8)
-            if let encoding = employee.faceEncoding {  // digits, signs, dots, commas, spaces, brackets: nothing to escape
+            if let encoding = employee.faceEncoding {  // digits, signs, dots, exponents, commas, spaces, brackets: nothing to escape
                 out.append(UInt8(ascii: "\""))
                 out += encoding
                 out.append(UInt8(ascii: "\""))
@@ -114,40 +117,20 @@ enum KioskJSON {
         }
     }
 
-    /// `[0.12345678, -0.0456, …]`: each number with 8 decimals (trailing zeros dropped), finer than a float32 encoding
-    /// component's precision (|x| < 1, ulp ≤ 6e-8), so the kiosk's distances are unchanged.
-    static func encodingText(_ values: [Float]) -> String { String(decoding: encodingBytes(values), as: UTF8.self) }
+    /// `[-0.08781787753105164, 0.1, …]`: each number as the shortest text that reads back as the same float64 — what
+    /// the kiosk sent comes back unchanged (Python's `repr` writes the same digits), and a float32 encoding from a photo
+    /// comes back exactly too.
+    static func encodingText(_ values: [Double]) -> String { String(decoding: encodingBytes(values), as: UTF8.self) }
 
-    static func encodingBytes(_ values: [Float]) -> [UInt8] {
+    static func encodingBytes(_ values: [Double]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(values.count * 13 + 2)
+        out.reserveCapacity(values.count * 22 + 2)
         out.append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {
             if index > 0 { out += [UInt8(ascii: ","), UInt8(ascii: " ")] }
-            number(value, to: &out)
+            out += value.description.utf8  // finite by validation: never "nan" or "inf"
         }
         out.append(UInt8(ascii: "]"))
         return out
-    }
-
-    private static func number(_ value: Float, to out: inout [UInt8]) {
-        let magnitude = abs(Double(value))
-        guard magnitude < 1_000 else {  // never from dlib; exact anyway
-            out += Array("\(value)".utf8)
-            return
-        }
-        let scaled = Int64((magnitude * 1e8).rounded())
-        if value < 0 && scaled != 0 { out.append(UInt8(ascii: "-")) }
-        let whole = scaled / 100_000_000
-        if whole == 0 { out.append(UInt8(ascii: "0")) } else { out += Array(String(whole).utf8) }
-        out.append(UInt8(ascii: "."))
-        let point = out.count
-        var divisor: Int64 = 10_000_000, fraction = scaled % 100_000_000
-        while divisor > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
-            fraction %= divisor
-            divisor /= 10
-        }
-        while out.count > point + 1, out.last == UInt8(ascii: "0") { out.removeLast() }
     }
 }

@@ -39,6 +39,10 @@ enum PhotoForm {
 
     /// The parts of a body: (name, bytes), in order.
     static func parts(_ data: Data, boundary: String) throws(APIError) -> [(String, Data)] {
+        guard headerNamesAreASCII(data, boundary: boundary) else {
+            throw APIError(.badRequest, code: "invalid_multipart", "The multipart body cannot be parsed",
+                           detail: "a part's header name is not ASCII")
+        }
         let parser = MultipartParser(boundary: boundary)
         var parts: [(String, Data)] = []
         var name: String?
@@ -64,6 +68,28 @@ enum PhotoForm {
             throw APIError(.badRequest, code: "invalid_multipart", "The multipart body cannot be parsed")
         }
         return parts
+    }
+
+    /// Whether the boundary and the header names of every part are ASCII: MultipartKit 4.7 traps (index out of range
+    /// in `isAllowedHeaderFieldNameCharacter`) on a header-name byte of 0x80 or more instead of throwing, so such a
+    /// body must not reach it. Checks, after each `--boundary`, the lines up to the blank line (or the next
+    /// delimiter), each up to its `:`.
+    ///
+    /// - Complexity: O(n), n the body's length (each byte is searched a bounded number of times).
+    static func headerNamesAreASCII(_ data: Data, boundary: String) -> Bool {
+        guard boundary.utf8.allSatisfy({ $0 < 0x80 }) else { return false }
+        let delimiter = Data(("--" + boundary).utf8)
+        let blankLine = Data("\r\n\r\n".utf8)
+        var next = data.range(of: delimiter)
+        while let found = next {
+            next = data.range(of: delimiter, in: found.upperBound..<data.endIndex)
+            let limit = next?.lowerBound ?? data.endIndex
+            let headersEnd = data.range(of: blankLine, in: found.upperBound..<limit)?.lowerBound ?? limit
+            for line in data[found.upperBound..<headersEnd].split(separator: UInt8(ascii: "\n")) {
+                guard line.prefix(while: { $0 != UInt8(ascii: ":") }).allSatisfy({ $0 < 0x80 }) else { return false }
+            }
+        }
+        return true
     }
 
     /// The JSON object a form stands for: `image` base64, typed fields, repeated or JSON-array `tags`/`groups`.

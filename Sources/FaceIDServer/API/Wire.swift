@@ -188,9 +188,18 @@ struct AuditPage: ResponseEncodable, Sendable {
 
 struct AuditVerification: ResponseEncodable, Sendable {
     var success = true
+    /// The chain's links all hold and its newest event is the signed head's (or newer, chained to it).
     var intact: Bool
     var eventCount: Int
     var firstBrokenId: Int64?
+    var head: AuditHeadView
+}
+
+/// `anchored`, `empty`, or what is wrong: `missing`, `invalid`, `truncated` (newest events deleted), `mismatch`.
+struct AuditHeadView: Encodable, Sendable {
+    var status: String
+    /// Events committed after the head was last recorded (a crash between a commit and the head's update).
+    var eventsAfterHead: Int
 }
 
 struct OK: ResponseEncodable, Sendable {

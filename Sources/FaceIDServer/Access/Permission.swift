@@ -43,7 +43,8 @@ public enum Permission: String, Sendable, CaseIterable {
     case recognize
     /// `GET /logs` (the access log).
     case readAccessLog
-    /// `GET /faces/{id}?include_encoding=true` (checked inside the handler, on top of `readPersons`).
+    /// `GET /faces/{id}?include_encoding=true` (checked inside the handler, on top of `readPersons`): the desktop app's
+    /// credentials, which must also send `X-App-Secret` — or an `admin` API key (`AppServices.requireEncodingAccess`).
     case readEncodings
     /// `GET /faces/{id}/image` (stored enrollment photos).
     case readImages
@@ -55,9 +56,9 @@ public enum Permission: String, Sendable, CaseIterable {
     public var allowedRoles: Set<Role> {
         switch self {
         case .readProfile, .readDevices, .readSettings, .readPersons, .recognize: [.owner, .admin, .staff, .viewer]
-        case .managePersons, .syncFaces: [.owner, .admin, .staff]
+        case .managePersons, .syncFaces, .readEncodings: [.owner, .admin, .staff]
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces,
-             .readAccessLog, .readEncodings, .readImages: [.owner, .admin]
+             .readAccessLog, .readImages: [.owner, .admin]
         }
     }
 

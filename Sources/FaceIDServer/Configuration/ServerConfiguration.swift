@@ -29,6 +29,7 @@ public struct ServerConfiguration: Sendable {
     /// Where the master key was looked for, for the refusal message.
     public var masterKeyFile: String
     /// `kiosk.appSecret`: the desktop app secret kiosks send in `X-App-Secret` (or `kiosk.appSecretFile`, default `<data>/app.secret`).
+    /// The desktop team's own variable, `DESKTOP_APP_SECRET`, is read as an alias of `FACEID_KIOSK_APP_SECRET`.
     public var desktopAppSecret: String?
     /// `sync.tombstoneDays`: how long the kiosk feed keeps changes (deletions included); an older cursor gets 410.
     public var tombstoneDays: Int
@@ -42,6 +43,9 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// `models.directory`: the dlib models (`make setup` installs them in `./models`).
     public var modelDirectory: String
+    /// `audit.headDirectory`: where the signed head of each company's audit chain is kept, outside the store
+    /// (default `<data>/audit-head`; best on a volume the store's writers cannot reach).
+    public var auditHeadPath: String
 
     /// The SQLite file of the store.
     public var databasePath: String { dataDirectory + "/faceid.sqlite" }
@@ -69,6 +73,7 @@ public struct ServerConfiguration: Sendable {
         rateLimits = RateLimitConfiguration()
         logLevel = .info
         modelDirectory = "./models"
+        auditHeadPath = dataDirectory + "/audit-head"
     }
 
     /// Reads every key from `reader`, falling back to the defaults; reads the key files it points at.
@@ -92,6 +97,7 @@ public struct ServerConfiguration: Sendable {
             desktopAppSecret = try Self.readSecretFile(reader.string(forKey: "kiosk.appSecretFile", default: dataDirectory + "/app.secret"))
         }
         modelDirectory = reader.string(forKey: "models.directory", default: modelDirectory)
+        auditHeadPath = reader.string(forKey: "audit.headDirectory", default: auditHeadPath)
         tombstoneDays = reader.int(forKey: "sync.tombstoneDays", default: tombstoneDays)
         tokenLifetime = reader.int(forKey: "auth.tokenLifetime", default: tokenLifetime)
         bcryptCost = reader.int(forKey: "auth.bcryptCost", default: bcryptCost)
@@ -107,9 +113,14 @@ public struct ServerConfiguration: Sendable {
 
     /// The configuration of a process: flags (`--http-port 8443`) over `FACEID_`-prefixed environment variables
     /// (`FACEID_HTTP_PORT`) over the JSON file named by `--config-file` / `FACEID_CONFIG_FILE`, if any.
+    /// `DESKTOP_APP_SECRET` (the desktop app specification's name) stands for `FACEID_KIOSK_APP_SECRET` when that is unset.
     public static func load(
         arguments: [String] = CommandLine.arguments, environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws -> ServerConfiguration {
+        var environment = environment
+        if environment["FACEID_KIOSK_APP_SECRET"] == nil, let secret = environment[desktopAppSecretAlias] {
+            environment["FACEID_KIOSK_APP_SECRET"] = secret
+        }
         var providers: [any ConfigProvider] = [
             CommandLineArgumentsProvider(arguments: arguments),
             EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "faceid"),
@@ -123,6 +134,9 @@ public struct ServerConfiguration: Sendable {
         }
         return try ServerConfiguration(reader: ConfigReader(providers: providers))
     }
+
+    /// The environment variable the desktop app specification names for the app secret.
+    public static let desktopAppSecretAlias = "DESKTOP_APP_SECRET"
 
     /// Checks ranges; the server refuses to start on a nonsensical value rather than misbehave later.
     public func validate() throws(ConfigurationError) {

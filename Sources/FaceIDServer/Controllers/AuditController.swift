@@ -1,7 +1,8 @@
 import Foundation
 import Hummingbird
 
-/// `GET /audit` (filters `from`, `to`, `actor`, `action`; `limit` ≤ 500; `cursor` for older pages) and `GET /audit/verify`.
+/// `GET /audit` (filters `from`, `to`, `actor`, `action`; `limit` ≤ 500; `cursor` for older pages) and `GET /audit/verify`
+/// (the chain link by link, and its newest event against the signed head kept outside the store).
 struct AuditController {
     let services: AppServices
 
@@ -22,7 +23,10 @@ struct AuditController {
     }
 
     @Sendable func verify(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AuditVerification {
-        let result = try await services.store.verifyAudit(companyID: principal.companyID)
-        return AuditVerification(intact: result.intact, eventCount: result.eventCount, firstBrokenId: result.firstBrokenID)
+        let result = try await services.store.verifyAudit(companyID: principal.companyID, head: services.auditHead)
+        let headHolds = [.anchored, .empty].contains(result.head)
+        return AuditVerification(intact: result.chain.intact && headHolds, eventCount: result.chain.eventCount,
+                                 firstBrokenId: result.chain.firstBrokenID,
+                                 head: AuditHeadView(status: result.head.rawValue, eventsAfterHead: result.eventsAfterHead))
     }
 }

@@ -17,7 +17,7 @@ struct AuthController {
 
     @Sendable func register(_ request: Request, context: AppRequestContext) async throws -> Created<SessionResponse> {
         let origin = services.origin(request, context)
-        try services.limit("register:\(origin.remoteAddress)", .perHour(services.configuration.rateLimits.registerPerHour))
+        try services.limit("register:\(origin.remoteAddress)", .atMost(services.configuration.rateLimits.registerPerHour, per: .seconds(3600)))
         let body = try await request.decodeJSON(RegisterRequest.self, limit: services.configuration.maxBodySize)
         let companyName = try Validate.name(body.companyName, field: "company_name")
         let email = try Validate.email(body.email)
@@ -43,9 +43,9 @@ struct AuthController {
         let window = Duration.seconds(15 * 60)
         let addressKey = "login-failures-address:\(origin.remoteAddress)"
         let emailKey = "login-failures-email:\(body.email.lowercased())"
-        let addressLimit = RateLimiter.Limit(capacity: limits.loginFailuresPerAddress, window: window)
-        let emailLimit = RateLimiter.Limit(capacity: limits.loginFailuresPerEmail, window: window)
-        // Failures spend tokens; an empty bucket refuses even the right password until it refills.
+        let addressLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerAddress, per: window)
+        let emailLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerEmail, per: window)
+        // Failures are counted; at the limit even the right password is refused until the oldest failure leaves the window.
         if let retry = services.limiter.check(addressKey, limit: addressLimit) ?? services.limiter.check(emailKey, limit: emailLimit) {
             throw APIError.rateLimited(retryAfter: retry)
         }

@@ -47,20 +47,24 @@ struct FacesController {
                                              personIds: added.map(\.personID)))
     }
 
-    /// `?include_encoding=true` adds the 128 numbers, for an `admin` or `kiosk` credential (or an owner/admin user) only.
+    /// `?include_encoding=true` adds the 128 numbers exactly as stored — only for the desktop app (a kiosk credential with
+    /// `X-App-Secret`) or an `admin` API key; each such read is audited (`face.encoding_read`).
     @Sendable func show(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> FaceResponse {
         let id = try context.parameters.id("id", "Face")
         let includeEncoding = try request.query("include_encoding") { ["true": true, "false": false][$0] } ?? false
-        if includeEncoding && !principal.can(.readEncodings) { throw APIError.forbidden }
+        if includeEncoding { try services.requireEncodingAccess(request, principal) }
         guard let face = try await services.store.face(id: id, companyID: principal.companyID) else { throw APIError.notFound("Face") }
         var view = FaceView(face)
         if includeEncoding {
             guard let wrappedKey = try await services.store.wrappedKey(companyID: principal.companyID),
-                  let encoding = FaceEncoding.floats(try services.keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)
+                  let encoding = FaceEncoding.doubles(try services.keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)
                       .open(face.sealedEncoding, recordID: "face:\(id)")) else {
                 throw APIError.serverFault("face encoding cannot be opened")
             }
-            view.encoding = encoding.map(Double.init)
+            try await services.store.audit(
+                AuditEvent(action: "face.encoding_read", actor: principal.actor, target: "face:\(id)", origin: services.origin(request, context)),
+                companyID: principal.companyID)
+            view.encoding = encoding
         }
         return FaceResponse(face: view)
     }

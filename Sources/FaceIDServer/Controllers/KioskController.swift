@@ -1,5 +1,4 @@
 import CompressNIO
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -23,10 +22,11 @@ struct KioskController {
     // MARK: Faces
 
     @Sendable func registerFace(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> KioskFaceRegistered {
-        try requireAppSecret(request)
+        try services.requireAppSecret(request)
         let id = try await ownEmployee(context, principal)
         let body = try await KioskFaceBody.decode(request.bodyData(limit: services.configuration.maxBodySize))
-        try services.limit("face-registrations:\(principal.companyID)", .perMinute(services.configuration.rateLimits.faceRegistrationsPerMinute))
+        try services.limit("face-registrations:\(principal.companyID)",
+                           .atMost(services.configuration.rateLimits.faceRegistrationsPerMinute, per: .seconds(60)))
         let registered = try await services.store.registerKioskFace(
             employeeID: id, companyID: principal.companyID, encoding: body.encoding, registeredAt: body.registeredAt, keyRing: services.keyRing,
             actor: principal.actor, deviceID: principal.deviceID, origin: services.origin(request, context))
@@ -35,7 +35,7 @@ struct KioskController {
     }
 
     @Sendable func deleteFace(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> KioskFaceDeleted {
-        try requireAppSecret(request)
+        try services.requireAppSecret(request)
         let id: Int64
         do {
             id = try await ownEmployee(context, principal)
@@ -62,31 +62,85 @@ struct KioskController {
 
     // MARK: Full list
 
-    /// `?include_faces=true&page=1&page_size=500`: a JSON array, `X-Total-Count`, `Link: <…>; rel="next"`, gzip on request.
+    /// `?include_faces=true`: every active employee in one JSON array, streamed as it is read (gzip on request).
+    /// `&page=1&page_size=500`: one page, with `Link: <…>; rel="next"` while more follow. Either way `X-Total-Count` and
+    /// `X-Sync-Cursor` (where the feed stood before the first row was read: deltas from it cover what changed meanwhile).
     @Sendable func timekeeper(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
-        try requireAppSecret(request)
+        try services.requireAppSecret(request)
         let includeFaces = try request.queryFlag("include_faces") ?? false
-        let page = try request.query("page") { Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil } } ?? 1
-        let pageSize = try request.query("page_size") { Int($0).flatMap { (1...1000).contains($0) ? $0 : nil } } ?? 500
-        if page == 1 { try limitFullSync(principal) }
-        // Where the feed stood before this page was read: from the first page's, deltas cover whatever changed meanwhile.
+        let page = try request.query("page") { Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil } }
+        let pageSize = try request.query("page_size") { Int($0) }
+        if let pageSize, !(1...Self.maximumPageSize).contains(pageSize) {
+            throw APIError.invalidQuery(
+                "page_size", "expected 1…\(Self.maximumPageSize); omit page and page_size to receive every employee in one answer, "
+                    + "or page through them by following the Link header (rel=\"next\") until it is absent")
+        }
+        if (page ?? 1) == 1 { try limitFullSync(principal) }
         let head = try await services.store.feedHead(companyID: principal.companyID)
-        let (total, employees) = try await services.store.timekeeperPage(companyID: principal.companyID, page: page, pageSize: pageSize)
-        let views = try await timekeeperViews(employees, companyID: principal.companyID, includeFaces: includeFaces)
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
-        headers[Self.totalCount] = String(total)
         headers[Self.syncCursor] = SyncCursor.delta(companyID: principal.companyID, seq: head.lastSeq).text
-        if page * pageSize < total {
-            headers[Self.link] = "<\(request.uri.path)?include_faces=\(includeFaces)&page=\(page + 1)&page_size=\(pageSize)>; rel=\"next\""
+        guard page != nil || pageSize != nil else {
+            return try await wholeTable(request, companyID: principal.companyID, includeFaces: includeFaces, headers: headers)
+        }
+        let (number, size) = (page ?? 1, pageSize ?? Self.defaultPageSize)
+        let (total, employees) = try await services.store.timekeeperPage(companyID: principal.companyID, page: number, pageSize: size)
+        let views = try await timekeeperViews(employees, companyID: principal.companyID, includeFaces: includeFaces)
+        headers[Self.totalCount] = String(total)
+        if number * size < total {
+            headers[Self.link] = "<\(request.uri.path)?include_faces=\(includeFaces)&page=\(number + 1)&page_size=\(size)>; rel=\"next\""
         }
         return try Self.json(KioskJSON.array(views), request: request, headers: headers)
+    }
+
+    /// `page_size` when only `page` is given.
+    static let defaultPageSize = 500
+    /// The largest `page_size`; past it the answer explains how to get everything.
+    static let maximumPageSize = 1000
+    /// Employees read (and sealed encodings opened) per step of a whole-table answer.
+    static let streamChunk = 1000
+
+    /// Every active employee, read `streamChunk` at a time by id and written as each part is ready, so a table of any size
+    /// costs the server one part of memory. `X-Total-Count` is the count when the answer began.
+    private func wholeTable(_ request: Request, companyID: Int64, includeFaces: Bool, headers: HTTPFields) async throws -> Response {
+        var headers = headers
+        headers[Self.totalCount] = String(try await services.store.activeEmployeeCount(companyID: companyID))
+        headers[.vary] = "Accept-Encoding"
+        let gzip = Self.acceptsGzip(request)
+        if gzip { headers[.contentEncoding] = "gzip" }
+        let logger = services.logger
+        let body = ResponseBody { writer in
+            var afterID: Int64?
+            do {
+                let output = try StreamedJSON(gzip: gzip)
+                try await output.write([UInt8(ascii: "[")], last: false, to: &writer)
+                while true {
+                    let employees = try await services.store.employees(
+                        companyID: companyID, includeDeleted: false, afterID: afterID, limit: Self.streamChunk)
+                    let views = try await timekeeperViews(employees, companyID: companyID, includeFaces: includeFaces)
+                    try await output.write(KioskJSON.elements(views, first: afterID == nil), last: false, to: &writer)
+                    guard employees.count == Self.streamChunk, let last = employees.last?.record.id else { break }
+                    afterID = last
+                }
+                try await output.write([UInt8(ascii: "]")], last: true, to: &writer)
+                try await writer.finish(nil)
+            } catch {
+                // The 200 and its headers are gone: the connection is cut, so the kiosk sees a broken body, never a short
+                // table that parses. The reason goes to the log, at error level.
+                logger.error("the employee table stream broke off", metadata: [
+                    "company_id": "\(companyID)", "after_employee": "\(afterID.map(String.init) ?? "start")",
+                    "error": "\(String(describing: type(of: error)))",
+                ])
+                throw error
+            }
+        }
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     // MARK: Delta feed
 
     /// `?cursor=…&limit=…`: without a cursor a snapshot of every employee as upserts (paged), then the changes since.
     @Sendable func changes(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
-        try requireAppSecret(request)
+        try services.requireAppSecret(request)
         let limit = try request.query("limit") { Int($0).flatMap { (1...1000).contains($0) ? $0 : nil } } ?? 500
         let companyID = principal.companyID
         try await services.store.purgeFeed(companyID: companyID, olderThan: Date().addingTimeInterval(-Double(services.configuration.tombstoneDays) * 86_400))
@@ -130,7 +184,7 @@ struct KioskController {
 
     /// `{cursor}`: the device applied everything up to that cursor.
     @Sendable func acknowledge(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AckResponse {
-        try requireAppSecret(request)
+        try services.requireAppSecret(request)
         let id = try context.parameters.id("id", "Device")
         // A kiosk acknowledges for itself (its X-Device-Id); an admin may for any device.
         if !principal.can(.manageDevices) {
@@ -174,19 +228,11 @@ struct KioskController {
     static let totalCount = HTTPField.Name("X-Total-Count")!
     static let link = HTTPField.Name("Link")!
     static let syncCursor = HTTPField.Name("X-Sync-Cursor")!
-    static let appSecret = HTTPField.Name("X-App-Secret")!
-
-    /// 401 unless `X-App-Secret` equals the configured desktop app secret (compared in constant time).
-    private func requireAppSecret(_ request: Request) throws(APIError) {
-        guard let expected = services.configuration.desktopAppSecret, let sent = request.headers[Self.appSecret],
-              Data(SHA256.hash(data: Data(sent.utf8))) == Data(SHA256.hash(data: Data(expected.utf8))) else {
-            throw APIError.invalidAppSecret
-        }
-    }
 
     /// At most `rateLimit.fullSyncsPerHour` full syncs per kiosk (its device, else its credential).
     private func limitFullSync(_ principal: Principal) throws(APIError) {
-        try services.limit("full-sync:" + principal.rateLimitKey, .perHour(services.configuration.rateLimits.fullSyncsPerHour))
+        try services.limit("full-sync:" + principal.rateLimitKey,
+                           .atMost(services.configuration.rateLimits.fullSyncsPerHour, per: .seconds(3600)))
     }
 
     private func timekeeperViews(_ employees: [Store.Employee], companyID: Int64, includeFaces: Bool) async throws -> [TimekeeperEmployee] {
@@ -197,13 +243,17 @@ struct KioskController {
         let sealer = try services.keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
         return try employees.map { employee in
             let encoding = try employee.face.map { face in
-                guard let floats = FaceEncoding.floats(try sealer.open(face.sealedEncoding, recordID: "face:\(face.id!)")) else {
+                guard let values = FaceEncoding.doubles(try sealer.open(face.sealedEncoding, recordID: "face:\(face.id!)")) else {
                     throw APIError.serverFault("face \(face.id!) does not open")
                 }
-                return floats
+                return values
             }
             return TimekeeperEmployee(employee, encoding: encoding, includeFaces: true)
         }
+    }
+
+    static func acceptsGzip(_ request: Request) -> Bool {
+        request.headers[.acceptEncoding]?.lowercased().contains("gzip") == true
     }
 
     /// The kiosk JSON, gzip-compressed (fastest level: the encodings are most of it) when the client accepts it.
@@ -211,7 +261,7 @@ struct KioskController {
         var buffer = ByteBuffer(bytes: bytes)
         var headers = headers
         headers[.vary] = "Accept-Encoding"
-        if request.headers[.acceptEncoding]?.lowercased().contains("gzip") == true {
+        if acceptsGzip(request) {
             buffer = try buffer.compress(with: .gzip(configuration: .init(compressionLevel: .fastestCompression)))
             headers[.contentEncoding] = "gzip"
         }
@@ -258,7 +308,8 @@ enum SyncCursor: Equatable {
 
 /// `{"face_encoding": "[0.1, …]" | [0.1, …], "registered_at"?: RFC 3339}`.
 struct KioskFaceBody {
-    var encoding: [Float]
+    /// Exactly as sent: stored as float64 and returned unchanged.
+    var encoding: [Double]
     var registeredAt: Date?
 
     private struct Wire: Decodable {
@@ -332,8 +383,7 @@ struct KioskFaceBody {
         }
         // Exactly 128 finite numbers within the bound every encoding has (a huge one would overflow distances).
         guard numbers.count == FaceEncoding.dimension, numbers.allSatisfy({ $0.isFinite && abs($0) < 1e6 }) else { throw .invalidFaceEncoding }
-        let floats = numbers.map(Float.init)
-        return KioskFaceBody(encoding: floats, registeredAt: registeredAt)
+        return KioskFaceBody(encoding: numbers, registeredAt: registeredAt)
     }
 }
 
@@ -385,4 +435,32 @@ struct PropagationResponse: ResponseEncodable, Sendable {
     var devices: [DevicePropagation]
     var applied: [Int64]
     var pending: [Int64]
+}
+
+/// A response body written in parts, gzip-compressed as it goes (fastest level) when the client accepts it.
+private struct StreamedJSON {
+    private let compressor: (any NIOCompressor)?
+
+    /// Starts a gzip stream when `gzip`; otherwise bytes pass through as they are.
+    init(gzip: Bool) throws {
+        guard gzip else {
+            compressor = nil
+            return
+        }
+        let compressor = CompressionAlgorithm.gzip(configuration: .init(compressionLevel: .fastestCompression)).compressor
+        compressor.window = ByteBufferAllocator().buffer(capacity: 64 << 10)
+        try compressor.startStream()
+        self.compressor = compressor
+    }
+
+    /// Writes `bytes`; `last` ends the compressed stream.
+    func write(_ bytes: [UInt8], last: Bool, to writer: inout any ResponseBodyWriter) async throws {
+        var buffer = ByteBuffer(bytes: bytes)
+        guard let compressor else {
+            try await writer.write(buffer)
+            return
+        }
+        try await buffer.compressStream(with: compressor, flush: last ? .finish : .no) { try await writer.write($0) }
+        if last { try compressor.finishStream() }
+    }
 }

@@ -9,7 +9,9 @@ struct SystemController {
         router.get("healthz") { _, _ in OK() }
         router.get("readyz") { _, _ in
             guard await services.store.isReady() else { throw APIError.unavailable }
-            return ReadyResponse(store: "ok")
+            // Until a damaged index is rebuilt from the store, searches would miss faces: not ready.
+            guard !services.index.isRebuilding else { throw APIError.indexRebuilding }
+            return ReadyResponse(store: "ok", index: "ok")
         }
         router.get("metrics") { _, _ in
             var buffer: [UInt8] = []
@@ -30,4 +32,5 @@ struct SystemController {
 struct ReadyResponse: ResponseEncodable, Sendable {
     var success = true
     var store: String
+    var index: String
 }

@@ -13,21 +13,27 @@ final class AppServices: Sendable {
     let index: IndexService
     let faces: FaceEngineProvider
     let limiter = RateLimiter()
+    /// The audit chain's signed head, outside the store; moved by every committed audit append.
+    let auditHead: AuditHead
     let metrics: PrometheusCollectorRegistry
     let logger: Logger
     /// A bcrypt hash of a random password: verified against when an email is unknown, so a login
     /// for a missing account costs the same time as one for a real account.
     let decoyPasswordHash: String
 
-    init(configuration: ServerConfiguration, store: Store, keyRing: KeyRing, metrics: PrometheusCollectorRegistry, logger: Logger) throws {
+    /// - Parameter indexChecker: the `faceid-server` executable that reads the index in a child process before it is
+    ///   opened (`IndexService`); nil in tests.
+    init(configuration: ServerConfiguration, store: Store, keyRing: KeyRing, metrics: PrometheusCollectorRegistry, logger: Logger,
+         indexChecker: String? = nil) throws {
         self.configuration = configuration
         self.store = store
         self.keyRing = keyRing
         index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing,
-                                 images: ImageVault(directory: configuration.imagesPath))
+                                 images: ImageVault(directory: configuration.imagesPath), logger: logger, checker: indexChecker)
         faces = FaceEngineProvider(modelDirectory: configuration.modelDirectory)
         self.metrics = metrics
         self.logger = logger
+        auditHead = try store.publishAuditHead(directory: configuration.auditHeadPath, master: keyRing.master, logger: logger)
         decoyPasswordHash = Bcrypt.hash(Credentials.randomBase64URL(byteCount: 16), cost: UInt8(configuration.bcryptCost))
     }
 

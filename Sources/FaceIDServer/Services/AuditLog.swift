@@ -43,6 +43,20 @@ enum AuditLog {
         try record.insert(db)
     }
 
+    /// Ids for an audit detail, ascending, runs written as ranges: `"4,7-9,12"` (a bulk import's ids are mostly one run).
+    static func idList(_ ids: [Int64]) -> String {
+        let sorted = ids.sorted()
+        var parts: [String] = []
+        var start = 0
+        while start < sorted.count {
+            var end = start
+            while end + 1 < sorted.count, sorted[end + 1] == sorted[end] + 1 { end += 1 }
+            parts.append(end == start ? String(sorted[start]) : "\(sorted[start])-\(sorted[end])")
+            start = end + 1
+        }
+        return parts.joined(separator: ",")
+    }
+
     /// SHA-256 over the fields of `record` (length-prefixed, so no two field lists collide) and its previous hash.
     static func hash(of record: AuditRecord) -> Data {
         var hasher = SHA256()

@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+import Logging
+import Synchronization
 import VectorIndex
 
 /// The vector index: derived data, one VectorIndex collection per company in one LMDB environment
@@ -9,13 +11,24 @@ import VectorIndex
 /// its last sequence number as the new watermark (one LMDB transaction). A crash between a store commit
 /// and its index apply loses nothing: the next `catchUp` (every start runs one per company) replays it.
 /// A deleted index folder is rebuilt from the store the same way.
-final class IndexService: Sendable {
-    let database: VectorDatabase
+///
+/// A damaged index (a file LMDB rejects, a truncated map, a record that does not decode or open, a watermark
+/// ahead of the store) is never served and never crashes the server: the folder is moved aside to
+/// `index.damaged-<UTC time>` (kept for inspection), a fresh one is created, and a background rebuild replays
+/// every company's feed. Until it is done `isRebuilding` is true, `/readyz` answers 503 and searches answer
+/// 503 `index_rebuilding`; writes still commit to the store (the rebuild, or the next catch-up, applies them).
+/// The master key is checked against the store before the index is opened (`KeyRing.verify`), so records that
+/// fail to open are damage, not a wrong key.
+public final class IndexService: Sendable {
+    /// The `index` folder.
+    let directory: String
     private let store: Store
     private let keyRing: KeyRing
     /// Stored enrollment photos: a face's delete, once applied here, removes its photo too.
     let images: ImageVault
+    private let logger: Logger
     private let feeder = Feeder()
+    private let current: Mutex<Current>
     /// Collections start exact and become IVF-PQ (1024 lists, 64 sub-quantizers × 4 bits, exact re-ranking) at this size.
     static let trainingPolicy = TrainingPolicy(threshold: 50_000, kind: .ivfPQ(listCount: 1024, subquantizerCount: 64, bits: 4))
     static let batchSize = 2000
@@ -24,49 +37,314 @@ final class IndexService: Sendable {
     /// search is 0.977 at 32 probes, 0.990 at 48 and 0.993 at 64 (0.7 ms) — 64 keeps it above 0.99 with room.
     static let probeCount = 64
 
-    init(directory: String, store: Store, keyRing: KeyRing, images: ImageVault) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        // Sparse: the map only reserves address space. The store can rebuild the index, so commits skip the meta fsync.
-        database = try VectorDatabase(path: directory, sealer: keyRing.indexSealer(), mapSize: 1 << 38, durability: .noMetaSync)
+    /// The open environment and whether it is being rebuilt.
+    private struct Current {
+        var database: VectorDatabase
+        var rebuilding: Bool
+        var rebuild: Task<Void, Never>?
+        /// Where damaged folders were moved, oldest first.
+        var movedAside: [String] = []
+    }
+
+    /// Opens the index in `directory`; a damaged one is moved aside and replaced by an empty one that
+    /// `start` (or `rebuild`) fills from the store.
+    /// - Parameter checker: the `faceid-server` executable, to read the whole index in a child process
+    ///   (`faceid-server --check-index <directory>`) before this process maps it: LMDB trusts its file, and a damaged
+    ///   page can make it dereference a bad pointer, which no error handling catches. Nil: no check (tests).
+    init(directory: String, store: Store, keyRing: KeyRing, images: ImageVault,
+         logger: Logger = Logger(label: "faceid.index"), checker: String? = nil) throws {
+        self.directory = directory
         self.store = store
         self.keyRing = keyRing
         self.images = images
+        self.logger = logger
+        let (database, movedAside) = try Self.openOrMoveAside(directory, keyRing: keyRing, logger: logger, checker: checker)
+        current = Mutex(Current(database: database, rebuilding: movedAside != nil, movedAside: movedAside.map { [$0] } ?? []))
     }
+
+    /// Opens the index; a damaged one is moved aside (returned) and an empty one opened in its place.
+    private static func openOrMoveAside(_ directory: String, keyRing: KeyRing, logger: Logger,
+                                        checker: String?) throws -> (VectorDatabase, String?) {
+        do {
+            if let checker { try checkInChildProcess(directory, executable: checker) }
+            return (try open(directory, keyRing: keyRing), nil)
+        } catch where error.isDamage {
+            let aside = try moveAside(directory, error: error, logger: logger)
+            return (try open(directory, keyRing: keyRing), aside)
+        }
+    }
+
+    private static func open(_ directory: String, keyRing: KeyRing) throws(VectorIndexError) -> VectorDatabase {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .invalidArgument("cannot create \(directory)")
+        }
+        // Sparse: the map only reserves address space. The store can rebuild the index, so commits skip the meta fsync.
+        return try VectorDatabase(path: directory, sealer: keyRing.indexSealer(), mapSize: 1 << 38, durability: .noMetaSync)
+    }
+
+    /// Runs `executable --check-index directory` (`VectorDatabase.checkStructure`); a failure or a death by signal
+    /// is damage.
+    private static func checkInChildProcess(_ directory: String, executable: String) throws(VectorIndexError) {
+        guard FileManager.default.fileExists(atPath: directory + "/data.mdb") else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [IndexService.checkFlag, directory]
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        do { try process.run() } catch { return }  // cannot check: the in-process open still rejects what it can
+        let output = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        switch (process.terminationReason, process.terminationStatus) {
+        case (.exit, 0):
+            return
+        case (.exit, let status):
+            let message = String(decoding: output.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw .corrupt("the structure check failed (exit \(status)): \(message)")
+        case (_, let signal):
+            throw .corrupt("reading the index killed the structure check (signal \(signal))")
+        }
+    }
+
+    /// The `faceid-server` flag that runs `checkStructure` and exits: 0 readable, 65 (EX_DATAERR) damaged.
+    static let checkFlag = "--check-index"
+
+    /// `faceid-server --check-index <directory>`: reads every page of the index; 0 when readable, 65 when not (a
+    /// fault kills the process, which the parent reads as damage too).
+    public static func runStructureCheck(_ directory: String) -> Int32 {
+        do {
+            _ = try VectorDatabase.checkStructure(path: directory)
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            return 65
+        }
+    }
+
+    /// Renames the damaged folder to `<directory>.damaged-<UTC time>` and logs why; returns the new path.
+    private static func moveAside(_ directory: String, error: VectorIndexError, logger: Logger) throws -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        var target = directory + ".damaged-" + formatter.string(from: Date())
+        var suffix = 1
+        while FileManager.default.fileExists(atPath: target) {
+            suffix += 1
+            target = directory + ".damaged-" + formatter.string(from: Date()) + "-\(suffix)"
+        }
+        try FileManager.default.moveItem(atPath: directory, toPath: target)
+        logger.error("the vector index is damaged; moved aside and rebuilding it from the store", metadata: [
+            "reason": .string(error.description), "code": .string(error.code), "movedTo": .string(target),
+        ])
+        return target
+    }
+
+    /// The open environment (it changes when a damaged one is replaced).
+    var database: VectorDatabase { current.withLock { $0.database } }
+    /// Whether the index is being rebuilt from the store (searches answer 503 `index_rebuilding`).
+    var isRebuilding: Bool { current.withLock { $0.rebuilding } }
+    /// The folders damaged indexes were moved to since this service started.
+    var movedAside: [String] { current.withLock { $0.movedAside } }
 
     static func collectionName(_ companyID: Int64) -> String { "company-\(companyID)" }
 
     /// The company's collection, created on first use.
+    /// - Throws: `APIError.indexRebuilding` while the index is rebuilt (also when this call finds it damaged).
     func collection(_ companyID: Int64) throws -> VectorCollection {
-        let name = Self.collectionName(companyID)
+        let database = try servingDatabase()
+        return try guarded(database) { try Self.collection(companyID, in: database) }
+    }
+
+    private static func collection(_ companyID: Int64, in database: VectorDatabase) throws(VectorIndexError) -> VectorCollection {
+        let name = collectionName(companyID)
+        let collection: VectorCollection
         do {
-            return try database.collection(name)
+            collection = try database.collection(name)
         } catch .unknownCollection {
             do {
-                return try database.createCollection(name, dimension: FaceEncoding.dimension, trainingPolicy: Self.trainingPolicy)
+                collection = try database.createCollection(name, dimension: FaceEncoding.dimension, trainingPolicy: trainingPolicy)
             } catch .collectionExists {
-                return try database.collection(name)
+                collection = try database.collection(name)
+            }
+        }
+        guard collection.dimension == FaceEncoding.dimension else {
+            throw .corrupt("collection \(name) has dimension \(collection.dimension)")
+        }
+        return collection
+    }
+
+    /// Applies the company's feed up to its end. Safe to call concurrently: one catch-up per company at a time,
+    /// and changes already covered by the watermark are skipped. While the index is rebuilt it returns at once:
+    /// the rebuild applies the whole feed, and every search catches up first once it is done.
+    func catchUp(_ companyID: Int64) async throws {
+        let (database, rebuilding) = current.withLock { ($0.database, $0.rebuilding) }
+        if rebuilding { return }
+        do {
+            try await feeder.catchUp(companyID, service: self, database: database)
+        } catch let error as VectorIndexError where error.isDamage {
+            recover(from: error, in: database)
+            throw APIError.indexRebuilding
+        }
+    }
+
+    /// Catches up every company with faces, waiting until it is done (tests, and `start`).
+    func catchUpAll() async throws {
+        try await replayAll(into: database)
+    }
+
+    /// At start: catches up every company before the server listens, as today; a damage found on the way (or when
+    /// the index was opened) moves it aside and rebuilds it in the background while the server answers
+    /// (`isRebuilding`).
+    func start() async throws {
+        let (database, rebuilding) = current.withLock { ($0.database, $0.rebuilding) }
+        if !rebuilding {
+            do {
+                try await replayAll(into: database)
+                return
+            } catch let error as VectorIndexError where error.isDamage {
+                recover(from: error, in: database)
+                return
+            }
+        }
+        startRebuild()
+    }
+
+    /// Stops a running rebuild (at shutdown, before the store closes); the next start rebuilds what is missing.
+    func shutdown() async {
+        let rebuild = current.withLock { current -> Task<Void, Never>? in
+            current.rebuild?.cancel()
+            return current.rebuild
+        }
+        await rebuild?.value
+    }
+
+    /// Waits for a running rebuild (tests).
+    func waitForRebuild() async {
+        await current.withLock { $0.rebuild }?.value
+    }
+
+    /// The `k` nearest faces of the company (face ids and distances), optionally only ids `allow` accepts.
+    /// - Throws: `APIError.indexRebuilding` while the index is rebuilt: a partial index must not answer "no match".
+    func search(_ companyID: Int64, encoding: [Float], k: Int, allow: (@Sendable (UInt64) -> Bool)? = nil) throws -> [SearchResult] {
+        let database = try servingDatabase()
+        return try guarded(database) {
+            try Self.collection(companyID, in: database)
+                .search(encoding, options: SearchOptions(k: k, probeCount: Self.probeCount, allow: allow))
+        }
+    }
+
+    private func servingDatabase() throws(APIError) -> VectorDatabase {
+        let (database, rebuilding) = current.withLock { ($0.database, $0.rebuilding) }
+        if rebuilding { throw .indexRebuilding }
+        return database
+    }
+
+    /// Runs `body`; a damage error starts the recovery and becomes `APIError.indexRebuilding`.
+    private func guarded<R>(_ database: VectorDatabase, _ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let error as VectorIndexError where error.isDamage {
+            recover(from: error, in: database)
+            throw APIError.indexRebuilding
+        }
+    }
+
+    // MARK: - Recovery
+
+    /// Moves the damaged `database` aside, opens an empty index in its place and rebuilds it in the background.
+    /// Does nothing when `database` was already replaced (another caller found the same damage).
+    func recover(from error: VectorIndexError, in database: VectorDatabase) {
+        let replaced = current.withLock { current -> Bool in
+            guard current.database === database else { return false }
+            do {
+                // The old environment stays open for whoever still holds it; on POSIX the rename does not disturb it.
+                current.movedAside.append(try Self.moveAside(directory, error: error, logger: logger))
+                current.database = try Self.open(directory, keyRing: keyRing)
+            } catch {
+                logger.critical("the damaged vector index cannot be replaced; searches stay unavailable",
+                                metadata: ["reason": .string(String(describing: error))])
+            }
+            current.rebuilding = true
+            return true
+        }
+        if replaced { startRebuild() }
+    }
+
+    private func startRebuild() {
+        current.withLock { current in
+            let previous = current.rebuild
+            current.rebuild = Task { [self] in
+                await previous?.value
+                await rebuild()
             }
         }
     }
 
-    /// Applies the company's feed up to its end. Safe to call concurrently: one catch-up per company at a time,
-    /// and changes already covered by the watermark are skipped.
-    func catchUp(_ companyID: Int64) async throws {
-        try await feeder.catchUp(companyID, service: self)
+    /// Replays every company's feed into the current (fresh) index; retries store errors, moves a damaged one
+    /// aside again, and clears `isRebuilding` when the replay reached the end of the feed.
+    private func rebuild() async {
+        let started = ContinuousClock.now
+        var delay = Duration.seconds(1)
+        while !Task.isCancelled {
+            let database = self.database
+            do {
+                try await replayAll(into: database)
+                let done = current.withLock { current -> Bool in
+                    guard current.database === database else { return false }
+                    current.rebuilding = false
+                    return true
+                }
+                guard done else { continue }
+                let faces = (try? database.collectionNames().reduce(0) { total, name in
+                    total + ((try? database.collection(name).count) ?? 0)
+                }) ?? 0
+                logger.notice("the vector index was rebuilt from the store", metadata: [
+                    "faces": .stringConvertible(faces), "seconds": .string("\(ContinuousClock.now - started)"),
+                ])
+                return
+            } catch is CancellationError {
+                return
+            } catch let error as VectorIndexError where error.isDamage {
+                let replaced = current.withLock { current -> Bool in
+                    guard current.database === database else { return false }
+                    do {
+                        current.movedAside.append(try Self.moveAside(directory, error: error, logger: logger))
+                        current.database = try Self.open(directory, keyRing: keyRing)
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+                if !replaced { try? await Task.sleep(for: delay) }
+            } catch {
+                logger.error("the vector index rebuild failed; retrying", metadata: [
+                    "reason": .string(String(describing: error)), "retryIn": .string("\(delay)"),
+                ])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(60))
+            }
+        }
     }
 
-    /// Catches up every company with faces (at start).
-    func catchUpAll() async throws {
-        for (companyID, _) in try await store.companiesWithFaces() { try await catchUp(companyID) }
+    /// Catches up every company with faces in `database`. A watermark ahead of the store's feed means the index
+    /// saw changes the store never committed (a damaged watermark, or a store restored from a backup): damage.
+    private func replayAll(into database: VectorDatabase) async throws {
+        for (companyID, _) in try await store.companiesWithFaces() {
+            try Task.checkCancellation()
+            let watermark = try Self.collection(companyID, in: database).watermark
+            let head = try await store.lastFaceChange(companyID: companyID)
+            guard watermark <= UInt64(max(head, 0)) else {
+                throw VectorIndexError.corrupt("the watermark of company \(companyID) is \(watermark), ahead of the store's \(head)")
+            }
+            try await feeder.catchUp(companyID, service: self, database: database)
+        }
     }
 
-    /// The `k` nearest faces of the company (face ids and distances), optionally only ids `allow` accepts.
-    func search(_ companyID: Int64, encoding: [Float], k: Int, allow: (@Sendable (UInt64) -> Bool)? = nil) throws -> [SearchResult] {
-        try collection(companyID).search(encoding, options: SearchOptions(k: k, probeCount: Self.probeCount, allow: allow))
-    }
-
-    fileprivate func applyNextBatch(_ companyID: Int64) async throws -> Bool {
-        let collection = try collection(companyID)
+    fileprivate func applyNextBatch(_ companyID: Int64, database: VectorDatabase) async throws -> Bool {
+        let collection = try Self.collection(companyID, in: database)
         let changes = try await store.faceChanges(companyID: companyID, after: Int64(collection.watermark), limit: Self.batchSize)
         guard let last = changes.last else { return false }
         guard let wrappedKey = try await store.wrappedKey(companyID: companyID) else { return false }
@@ -96,7 +374,7 @@ final class IndexService: Sendable {
         private var running = Set<Int64>()
         private var waiting: [Int64: [CheckedContinuation<Void, Never>]] = [:]
 
-        func catchUp(_ companyID: Int64, service: IndexService) async throws {
+        func catchUp(_ companyID: Int64, service: IndexService, database: VectorDatabase) async throws {
             while running.contains(companyID) {
                 await withCheckedContinuation { waiting[companyID, default: []].append($0) }
             }
@@ -108,7 +386,7 @@ final class IndexService: Sendable {
                     waiting[companyID] = queue.isEmpty ? nil : queue
                 }
             }
-            while try await service.applyNextBatch(companyID) {}
+            while try await service.applyNextBatch(companyID, database: database) {}
         }
     }
 }

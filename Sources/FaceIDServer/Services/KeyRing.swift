@@ -41,6 +41,23 @@ public final class KeyRing: Sendable {
         }
     }
 
+    /// Checks the master key against the store: it must unwrap a company's data key (any one proves it; a
+    /// store without companies has nothing to check). Run before anything opens the index.
+    /// - Throws: `ConfigurationError` for `crypto.masterKey` when no stored key unwraps.
+    func verify(against store: Store) async throws {
+        let wrappedKeys = try await store.wrappedKeys()
+        guard !wrappedKeys.isEmpty else { return }
+        for (companyID, wrapped) in wrappedKeys where (try? sealer(companyID: companyID, wrappedKey: wrapped)) != nil {
+            return
+        }
+        throw ConfigurationError(
+            key: "crypto.masterKey",
+            message: """
+                the stored data does not open: no company data key can be unwrapped (wrong master key?). \
+                Start with the master key this data folder was created with.
+                """)
+    }
+
     /// Forgets a company's key (its deletion destroys the wrapped key in the store).
     func forget(companyID: Int64) {
         _ = cache.withLock { $0.removeValue(forKey: companyID) }

@@ -1,17 +1,34 @@
 import Foundation
 import Synchronization
 
-/// In-process token buckets, keyed by a string such as `login-email:a@b.c` or `company:3`.
+/// In-process rate limits, keyed by a string such as `login-email:a@b.c` or `company:3`, of two kinds:
 ///
-/// A bucket holds up to `capacity` tokens and refills at `capacity / window`; a request takes one.
-/// When empty, the caller gets the seconds until one token is back (the `Retry-After` value).
+/// - **Quotas** (`Limit.atMost(_:per:)`): at most `capacity` requests in *any* `window` — a sliding log of the
+///   accepted requests' times. What a contract promises ("max 100 registrations per minute") is this: a burst and
+///   a refill can never add up past it.
+/// - **Throttles** (`Limit.perMinute`): token buckets holding up to `capacity` tokens, refilled at
+///   `capacity / window`. Smooth and cheap (one number per key) for the high general limits, where a burst of
+///   `capacity` plus the refill within one window is acceptable.
+///
+/// A refused caller gets the seconds until a request would be accepted (the `Retry-After` value).
 final class RateLimiter: Sendable {
     struct Limit: Sendable {
+        /// How requests are counted: a token bucket (a throttle) or a sliding log (a quota).
+        enum Policy: Sendable {
+            case tokenBucket
+            case slidingWindow
+        }
+
         var capacity: Int
         var window: Duration
+        var policy: Policy = .tokenBucket
 
+        /// A token-bucket throttle of `count` per minute.
         static func perMinute(_ count: Int) -> Limit { Limit(capacity: count, window: .seconds(60)) }
-        static func perHour(_ count: Int) -> Limit { Limit(capacity: count, window: .seconds(3600)) }
+        /// A quota: at most `count` accepted in any `window`.
+        static func atMost(_ count: Int, per window: Duration) -> Limit {
+            Limit(capacity: count, window: window, policy: .slidingWindow)
+        }
     }
 
     private struct Bucket {
@@ -19,45 +36,93 @@ final class RateLimiter: Sendable {
         var updated: ContinuousClock.Instant
     }
 
-    private let buckets = Mutex<[String: Bucket]>([:])
-    private let clock = ContinuousClock()
-    /// Idle buckets are dropped when the table grows past this, bounding memory under address spraying.
+    /// The accepted requests' times within the window, oldest first.
+    private struct Log {
+        var times: [ContinuousClock.Instant] = []
+        var updated: ContinuousClock.Instant
+
+        mutating func drop(olderThan start: ContinuousClock.Instant) {
+            if let first = times.firstIndex(where: { $0 > start }) {
+                if first > 0 { times.removeFirst(first) }
+            } else {
+                times.removeAll(keepingCapacity: true)
+            }
+        }
+    }
+
+    private struct Tables {
+        var buckets: [String: Bucket] = [:]
+        var logs: [String: Log] = [:]
+    }
+
+    private let tables = Mutex(Tables())
+    private let now: @Sendable () -> ContinuousClock.Instant
+    /// Idle keys are dropped when a table grows past this, bounding memory under address spraying.
     private let pruneThreshold = 100_000
-    /// A bucket untouched this long is full again under every limit in use (the longest window is an hour).
+    /// A key untouched this long is back to its full allowance under every limit in use (the longest window is an hour).
     private let idleAfter = Duration.seconds(3600)
 
-    /// Takes a token from `key`'s bucket; returns nil when allowed, else the seconds to wait.
-    func take(_ key: String, limit: Limit, cost: Double = 1) -> Int? {
-        consume(key, limit: limit, cost: cost, commit: true)
+    /// - Parameter now: the clock (injected by tests; the continuous clock otherwise).
+    init(now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
+        self.now = now
     }
 
-    /// Whether a token is available, without taking it (for "failures only" limits such as login).
+    /// Takes one request from `key`'s allowance; returns nil when allowed, else the seconds to wait.
+    func take(_ key: String, limit: Limit) -> Int? {
+        consume(key, limit: limit, commit: true)
+    }
+
+    /// Whether a request would be allowed, without counting it (for "failures only" limits such as login).
     func check(_ key: String, limit: Limit) -> Int? {
-        consume(key, limit: limit, cost: 1, commit: false)
+        consume(key, limit: limit, commit: false)
     }
 
-    private func consume(_ key: String, limit: Limit, cost: Double, commit: Bool) -> Int? {
-        let now = clock.now
-        let capacity = Double(max(limit.capacity, 1))
-        let window = Double(limit.window.components.seconds) + Double(limit.window.components.attoseconds) * 1e-18
-        let refillPerSecond = capacity / window
-        return buckets.withLock { table -> Int? in
-            var bucket = table[key] ?? Bucket(tokens: capacity, updated: now)
-            let elapsed = now - bucket.updated
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-            bucket.tokens = min(capacity, bucket.tokens + seconds * refillPerSecond)
-            bucket.updated = now
-            guard bucket.tokens >= cost else {
-                table[key] = bucket
-                return max(1, Int(((cost - bucket.tokens) / refillPerSecond).rounded(.up)))
+    private func consume(_ key: String, limit: Limit, commit: Bool) -> Int? {
+        let now = now()
+        return tables.withLock { tables -> Int? in
+            let wait = switch limit.policy {
+            case .tokenBucket: Self.takeToken(&tables.buckets, key: key, limit: limit, now: now, commit: commit)
+            case .slidingWindow: Self.logRequest(&tables.logs, key: key, limit: limit, now: now, commit: commit)
             }
-            if commit { bucket.tokens -= cost }
-            table[key] = bucket
-            if table.count > pruneThreshold {
-                let idleAfter = idleAfter
-                table = table.filter { now - $0.value.updated < idleAfter }
-            }
-            return nil
+            prune(&tables, now: now)
+            return wait
         }
+    }
+
+    private static func takeToken(_ buckets: inout [String: Bucket], key: String, limit: Limit, now: ContinuousClock.Instant,
+                                  commit: Bool) -> Int? {
+        let capacity = Double(max(limit.capacity, 1))
+        let refillPerSecond = capacity / seconds(limit.window)
+        var bucket = buckets[key] ?? Bucket(tokens: capacity, updated: now)
+        bucket.tokens = min(capacity, bucket.tokens + seconds(now - bucket.updated) * refillPerSecond)
+        bucket.updated = now
+        let allowed = bucket.tokens >= 1
+        if allowed && commit { bucket.tokens -= 1 }
+        buckets[key] = bucket
+        return allowed ? nil : max(1, Int(((1 - bucket.tokens) / refillPerSecond).rounded(.up)))
+    }
+
+    private static func logRequest(_ logs: inout [String: Log], key: String, limit: Limit, now: ContinuousClock.Instant,
+                                   commit: Bool) -> Int? {
+        var log = logs[key] ?? Log(updated: now)
+        log.drop(olderThan: now - limit.window)
+        log.updated = now
+        let capacity = max(limit.capacity, 1)
+        // When full: accepted again once the request `capacity` places back leaves the window.
+        let wait = log.times.count < capacity
+            ? nil : max(1, Int(seconds(log.times[log.times.count - capacity] + limit.window - now).rounded(.up)))
+        if wait == nil && commit { log.times.append(now) }
+        logs[key] = log
+        return wait
+    }
+
+    private func prune(_ tables: inout Tables, now: ContinuousClock.Instant) {
+        let idleAfter = idleAfter
+        if tables.buckets.count > pruneThreshold { tables.buckets = tables.buckets.filter { now - $0.value.updated < idleAfter } }
+        if tables.logs.count > pruneThreshold { tables.logs = tables.logs.filter { now - $0.value.updated < idleAfter } }
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }

@@ -52,7 +52,7 @@ extension Store {
     func importEmployees(_ rows: [EmployeeRow], companyID: Int64, actor: String, origin: RequestOrigin) async throws
         -> (created: Int, updated: Int) {
         try await pool.write { db in
-            var created = 0, updated = 0
+            var created: [Int64] = [], updated: [Int64] = []
             let now = Date()
             for row in rows {
                 if var person = try PersonRecord.filter(Column("companyID") == companyID && Column("timekeeperID") == row.timekeeperID)
@@ -68,20 +68,21 @@ extension Store {
                     person.fullName = row.name
                     person.updatedAt = now
                     try person.update(db)
-                    updated += 1
+                    updated.append(person.id!)
                 } else {
-                    try Self.requireFreeExternalID(row.externalID, companyID: companyID, except: nil, db: db)
-                    var person = PersonRecord(id: nil, companyID: companyID, externalID: row.externalID, fullName: row.name, tags: "[]",
+                    // Created through the one path that audits every new person (`person.create`).
+                    let person = PersonRecord(id: nil, companyID: companyID, externalID: row.externalID, fullName: row.name, tags: "[]",
                                               metadata: "{}", createdAt: now, updatedAt: now, timekeeperID: row.timekeeperID)
-                    try person.insert(db)
-                    created += 1
+                    created.append(try Self.insertPerson(person, groups: [], actor: actor, origin: origin, db: db).record.id!)
                 }
             }
             try AuditLog.append(
-                AuditEvent(action: "employee.import", actor: actor, detail: ["created": String(created), "updated": String(updated)],
+                AuditEvent(action: "employee.import", actor: actor, target: "company:\(companyID)",
+                           detail: ["created": String(created.count), "updated": String(updated.count),
+                                    "created_ids": AuditLog.idList(created), "updated_ids": AuditLog.idList(updated)],
                            origin: origin),
                 companyID: companyID, db: db)
-            return (created, updated)
+            return (created.count, updated.count)
         }
     }
 
@@ -151,8 +152,8 @@ extension Store {
         person.updatedAt = person.deletedAt!
         try person.update(db)
         try AuditLog.append(
-            AuditEvent(action: "employee.delete", actor: actor, target: "person:\(person.id!)", detail: ["faces_deleted": String(faces.count)],
-                       origin: origin),
+            AuditEvent(action: "employee.delete", actor: actor, target: "person:\(person.id!)",
+                       detail: ["faces_deleted": String(faces.count), "face_ids": AuditLog.idList(faces.map { $0.id! })], origin: origin),
             companyID: person.companyID, db: db)
     }
 
@@ -170,7 +171,7 @@ extension Store {
     /// event, in one transaction. `registeredAt` (the kiosk's own time, clamped to now) older than the stored
     /// registration is a 409 `stale_registration`. Returns the stored registration time.
     func registerKioskFace(
-        employeeID: Int64, companyID: Int64, encoding: [Float], registeredAt: Date?, keyRing: KeyRing, actor: String,
+        employeeID: Int64, companyID: Int64, encoding: [Double], registeredAt: Date?, keyRing: KeyRing, actor: String,
         deviceID: Int64?, origin: RequestOrigin
     ) async throws -> Date {
         try await pool.write { db in
@@ -227,10 +228,20 @@ extension Store {
 
     // MARK: Timekeeper list and feed
 
+    /// The active employees of the company (what kiosks list).
+    private static func activeEmployees(companyID: Int64) -> QueryInterfaceRequest<PersonRecord> {
+        PersonRecord.filter(Column("companyID") == companyID && Column("deletedAt") == nil && Column("timekeeperID") != nil)
+    }
+
+    /// How many active employees the company has (`X-Total-Count` of the whole table).
+    func activeEmployeeCount(companyID: Int64) async throws -> Int {
+        try await pool.read { db in try Self.activeEmployees(companyID: companyID).fetchCount(db) }
+    }
+
     /// Page `page` (from 1) of the active employees by id, and their total.
     func timekeeperPage(companyID: Int64, page: Int, pageSize: Int) async throws -> (total: Int, employees: [Employee]) {
         try await pool.read { db in
-            let active = PersonRecord.filter(Column("companyID") == companyID && Column("deletedAt") == nil && Column("timekeeperID") != nil)
+            let active = Self.activeEmployees(companyID: companyID)
             let total = try active.fetchCount(db)
             let records = try active.order(Column("id")).limit(pageSize, offset: (page - 1) * pageSize).fetchAll(db)
             return (total, try Self.withFaces(records, db: db))

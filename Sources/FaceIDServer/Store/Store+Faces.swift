@@ -95,7 +95,7 @@ extension Store {
             if let known = resolved[face.person] {
                 personID = known
             } else {
-                personID = try resolve(face.person, companyID: companyID, now: now, db: db)
+                personID = try resolve(face.person, companyID: companyID, now: now, actor: actor, origin: origin, db: db)
                 resolved[face.person] = personID
             }
             var record = FaceRecord(id: nil, companyID: companyID, personID: personID, sealedEncoding: Data(),
@@ -106,12 +106,15 @@ extension Store {
             try appendChange(.upsert, face: record, db: db, now: now)
             added.append(record)
         }
-        let detail = added.count == 1 ? ["person": "person:\(added[0].personID)"] : ["count": String(added.count)]
-        try AuditLog.append(
-            AuditEvent(action: added.count == 1 ? "face.create" : "face.import", actor: actor,
-                       target: added.count == 1 ? "face:\(added[0].id!)" : "", detail: detail.merging(["source": source]) { a, _ in a },
-                       origin: origin),
-            companyID: companyID, db: db)
+        // One face: its own event. A bulk import: one event naming every face and person it touched.
+        let event = added.count == 1
+            ? AuditEvent(action: "face.create", actor: actor, target: "face:\(added[0].id!)",
+                         detail: ["person": "person:\(added[0].personID)", "source": source], origin: origin)
+            : AuditEvent(action: "face.import", actor: actor, target: "company:\(companyID)",
+                         detail: ["count": String(added.count), "faces": AuditLog.idList(added.map { $0.id! }),
+                                  "persons": AuditLog.idList(Array(Set(added.map(\.personID)))), "source": source],
+                         origin: origin)
+        try AuditLog.append(event, companyID: companyID, db: db)
         return added
     }
 
@@ -142,7 +145,9 @@ extension Store {
         }
     }
 
-    static func resolve(_ reference: PersonReference, companyID: Int64, now: Date, db: Database) throws -> Int64 {
+    /// The person a new face belongs to; a new external id creates the person (audited `person.create`, like any other).
+    static func resolve(_ reference: PersonReference, companyID: Int64, now: Date, actor: String, origin: RequestOrigin,
+                        db: Database) throws -> Int64 {
         switch reference {
         case .id(let id):
             guard try personRecord(id: id, companyID: companyID, db: db) != nil else { throw APIError.notFound("Person \(id)") }
@@ -153,10 +158,9 @@ extension Store {
                 guard person.deletedAt == nil else { throw APIError.externalIDTaken(personID: person.id!) }
                 return person.id!
             }
-            var person = PersonRecord(id: nil, companyID: companyID, externalID: externalID, fullName: fullName,
+            let person = PersonRecord(id: nil, companyID: companyID, externalID: externalID, fullName: fullName,
                                       tags: "[]", metadata: "{}", createdAt: now, updatedAt: now)
-            try person.insert(db)
-            return person.id!
+            return try insertPerson(person, groups: [], actor: actor, origin: origin, db: db).record.id!
         }
     }
 
@@ -215,6 +219,13 @@ extension Store {
         }
     }
 
+    /// The company's last face feed sequence number (0 before any change).
+    func lastFaceChange(companyID: Int64) async throws -> Int64 {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM faceChanges WHERE companyID = ?", arguments: [companyID]) ?? 0
+        }
+    }
+
     /// Every company that has a feed, and its wrapped data key.
     func companiesWithFaces() async throws -> [(Int64, Data)] {
         try await pool.read { db in
@@ -241,19 +252,36 @@ enum FaceEncoding {
         return values.map { Float($0) }
     }
 
-    /// float32 little-endian.
+    /// float32 little-endian (photo enrollments and imports: what the index holds).
     static func bytes(_ encoding: [Float]) -> Data {
         var data = Data(capacity: encoding.count * 4)
         for value in encoding { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
         return data
     }
 
-    static func floats(_ data: Data) -> [Float]? {
-        guard data.count == dimension * 4 else { return nil }
-        return (0..<dimension).map { index in
-            let offset = data.startIndex + index * 4
-            let bits = UInt32(data[offset]) | UInt32(data[offset + 1]) << 8 | UInt32(data[offset + 2]) << 16 | UInt32(data[offset + 3]) << 24
-            return Float(bitPattern: bits)
+    /// float64 little-endian: a kiosk's encoding kept exactly as the kiosk sent it (`face_recognition` computes float64).
+    static func bytes(_ encoding: [Double]) -> Data {
+        var data = Data(capacity: encoding.count * 8)
+        for value in encoding { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    /// The stored values, from either layout (128 float32 or 128 float64), exactly; nil for any other length.
+    static func doubles(_ data: Data) -> [Double]? {
+        data.withUnsafeBytes { raw -> [Double]? in
+            switch raw.count {
+            case dimension * 4:
+                (0..<dimension).map { Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))) }
+            case dimension * 8:
+                (0..<dimension).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
+            default:
+                nil
+            }
         }
+    }
+
+    /// The stored values as float32, what the index and the distance kernels use.
+    static func floats(_ data: Data) -> [Float]? {
+        doubles(data).map { $0.map(Float.init) }
     }
 }

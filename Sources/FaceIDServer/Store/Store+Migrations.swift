@@ -194,6 +194,14 @@ extension Store {
                 t.add(column: "ackedAt", .datetime)
             }
         }
+        migrator.registerMigration("v6-audit-head") { db in
+            // When the audit heads outside the store were first recorded: a later start that finds the head folder
+            // empty reports every chain's head missing instead of trusting the store again.
+            try db.create(table: "auditHeadState") { t in
+                t.primaryKey("id", .integer).check { $0 == 1 }
+                t.column("establishedAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

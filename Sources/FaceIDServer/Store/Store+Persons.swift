@@ -155,12 +155,13 @@ extension Store {
         try await pool.write { db in
             guard let person = try Self.personRecord(id: id, companyID: companyID, db: db) else { throw APIError.notFound("Person") }
             // Faces leave through the feed, so the index and kiosks drop them too.
-            try Self.removeFaces(FaceRecord.filter(Column("personID") == id && Column("companyID") == companyID).fetchAll(db), db: db)
+            let faces = try FaceRecord.filter(Column("personID") == id && Column("companyID") == companyID).fetchAll(db)
+            try Self.removeFaces(faces, db: db)
             _ = try PersonRecord.deleteOne(db, key: id)
-            try AuditLog.append(
-                AuditEvent(action: "person.delete", actor: actor, target: "person:\(id)",
-                           detail: person.externalID.map { ["external_id": $0] } ?? [:], origin: origin),
-                companyID: companyID, db: db)
+            var detail = ["faces_deleted": String(faces.count), "face_ids": AuditLog.idList(faces.map { $0.id! })]
+            if let externalID = person.externalID { detail["external_id"] = externalID }
+            try AuditLog.append(AuditEvent(action: "person.delete", actor: actor, target: "person:\(id)", detail: detail, origin: origin),
+                                companyID: companyID, db: db)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 
 /// Companies, users, sessions, API keys and devices. Every company-owned row is read and written
 /// with its `companyID` in the query; ids of another company find nothing (404 upstream).
@@ -290,7 +291,48 @@ extension Store {
         }
     }
 
-    func verifyAudit(companyID: Int64) async throws -> AuditLog.Verification {
-        try await pool.read { db in try AuditLog.verify(companyID: companyID, db: db) }
+    /// Every company's wrapped data key, by company id (the master key check at start).
+    func wrappedKeys() async throws -> [(companyID: Int64, wrapped: Data)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, wrappedKey FROM companies WHERE length(wrappedKey) > 0 ORDER BY id")
+                .map { (companyID: $0["id"], wrapped: $0["wrappedKey"]) }
+        }
+    }
+
+    /// The company's chain walked link by link, and checked against its head (`AuditHead`). The head is read before
+    /// the store (it only ever moves after a commit), so a commit in between cannot look like a cut-off tail.
+    func verifyAudit(companyID: Int64, head: AuditHead) async throws
+        -> (chain: AuditLog.Verification, head: AuditHead.Status, eventsAfterHead: Int) {
+        let recorded = head.read(companyID: companyID)
+        return try await pool.read { db in
+            let chain = try AuditLog.verify(companyID: companyID, db: db)
+            let (status, after) = try AuditHead.check(recorded, companyID: companyID, db: db)
+            return (chain, status, after)
+        }
+    }
+
+    /// Starts keeping the audit chain's head in `directory`, moved by every committed audit append from now on.
+    ///
+    /// The first start with a head folder records every company's current head (trust on first use) and notes in the
+    /// store that heads exist. A later start that finds the folder without heads does not trust the store again: every
+    /// company with events then reports `missing` until the folder is restored.
+    func publishAuditHead(directory: String, master: MasterKey, logger: Logger) throws -> AuditHead {
+        let head = try AuditHead(directory: directory, master: master)
+        if !head.holdsAnyHead {
+            try pool.write { db in
+                if let established = try Date.fetchOne(db, sql: "SELECT establishedAt FROM auditHeadState WHERE id = 1") {
+                    logger.error("""
+                        the audit head folder \(directory) holds no heads, but heads were recorded since \(established): \
+                        every audit chain reports its head missing; restore the folder from a backup
+                        """)
+                } else {
+                    let count = try head.anchorAll(db: db)
+                    try db.execute(sql: "INSERT INTO auditHeadState (id, establishedAt) VALUES (1, ?)", arguments: [Date()])
+                    if count > 0 { logger.notice("recorded the audit heads of \(count) companies in \(directory) (first use)") }
+                }
+            }
+        }
+        pool.add(transactionObserver: AuditHeadObserver(head: head, logger: logger), extent: .databaseLifetime)
+        return head
     }
 }

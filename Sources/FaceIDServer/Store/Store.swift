@@ -11,7 +11,12 @@ public final class Store: Sendable {
     let pool: DatabasePool
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
+    ///
+    /// The database and its `-wal` and `-shm` files are the owner's alone (0600): names, emails, password hashes and the
+    /// audit log must not rest on the folder's mode. SQLite creates the WAL and shared-memory files with the database
+    /// file's permissions, so the database is created 0600 before SQLite opens it, and older files are narrowed.
     public init(path: String) throws {
+        try Self.restrictFiles(of: path)
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         // Writers queue on GRDB's writer; the timeout only covers another process holding the file.
@@ -19,6 +24,21 @@ public final class Store: Sendable {
         configuration.label = "faceid.store"
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+    }
+
+    /// The permissions of every store file: read and write for the owner only.
+    static let fileMode: Int = 0o600
+
+    private static func restrictFiles(of path: String) throws {
+        let files = FileManager.default
+        if !files.fileExists(atPath: path) {
+            guard files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: fileMode]) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+            }
+        }
+        for file in [path, path + "-wal", path + "-shm"] where files.fileExists(atPath: file) {
+            try files.setAttributes([.posixPermissions: fileMode], ofItemAtPath: file)
+        }
     }
 
     /// Whether the store answers a query (`/readyz`).
@@ -33,13 +53,16 @@ public final class Store: Sendable {
     }
 }
 
-/// Closes the store when the service group shuts down (after the HTTP server has drained).
+/// Closes the store when the service group shuts down (after the HTTP server has drained), after `beforeClose`
+/// (the index service stops a running rebuild there).
 struct StoreService: Service {
     let store: Store
     let logger: Logger
+    var beforeClose: @Sendable () async -> Void = {}
 
     func run() async throws {
         try? await gracefulShutdown()
+        await beforeClose()
         do {
             try store.close()
             logger.info("store closed")

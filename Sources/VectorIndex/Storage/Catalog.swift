@@ -57,10 +57,24 @@ struct Catalog: Sendable {
 
     func entry(_ txn: borrowing LMDBTransaction, name: String) throws(VectorIndexError) -> Entry? {
         guard let bytes = try txn.get(dbi, key: Array((Self.collectionPrefix + name).utf8), { Data($0) }) else { return nil }
-        do { return try JSONDecoder().decode(Entry.self, from: bytes) } catch {
+        let entry: Entry
+        do { entry = try JSONDecoder().decode(Entry.self, from: bytes) } catch {
             throw .corrupt("catalog entry of \(name)")
         }
+        // The catalog is not sealed: a damaged entry must not size an allocation or a table.
+        do throws(VectorIndexError) {
+            guard entry.dimension > 0 && entry.dimension <= 4096 else { throw .invalidArgument("dimension") }
+            try entry.kind.validate(dimension: entry.dimension)
+            if let policy = entry.trainingPolicy { try policy.kind.validate(dimension: entry.dimension) }
+            guard entry.kind.listCount <= Self.maxListCount else { throw .invalidArgument("listCount") }
+        } catch {
+            throw .corrupt("catalog entry of \(name) (\(error))")
+        }
+        return entry
     }
+
+    /// More inverted lists than any index VectorIndex trains (FAISS suggests 4·√n…16·√n).
+    static let maxListCount = 1 << 20
 
     func delete(_ txn: borrowing LMDBTransaction, name: String) throws(VectorIndexError) {
         try txn.delete(dbi, key: Array((Self.collectionPrefix + name).utf8))

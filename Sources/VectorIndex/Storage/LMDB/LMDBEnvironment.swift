@@ -1,5 +1,6 @@
 import CLMDB
 import Foundation
+import Synchronization
 
 /// Owns one LMDB environment handle (`MDB_env`); exactly one `deinit` closes it.
 ///
@@ -29,13 +30,17 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// - Parameters:
     ///   - mapSize: the initial map size in bytes; it doubles whenever a write fills it.
     ///   - maxDatabases: how many named databases the environment may hold.
+    ///   - readOnly: `MDB_RDONLY`: no write transaction, nothing written to the data file.
     public init(path: String, mapSize: Int = 64 << 20, maxDatabases: UInt32 = 4096,
-                durability: Durability = .full) throws(VectorIndexError) {
+                durability: Durability = .full, readOnly: Bool = false) throws(VectorIndexError) {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
             throw .invalidArgument("cannot create directory \(path)")
         }
+        // Before LMDB maps the file: a data file shorter than its meta page says would make the first read
+        // of a missing page a SIGBUS, which no caller can catch.
+        try Self.checkDataFile(path + "/data.mdb")
         var env: OpaquePointer?
         try check(mdb_env_create(&env), "mdb_env_create")
         guard let env else { throw .lmdb(LMDBError(ENOMEM, function: "mdb_env_create")) }
@@ -51,6 +56,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
             case .noMetaSync: flags |= UInt32(MDB_NOMETASYNC)
             case .noSync: flags |= UInt32(MDB_NOSYNC) | UInt32(MDB_WRITEMAP) | UInt32(MDB_MAPASYNC)
             }
+            if readOnly { flags = UInt32(MDB_NOTLS) | UInt32(MDB_RDONLY) }
             try check(mdb_env_open(env, path, flags, 0o600), "mdb_env_open")
         } catch {
             mdb_env_close(env)
@@ -60,6 +66,123 @@ public final class LMDBEnvironment: @unchecked Sendable {
         mdb_env_info(env, &info)
         self.handle = env
         self.mapSize = max(mapSize, info.me_mapsize)
+        var fd: Int32 = -1
+        mdb_env_get_fd(env, &fd)
+        self.fileDescriptor = fd
+        mapRange.withLock { $0 = Self.locateMap(fd) }
+    }
+
+    // MARK: - Damage that must not fault
+
+    /// The file LMDB maps; its size bounds every byte a read may touch.
+    private let fileDescriptor: Int32
+    /// A file size already seen (the file only grows while open, through this process's writes).
+    private let knownFileSize = Mutex<Int>(0)
+    /// Where the map is (`mdb_env_info`'s `me_mapaddr` is only the MDB_FIXEDMAP address, nil otherwise): start
+    /// address and length, from `/proc/self/maps`; nil where that is not available, and then `checkMapped` checks
+    /// only that a value is not longer than the file.
+    private let mapRange = Mutex<(start: UInt, count: Int)?>(nil)
+
+    /// The mapping of the file open as `fd`, from `/proc/self/maps` (Linux): `start-end perms offset dev inode path`.
+    private static func locateMap(_ fd: Int32) -> (start: UInt, count: Int)? {
+        var status = stat()
+        guard fstat(fd, &status) == 0, let handle = FileHandle(forReadingAtPath: "/proc/self/maps"),
+              let data = try? handle.readToEnd() else { return nil }
+        try? handle.close()
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, UInt64(fields[4]) == UInt64(status.st_ino), fields[5].hasSuffix("/data.mdb") else { continue }
+            let bounds = fields[0].split(separator: "-")
+            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16), end > start else {
+                continue
+            }
+            return (start, Int(end - start))
+        }
+        return nil
+    }
+
+    /// Throws `corrupt` unless `count` bytes at `data` lie inside the data file, when `data` points into the
+    /// memory map. Values in a write transaction's dirty pages (heap memory) pass.
+    ///
+    /// A damaged node can claim an overflow value longer than the file; copying it would read mapped pages
+    /// past the end of the file, which faults (SIGBUS) instead of throwing.
+    func checkMapped(_ data: UnsafeMutableRawPointer?, count: Int, _ what: @autoclosure () -> String) throws(VectorIndexError) {
+        guard let data, count > 0 else { return }
+        var offset = 0
+        if let map = mapRange.withLock({ $0 }) {
+            let address = UInt(bitPattern: data)
+            guard address >= map.start, address - map.start < UInt(map.count) else { return }
+            offset = Int(address - map.start)
+        }
+        let (end, overflow) = offset.addingReportingOverflow(count)
+        guard !overflow else { throw .corrupt("\(what()) of \(count) bytes") }
+        if end <= knownFileSize.withLock({ $0 }) { return }
+        var status = stat()
+        guard fstat(fileDescriptor, &status) == 0 else { throw .lmdb(LMDBError(errno, function: "fstat")) }
+        let size = Int(status.st_size)
+        knownFileSize.withLock { $0 = max($0, size) }
+        guard end <= size else { throw .corrupt("\(what()) of \(count) bytes runs past the end of the data file") }
+    }
+
+    /// Validates the two meta pages of an existing data file with plain reads, and that the file holds
+    /// every page the newer one counts (`mm_last_pg`).
+    ///
+    /// Layout (mdb.c, LMDB 0.9, 64-bit): pages 0 and 1 are meta pages of `psize` bytes each; a page starts
+    /// with a 16-byte header (`mp_pgno` 8, `mp_pad` 2, `mp_flags` 2 with `P_META` = 0x08, 4 more), then
+    /// `MDB_meta`: `mm_magic` (0xBEEFC0DE) and `mm_version` (1) as UInt32, `mm_address`, `mm_mapsize`, two
+    /// 48-byte `MDB_db` (the first one's `md_pad` is `mm_psize`), `mm_last_pg`, `mm_txnid`. LMDB itself
+    /// rejects bad magic or version (`MDB_INVALID`, `MDB_VERSION_MISMATCH`), but maps a truncated file
+    /// without a word: the first read of a page past its end is a SIGBUS.
+    static func checkDataFile(_ file: String) throws(VectorIndexError) {
+        guard let handle = FileHandle(forReadingAtPath: file) else { return }  // absent: a new environment
+        defer { try? handle.close() }
+        let size: UInt64
+        let first: Data
+        do {
+            size = try handle.seekToEnd()
+            try handle.seek(toOffset: 0)
+            first = try handle.read(upToCount: 160) ?? Data()
+        } catch {
+            throw .corrupt("\(file) cannot be read")
+        }
+        // An empty file is a new environment to LMDB; a short or foreign one it rejects itself (MDB_INVALID).
+        guard let meta0 = Meta(first) else { return }
+        guard meta0.pageSize >= 512, meta0.pageSize <= 65536, meta0.pageSize & (meta0.pageSize - 1) == 0 else {
+            throw .corrupt("\(file) has a meta page with a page size of \(meta0.pageSize)")
+        }
+        let second: Data
+        do {
+            try handle.seek(toOffset: UInt64(meta0.pageSize))
+            second = try handle.read(upToCount: 160) ?? Data()
+        } catch {
+            throw .corrupt("\(file) cannot be read")
+        }
+        guard let meta1 = Meta(second) else { return }  // LMDB answers MDB_INVALID
+        let current = meta1.txnid > meta0.txnid ? meta1 : meta0
+        let (pages, overflow1) = current.lastPage.addingReportingOverflow(1)
+        let (needed, overflow2) = pages.multipliedReportingOverflow(by: UInt64(meta0.pageSize))
+        guard !overflow1, !overflow2, needed <= size else {
+            throw .corrupt("\(file) is truncated: \(size) bytes, its meta page counts \(current.lastPage &+ 1) pages of \(meta0.pageSize)")
+        }
+    }
+
+    /// The fields of an LMDB meta page that `checkDataFile` needs; nil when it is not one.
+    private struct Meta {
+        var pageSize: Int
+        var lastPage: UInt64
+        var txnid: UInt64
+
+        init?(_ page: Data) {
+            guard page.count >= 152 else { return nil }
+            let bytes = [UInt8](page)
+            func u16(_ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }
+            func u32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * $1) } }
+            func u64(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * $1) } }
+            guard u16(10) & 0x08 != 0, u32(16) == 0xBEEF_C0DE, u32(20) == 1 else { return nil }
+            pageSize = Int(u32(40))
+            lastPage = u64(136)
+            txnid = u64(144)
+        }
     }
 
     deinit {
@@ -72,7 +195,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// Runs `body` in a read-only transaction, aborted when `body` returns.
     public func read<R>(_ body: (borrowing LMDBTransaction) throws(VectorIndexError) -> R) throws(VectorIndexError) -> R {
         try resizeLock.withReadLock { () throws(VectorIndexError) -> R in
-            let txn = try LMDBTransaction(env: handle, readOnly: true)
+            let txn = try LMDBTransaction(environment: self, readOnly: true)
             let result: R
             do throws(VectorIndexError) {
                 result = try body(txn)
@@ -92,7 +215,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         while true {
             do throws(VectorIndexError) {
                 return try resizeLock.withReadLock { () throws(VectorIndexError) -> R in
-                    let txn = try LMDBTransaction(env: handle, readOnly: false)
+                    let txn = try LMDBTransaction(environment: self, readOnly: false)
                     let result: R
                     do throws(VectorIndexError) {
                         result = try body(txn)
@@ -115,6 +238,8 @@ public final class LMDBEnvironment: @unchecked Sendable {
             let newSize = mapSize * 2
             try check(mdb_env_set_mapsize(handle, newSize), "mdb_env_set_mapsize")
             mapSize = newSize
+            // The file is mapped again, maybe elsewhere.
+            mapRange.withLock { $0 = Self.locateMap(fileDescriptor) }
         }
     }
 

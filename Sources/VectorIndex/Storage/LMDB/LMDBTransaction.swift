@@ -5,11 +5,15 @@ import Foundation
 /// cannot escape, be committed twice, or cross an `await`.
 public struct LMDBTransaction: ~Copyable {
     let handle: OpaquePointer
+    /// Bounds the values handed out (see `LMDBEnvironment.checkMapped`).
+    let environment: LMDBEnvironment
 
-    init(env: OpaquePointer, readOnly: Bool) throws(VectorIndexError) {
+    init(environment: LMDBEnvironment, readOnly: Bool) throws(VectorIndexError) {
         var txn: OpaquePointer?
-        try check(mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "mdb_txn_begin")
-        handle = txn!
+        try check(mdb_txn_begin(environment.handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "mdb_txn_begin")
+        guard let txn else { throw .lmdb(LMDBError(EINVAL, function: "mdb_txn_begin")) }
+        handle = txn
+        self.environment = environment
     }
 
     consuming func commit() throws(VectorIndexError) {
@@ -50,6 +54,7 @@ public struct LMDBTransaction: ~Copyable {
         }
         if rc == MDB_NOTFOUND { return nil }
         try check(rc, "mdb_get")
+        try environment.checkMapped(value.mv_data, count: value.mv_size, "a stored value")
         return try body(UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
     }
 
@@ -95,6 +100,8 @@ public struct LMDBTransaction: ~Copyable {
             let rc = mdb_cursor_get(cursor, &key, &value, op)
             if rc == MDB_NOTFOUND { return }
             try check(rc, "mdb_cursor_get")
+            try environment.checkMapped(key.mv_data, count: key.mv_size, "a stored key")
+            try environment.checkMapped(value.mv_data, count: value.mv_size, "a stored value")
             try body(UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size),
                      UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
             op = MDB_NEXT

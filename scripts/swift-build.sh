@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `swift build` with visible progress: a line up front (the first build compiles ~2,700 files: several minutes on an
+# idle machine, much longer on a busy one), then one line per 5 % of the build steps with the elapsed time, every
+# error and every warning of our own code in full. Exits with swift build's status.
+# Usage: scripts/swift-build.sh [swift build arguments…]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what="${*:-debug}"
+if [ -d .build ]; then
+    echo "build: swift build $what (only what changed is compiled again)"
+else
+    echo "build: swift build $what — the first build compiles every dependency: expect 10–30 minutes on 2 cores; progress follows"
+fi
+start=$SECONDS
+set +e
+swift build "$@" 2>&1 | awk '
+    function elapsed() { "date +%s" | getline now; close("date +%s"); return now - startEpoch }
+    BEGIN { "date +%s" | getline startEpoch; close("date +%s"); next_pct = 5 }
+    /^\[[0-9]+\/[0-9]+\]/ {
+        split(substr($1, 2, length($1) - 2), n, "/")
+        pct = int(100 * n[1] / n[2])
+        if (pct >= next_pct) {
+            printf("build: %3d%% (%s of %s steps, %ds)\n", pct, n[1], n[2], elapsed()); fflush()
+            next_pct = (int(pct / 5) + 1) * 5
+        }
+        next
+    }
+    /error:|Sources\/.*warning:|Tests\/.*warning:|Build complete|Compiling plugin|^Fetching|^Computing|^Creating working copy/ { print "build: " $0; fflush() }
+'
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+    echo "build: FAILED (swift build exit $status) after $((SECONDS - start)) s" >&2
+else
+    echo "build: done in $((SECONDS - start)) s"
+fi
+exit "$status"
