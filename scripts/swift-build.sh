@@ -19,8 +19,9 @@ swift build "$@" 2>&1 | awk '
     BEGIN { "date +%s" | getline startEpoch; close("date +%s"); next_pct = 5 }
     /^\[[0-9]+\/[0-9]+\]/ {
         split(substr($1, 2, length($1) - 2), n, "/")
+        if (n[2] != total) { total = n[2]; next_pct = 5 }  # a new plan ("[1/1] Planning build", then the build)
         pct = int(100 * n[1] / n[2])
-        if (pct >= next_pct) {
+        if (pct >= next_pct && total > 1) {
             printf("build: %3d%% (%s of %s steps, %ds)\n", pct, n[1], n[2], elapsed()); fflush()
             next_pct = (int(pct / 5) + 1) * 5
         }

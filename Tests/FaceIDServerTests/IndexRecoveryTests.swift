@@ -335,7 +335,7 @@ final class ServerProcess {
 
     static func start(folder: String, masterKey: String) throws -> ServerProcess {
         let log = URL(fileURLWithPath: folder + ".log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
