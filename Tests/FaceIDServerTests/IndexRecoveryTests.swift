@@ -231,13 +231,7 @@ struct IndexRecoveryProcessTests {
         try damage.apply(to: folder.dataFile)
         let server = try ServerProcess.start(folder: folder.url.path, masterKey: folder.keyText)
         defer { server.stop() }
-        var ready = false
-        for _ in 0..<1200 where !ready && server.process.isRunning {
-            if let port = server.port {
-                ready = try ServerProcess.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/readyz"]) == "200"
-            }
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let ready = try await server.waitUntilReady()
         #expect(server.process.isRunning, "\(server.output())")
         #expect(ready, "\(server.output())")
         #expect(server.output().contains("the vector index is damaged; moved aside"), "\(server.output())")
@@ -277,13 +271,7 @@ struct FaultingDamageTests {
         try flips.apply(to: folder.dataFile)
         let server = try ServerProcess.start(folder: folder.url.path, masterKey: folder.keyText)
         defer { server.stop() }
-        var ready = false
-        for _ in 0..<1200 where !ready && server.process.isRunning {
-            if let port = server.port {
-                ready = try ServerProcess.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/readyz"]) == "200"
-            }
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let ready = try await server.waitUntilReady()
         #expect(server.process.isRunning, "\(server.output())")
         #expect(ready, "\(server.output())")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).contains { $0.hasPrefix("index.damaged-") })
@@ -312,6 +300,17 @@ struct FaultingDamageTests {
 /// `faceid-server` run as a child process on a data folder, its output in a file.
 final class ServerProcess {
     /// The debug build, or `FACEID_TEST_SERVER_BINARY` (to run these tests against another build, e.g. an older one).
+    /// Polls `/readyz` every 100 ms for up to two minutes while the process runs; whether it answered 200.
+    func waitUntilReady() async throws -> Bool {
+        for _ in 0..<1200 where process.isRunning {
+            if let port, try Self.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/readyz"]) == "200" {
+                return true
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
     static let binary = ProcessInfo.processInfo.environment["FACEID_TEST_SERVER_BINARY"]
         ?? TestServer.packageRoot + "/.build/debug/faceid-server"
     /// The server binary as the index checker, when it was built (`swift build --build-tests` builds it).

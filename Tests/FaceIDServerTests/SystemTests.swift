@@ -83,12 +83,7 @@ struct SystemTests {
         var configuration = ServerConfiguration(dataDirectory: copy.path)
         configuration.plaintext = true
         configuration.masterKey = MasterKey.random()
-        do {
-            _ = try await buildApplication(configuration: configuration)
-            Issue.record("started with the wrong master key")
-        } catch let error as ConfigurationError {
-            #expect(error.key == "crypto.masterKey" && error.message.contains("wrong master key"), "\(error)")
-        }
+        await expectWrongKeyRefusal(configuration)
     }
 }
 
@@ -102,12 +97,7 @@ struct WrongMasterKeyTests {
         let before = try Data(contentsOf: URL(fileURLWithPath: folder.dataFile))
         var configuration = folder.configuration()
         configuration.masterKey = MasterKey.random()
-        do {
-            _ = try await buildApplication(configuration: configuration)
-            Issue.record("started with the wrong master key")
-        } catch let error as ConfigurationError {
-            #expect(error.key == "crypto.masterKey" && error.message.contains("wrong master key"), "\(error)")
-        }
+        await expectWrongKeyRefusal(configuration)
         // Nothing moved aside or rewritten, and the right key still starts on it without a rebuild.
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).filter { $0.hasPrefix("index.") } == [])
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.dataFile)) == before)
@@ -176,5 +166,17 @@ struct ConfigurationTests {
         await #expect(throws: ConfigurationError.self) {
             try await ServerConfiguration.load(arguments: arguments + ["--log-level", "loud"], environment: [:])
         }
+    }
+}
+
+/// `buildApplication` refuses `configuration` with the `crypto.masterKey` configuration error naming a wrong key.
+func expectWrongKeyRefusal(_ configuration: ServerConfiguration, sourceLocation: SourceLocation = #_sourceLocation) async {
+    do {
+        _ = try await buildApplication(configuration: configuration)
+        Issue.record("started with the wrong master key", sourceLocation: sourceLocation)
+    } catch let error as ConfigurationError {
+        #expect(error.key == "crypto.masterKey" && error.message.contains("wrong master key"), "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("not a configuration error: \(error)", sourceLocation: sourceLocation)
     }
 }
