@@ -14,11 +14,13 @@ build: setup
 run:
 	@./scripts/run.sh $(ARGS)
 
-# The schemathesis run (the served OpenAPI document against the live debug server) goes between the build and
-# `swift test`, so that swift test's summary stays the last line.
+# The schemathesis run (the served OpenAPI document against the live debug server) and the SFace oracle
+# (OpenCV-Python's embeddings for the parity test) go between the build and `swift test`, so that swift test's
+# summary stays the last line.
 test: setup
 	@./scripts/swift-build.sh --build-tests
 	@./scripts/schemathesis.sh
+	@./scripts/sface-reference.sh
 	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
 
 bench: setup

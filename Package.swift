@@ -90,12 +90,16 @@ let package = Package(
                 // dlib detection is ~60x slower at -O0: optimise even in debug builds. -mavx lets
                 // dlib's HOG templates (instantiated here) use its 8-wide SIMD: 2x faster detection.
                 // No -mfma, so no contraction changes rounding against face_recognition.
-                .unsafeFlags(["-O2", "-mavx", "-Wno-deprecated-declarations"]),
+                // sface_engine.cpp includes Debian's OpenCV 4.6 (libopencv-dev) from its versioned folder.
+                .unsafeFlags(["-O2", "-mavx", "-Wno-deprecated-declarations", "-I/usr/include/opencv4"]),
             ],
             linkerSettings: [
                 // dlib-1.pc lists BLAS/LAPACK/jpeg/png by absolute path, which SwiftPM drops.
                 .linkedLibrary("dlib"), .linkedLibrary("openblas"), .linkedLibrary("lapack"),
                 .linkedLibrary("jpeg"), .linkedLibrary("png"), .linkedLibrary("pthread"),
+                // Only the four OpenCV modules the SFace pipeline uses (opencv4.pc would link all fifty).
+                .linkedLibrary("opencv_core"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_dnn"),
+                .linkedLibrary("opencv_objdetect"),
             ]
         ),
 

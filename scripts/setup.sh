@@ -3,7 +3,7 @@
 # Idempotent and quiet: a second run installs nothing and prints nothing but a one-line summary.
 set -euo pipefail
 
-packages=(libopenblas-dev liblapacke-dev libdlib-dev libdlib19.1 liblmdb-dev libjpeg-dev libpng-dev libsqlite3-dev pkg-config openssl curl)
+packages=(libopenblas-dev liblapacke-dev libdlib-dev libdlib19.1 liblmdb-dev libjpeg-dev libpng-dev libsqlite3-dev libopencv-dev python3-venv pkg-config openssl curl)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -17,3 +17,4 @@ if ((${#missing[@]})); then
 fi
 echo "setup: system packages present"
 "$(dirname "$0")/fetch-models.sh"
+"$(dirname "$0")/fetch-sface-models.sh"

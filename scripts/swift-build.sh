@@ -33,7 +33,7 @@ swift build "$@" 2>&1 | awk '
         if (!resolving) { print "build: resolving the package dependencies"; fflush(); resolving = 1 }
         next
     }
-    /error:|Sources\/.*warning:|Tests\/.*warning:|Build complete/ { print "build: " $0; fflush() }
+    /error:|Sources\/.*warning:|Tests\/.*warning:|Build complete|Build of (target|product)/ { print "build: " $0; fflush() }
 '
 status=${PIPESTATUS[0]}
 set -e

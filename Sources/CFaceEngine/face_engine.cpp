@@ -561,3 +561,26 @@ extern "C" fe_status fe_engine_describe(fe_engine *engine, const uint8_t *data, 
         for (size_t i = 0; i < count; i++) describe(*engine, img, o, faces[i]);
     });
 }
+
+extern "C" fe_status fe_image_decode(const uint8_t *data, size_t size, int64_t max_pixels, uint8_t **rgb, int32_t *width,
+                                     int32_t *height, char *message, size_t message_size) {
+    return guarded(message, message_size, [&] {
+        if (!rgb || !width || !height) throw FaceError(FE_ERR_INVALID_ARGUMENT, "null output");
+        const Image img = decode(data, size, max_pixels);
+        auto *out = (uint8_t *)std::malloc((size_t)img.nr() * (size_t)img.nc() * 3);
+        if (!out) throw std::bad_alloc();
+        for (long r = 0; r < img.nr(); r++) {
+            for (long c = 0; c < img.nc(); c++) {
+                uint8_t *p = out + ((size_t)r * (size_t)img.nc() + (size_t)c) * 3;
+                p[0] = img(r, c).red;
+                p[1] = img(r, c).green;
+                p[2] = img(r, c).blue;
+            }
+        }
+        *rgb = out;
+        *width = (int32_t)img.nc();
+        *height = (int32_t)img.nr();
+    });
+}
+
+extern "C" void fe_image_free(uint8_t *rgb) { std::free(rgb); }

@@ -17,7 +17,7 @@ public final class FaceEngine: Sendable {
         ("mmod_human_face_detector.dat", "4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6"),
     ]
 
-    private let pool: EnginePool
+    private let pool: EnginePool<NativeEngine>
     /// How many calls can run at once.
     public let poolSize: Int
 

@@ -28,6 +28,15 @@ enum Fixtures {
         }
     }()
 
+    /// One SFace engine for the whole test run.
+    static let sface: SFaceEngine = {
+        do {
+            return try SFaceEngine(modelDirectory: modelDirectory, poolSize: 2)
+        } catch {
+            fatalError("SFace tests need the converted models (make setup): \(error)")
+        }
+    }()
+
     static func data(_ path: String) throws -> Data {
         try Data(contentsOf: URL(fileURLWithPath: path))
     }

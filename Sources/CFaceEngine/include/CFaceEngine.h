@@ -74,6 +74,49 @@ fe_status fe_engine_analyze(fe_engine *engine, const uint8_t *data, size_t size,
 fe_status fe_engine_describe(fe_engine *engine, const uint8_t *data, size_t size, const fe_options *options,
                              fe_face *faces, size_t count, char *message, size_t message_size);
 
+/* MARK: - Decoding shared by every model */
+
+/* Decodes `data` (JPEG or PNG) into upright RGB (EXIF orientation applied) with the same rules and errors as
+ * fe_engine_analyze. +1: *rgb is the caller's (3 bytes a pixel, rows top to bottom), freed with fe_image_free. */
+fe_status fe_image_decode(const uint8_t *data, size_t size, int64_t max_pixels, uint8_t **rgb, int32_t *width,
+                          int32_t *height, char *message, size_t message_size);
+
+/* Frees what fe_image_decode returned (NULL is ignored). */
+void fe_image_free(uint8_t *rgb);
+
+/* MARK: - SFace (YuNet detector + SFace recognizer through OpenCV's dnn module; sface_engine.cpp) */
+
+/* An opaque SFace engine: YuNet as a cv::dnn::Net and a cv::FaceRecognizerSF. Not thread-safe. */
+typedef struct fe_sface fe_sface;
+
+typedef struct {
+    float box[4];          /* x, y, width, height in image pixels, as YuNet regressed it (may extend past the image) */
+    float landmarks[10];   /* 5 points (x, y): right eye, left eye, nose tip, right and left mouth corners */
+    float score;           /* sqrt(class score * objectness), 0...1 */
+    float embedding[128];  /* SFace feature, L2-normalised; zero when not computed */
+} fe_sface_face;
+
+typedef struct {
+    int32_t detection_max_side; /* detect on a copy downscaled to this longest side (0: full size) */
+    float score_threshold;      /* faces below are dropped (YuNet's default 0.6) */
+    float nms_threshold;        /* IoU above which the lower-scored box is dropped (0.3) */
+    int32_t describe;           /* 0: detection only */
+} fe_sface_options;
+
+/* Loads the converted fp32 ONNX files `detector_path` (YuNet 2023mar) and `recognizer_path` (SFace 2021dec).
+ * +1: the caller owns *out and frees it with fe_sface_destroy. */
+fe_status fe_sface_create(const char *detector_path, const char *recognizer_path, fe_sface **out, char *message,
+                          size_t message_size);
+
+/* Frees an engine (NULL is ignored). */
+void fe_sface_destroy(fe_sface *engine);
+
+/* Detects the faces of an upright RGB image (as fe_image_decode gives it) and, unless options->describe is 0, their
+ * embeddings (alignCrop on the full image, then the recognizer). Writes at most `capacity` faces, best score first,
+ * and the total found to *count. */
+fe_status fe_sface_analyze(fe_sface *engine, const uint8_t *rgb, int32_t width, int32_t height, const fe_sface_options *options,
+                           fe_sface_face *faces, size_t capacity, size_t *count, char *message, size_t message_size);
+
 #ifdef __cplusplus
 }
 #endif
