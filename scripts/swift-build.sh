@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 what="${*:-debug}"
-if [ -d .build ]; then
+if [ -e .build/workspace-state.json ]; then
     echo "build: swift build $what (only what changed is compiled again)"
 else
     echo "build: swift build $what — the first build compiles every dependency: several minutes (5–7 on an idle 2-core machine, far more on a busy one); progress follows"
@@ -20,8 +20,11 @@ swift build "$@" 2>&1 | awk '
     BEGIN { "date +%s" | getline startEpoch; close("date +%s"); next_pct = 5 }
     /^\[[0-9]+\/[0-9]+\]/ {
         split(substr($1, 2, length($1) - 2), n, "/")
-        if (n[1] + 0 < done / 2) next_pct = 5  # a new plan starts counting again (steps finish slightly out of order)
+        # A new plan (a small one first, e.g. build tools, then the build) starts counting again; within one plan the
+        # total grows a little and steps finish slightly out of order.
+        if (n[1] + 0 < done / 2 || n[2] + 0 > 2 * total) next_pct = 5
         done = n[1] + 0
+        total = n[2] + 0
         pct = int(100 * n[1] / n[2])
         if (pct >= next_pct && n[2] > 1) {  # not the one-step "Planning build"
             printf("build: %3d%% (%s of %s steps, %ds)\n", pct, n[1], n[2], elapsed()); fflush()

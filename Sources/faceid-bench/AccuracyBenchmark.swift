@@ -11,7 +11,9 @@ struct AccuracyBenchmark: AsyncParsableCommand {
 
     @Option(help: "The shared faces folder (holds lfw/ and reference_encodings.jsonl).") var faces: String = "../shared/faces"
     @Option(help: "LFW folder with pairs.txt and images_deepfunneled/ (default: <faces>/lfw).") var lfw: String?
-    @Option(help: "dlib models folder.") var models: String = "models"
+    @Option(help: "The recognition model: dlib (dlib-resnet-v1, face_recognition's) or sface (YuNet + SFace).")
+    var model: String = "dlib"
+    @Option(help: "Models folder (dlib's and the converted SFace files).") var models: String = "models"
     @Option(help: "Cache of computed encodings (JSON lines), reused by later runs.") var cache: String?
     @Option(help: "Native engines in the pool.") var pool: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Also compare against reference_encodings.jsonl (max and median |Δ| per source).") var parity = false
@@ -20,8 +22,23 @@ struct AccuracyBenchmark: AsyncParsableCommand {
     @Flag(help: "Run the CNN detector where HOG finds no face.") var cnnFallback = false
     @Option(help: "Images timed for the speed figures (0 = skip).") var speed: Int = 300
     @Flag(help: "Encode only the images of pairs.txt and report only the 10-fold protocol (for costly variants).") var pairsOnly = false
-    @Option(help: "Decision presets measured as name=threshold/margin, comma-separated (the server's presets by default).")
-    var presets: String = "strict=0.42/0.06,balanced=0.50/0.04,lenient=0.55/0.04"
+    @Option(help: "Decision presets measured as name=threshold/margin, comma-separated (dlib: the server's presets by default).")
+    var presets: String?
+
+    func validate() throws {
+        guard ["dlib", "sface"].contains(model) else { throw ValidationError("--model: dlib or sface") }
+        guard model == "dlib" || !(parity || mirror || jitters > 1 || cnnFallback) else {
+            throw ValidationError("--parity, --mirror, --jitters and --cnn-fallback are dlib's")
+        }
+    }
+
+    /// The distances the model's tables sweep: dlib's encodings are ~0.3–0.9 apart around its decisions; SFace's unit
+    /// vectors ~0.8–1.4 (d² = 2 − 2 cos).
+    private var scale: (search: ClosedRange<Float>, openSet: [Float], reference: Float, referenceName: String) {
+        model == "dlib"
+            ? (0.3...0.9, [0.40, 0.45, 0.50, 0.55, 0.60], 0.6, "0.6")
+            : (0.6...1.6, [0.95, 1.00, 1.05, 1.10, 1.15, 1.20], 1.1287, "1.129 (OpenCV's cosine 0.363)")
+    }
 
     func run() async throws {
         let lfwDir = lfw ?? faces + "/lfw"
@@ -30,8 +47,8 @@ struct AccuracyBenchmark: AsyncParsableCommand {
         options.mirror = mirror
         options.jitters = jitters
         options.cnnFallbackMaxPixels = cnnFallback ? 1_000_000 : 0
-        let engine = try FaceEngine(modelDirectory: models, poolSize: pool)
-        let variant = "hog" + (cnnFallback ? "+cnn-fallback" : "") + (mirror ? "+mirror" : "") + (jitters > 1 ? "+jitter\(jitters)" : "")
+        let benchModel = try makeModel(poolSize: pool, options: options)
+        let variant = benchModel.variant
 
         // Every LFW image, and with --parity every reference image, keyed relative to `faces`.
         let lfwPrefix = relative(lfwDir)
@@ -41,21 +58,30 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             reference = try readReference(faces + "/reference_encodings.jsonl")
             paths = Array(Set(paths).union(reference.filter { $0.error == nil }.map(\.path))).sorted()
         }
-        let cacheRunner = FaceEncodingCache(engine: engine, options: options, root: faces, cachePath: cache)
+        let cacheRunner = FaceEncodingCache(model: benchModel, root: faces, cachePath: cache)
         let entries = try await cacheRunner.encode(paths)
 
         let lfwEntries = entries.filter { $0.key.hasPrefix(lfwPrefix + "/images_deepfunneled/") }
         var table = "### faceid-bench accuracy (\(variant))\n\n"
         table += try tenFold(lfwDir, lfwPrefix, lfwEntries, variant)
         if !pairsOnly {
-            let presetList = try DecisionPreset.parse(presets)
+            let presetList = try DecisionPreset.parse(presets ?? (model == "dlib" ? "strict=0.42/0.06,balanced=0.50/0.04,lenient=0.55/0.04" : ""))
             let pairFAR = allPairs(lfwEntries, variant, presetList)
             table += pairFAR.table
             table += openSet(lfwEntries, variant, presetList, pairFAR: pairFAR.far)
         }
         if parity { table += parityReport(reference, entries) }
-        if speed > 0 { table += try await speedReport(lfwEntries.keys.sorted(), options) }
+        if speed > 0 { table += try await speedReport(lfwEntries.keys.sorted(), options, variant: variant) }
         print(table)
+    }
+
+    /// The model under test with a pool of `poolSize` engines.
+    private func makeModel(poolSize: Int, options: AnalyzeOptions, verifyChecksums: Bool = true) throws -> BenchModel {
+        if model == "sface" {
+            return .sface(try SFaceEngine(modelDirectory: models, poolSize: poolSize, verifyChecksums: verifyChecksums))
+        }
+        let variant = "hog" + (cnnFallback ? "+cnn-fallback" : "") + (mirror ? "+mirror" : "") + (jitters > 1 ? "+jitter\(jitters)" : "")
+        return .dlib(try FaceEngine(modelDirectory: models, poolSize: poolSize, verifyChecksums: verifyChecksums), options, variant: variant)
     }
 
     // MARK: - Data
@@ -117,7 +143,7 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             Double(subset.filter { p in p.distance.map { ($0 <= t) == p.same } ?? (!missingIsWrong && !p.same) }.count)
                 / Double(max(1, subset.count))
         }
-        let thresholds = stride(from: Float(0.3), through: 0.9, by: 0.001).map { $0 }
+        let thresholds = stride(from: scale.search.lowerBound, through: scale.search.upperBound, by: 0.001).map { $0 }
         func protocol10(_ missingIsWrong: Bool) -> (mean: Double, std: Double, thresholds: [Float]) {
             var accuracies: [Double] = [], chosen: [Float] = []
             for k in 0..<folds {
@@ -132,13 +158,14 @@ struct AccuracyBenchmark: AsyncParsableCommand {
         }
         let calibration = SimilarityCalibration.fit(pairs.compactMap { p in p.distance.map { (Double($0), p.same) } })
         let strict = protocol10(true), lenient = protocol10(false)
-        let atPoint6 = accuracy(pairs, 0.6, true), atPoint6Lenient = accuracy(pairs, 0.6, false)
+        let atPoint6 = accuracy(pairs, scale.reference, true), atPoint6Lenient = accuracy(pairs, scale.reference, false)
         let bestAll = thresholds.max { accuracy(pairs, $0, true) < accuracy(pairs, $1, true) }!
         let missing = pairs.filter { $0.distance == nil }.count
         emitJSON(["kind": "lfw_10fold", "variant": variant, "pairs": pairs.count, "pairs_with_missing_face": missing,
                   "tenfold_mean_missing_wrong": strict.mean, "tenfold_std_missing_wrong": strict.std,
                   "tenfold_mean_missing_different": lenient.mean, "tenfold_std_missing_different": lenient.std,
-                  "acc_at_0.6_missing_wrong": atPoint6, "acc_at_0.6_missing_different": atPoint6Lenient,
+                  "reference_threshold": Double(scale.reference),
+                  "acc_at_reference_missing_wrong": atPoint6, "acc_at_reference_missing_different": atPoint6Lenient,
                   "best_threshold": Double(bestAll), "fold_thresholds": strict.thresholds.map(Double.init)])
         progress("LFW 10-fold: \(format(strict.mean * 100, 2)) % ± \(format(strict.std * 100, 2)) (missing = wrong), "
                  + "\(format(lenient.mean * 100, 2)) % (missing = different)")
@@ -150,10 +177,10 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             |---|---|---|
             | 10-fold, undetected pair = wrong | \(format(strict.mean * 100, 2)) % ± \(format(strict.std * 100, 2)) | 97.92 % (its 98.96 % on the 5,937 detected pairs × 5,937/6,000) |
             | 10-fold, undetected pair = "different" (face_recognition's convention) | \(format(lenient.mean * 100, 2)) % ± \(format(lenient.std * 100, 2)) | 98.45 % ± 0.60 |
-            | accuracy at 0.6 (wrong / "different") | \(format(atPoint6 * 100, 2)) % / \(format(atPoint6Lenient * 100, 2)) % | – / 98.27 % |
+            | accuracy at \(scale.referenceName) (wrong / "different") | \(format(atPoint6 * 100, 2)) % / \(format(atPoint6Lenient * 100, 2)) % | – / 98.27 % |
             | best threshold (all pairs) | \(format(Double(bestAll), 3)) | ≈ 0.614 |
 
-            \(calibration.report(variant))
+            \(calibration.report(variant, marks: scale.openSet.map(Double.init)))
 
             """
     }
@@ -195,7 +222,17 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             }
             return (1, 2)
         }
-        let (tar3, t3) = tar(atFAR: 1e-3), (tar4, t4) = tar(atFAR: 1e-4)
+        let (tar3, t3) = tar(atFAR: 1e-3), (tar4, t4) = tar(atFAR: 1e-4), (tar5, t5) = tar(atFAR: 1e-5), (tar6, t6) = tar(atFAR: 1e-6)
+        /// The impostor rate where 90 % of genuine pairs are accepted.
+        let farAtTAR90: Double = {
+            var accepted = 0, genuineAccepted = 0
+            for b in 0...bins {
+                accepted += impostor[b]
+                genuineAccepted += genuine[b]
+                if Double(genuineAccepted) / Double(totalGenuine) >= 0.9 { return Double(accepted) / Double(totalImpostor) }
+            }
+            return 1
+        }()
         /// Share of impostor (and genuine) pairs within `threshold`.
         func rates(_ threshold: Double) -> (far: Double, tar: Double) {
             let last = min(bins, Int(threshold * threshold * 10_000))
@@ -206,7 +243,8 @@ struct AccuracyBenchmark: AsyncParsableCommand {
         for preset in presets { far[preset.name] = rates(preset.threshold) }
         emitJSON(["kind": "lfw_all_pairs", "variant": variant, "faces": n, "genuine_pairs": totalGenuine,
                   "impostor_pairs": totalImpostor, "tar_at_far_1e-3": tar3, "threshold_1e-3": t3,
-                  "tar_at_far_1e-4": tar4, "threshold_1e-4": t4])
+                  "tar_at_far_1e-4": tar4, "threshold_1e-4": t4, "tar_at_far_1e-5": tar5, "threshold_1e-5": t5,
+                  "tar_at_far_1e-6": tar6, "threshold_1e-6": t6, "far_at_tar_0.9": farAtTAR90])
         return (table: """
             All pairs of the \(n) LFW images with a detected face (\(totalGenuine) genuine, \(totalImpostor) impostor pairs):
 
@@ -214,6 +252,9 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             |---|---|---|
             | TAR at FAR 1e-3 | \(format(tar3 * 100, 1)) % (threshold \(format(t3, 3))) | 94.6 % (0.543) |
             | TAR at FAR 1e-4 | \(format(tar4 * 100, 1)) % (threshold \(format(t4, 3))) | 72.9 % (0.475) |
+            | TAR at FAR 1e-5 | \(format(tar5 * 100, 1)) % (threshold \(format(t5, 3))) | 41.1 % |
+            | TAR at FAR 1e-6 | \(format(tar6 * 100, 1)) % (threshold \(format(t6, 3))) | – |
+            | FAR at TAR 90 % | \(String(format: "%.1e", farAtTAR90)) | 4.7e-4 |
 
 
             """, far: far)
@@ -252,7 +293,7 @@ struct AccuracyBenchmark: AsyncParsableCommand {
         let strangerMatches = strangers.map { $0.map(nearest) }
         let rank1 = Double(knownMatches.filter { $0.1?.0 == $0.0 }.count) / Double(known.count)
         var rows = ""
-        for t in stride(from: Float(0.40), through: 0.601, by: 0.05) {
+        for t in scale.openSet {
             let correct = knownMatches.filter { k in k.1.map { m in m.0 == k.0 && m.1 <= t } ?? false }.count
             let wrong = knownMatches.filter { k in k.1.map { m in m.0 != k.0 && m.1 <= t } ?? false }.count
             let rejected = strangerMatches.filter { $0.map { $0.1 > t } ?? true }.count
@@ -378,25 +419,26 @@ struct AccuracyBenchmark: AsyncParsableCommand {
 
     // MARK: - Speed
 
-    private func speedReport(_ paths: [String], _ options: AnalyzeOptions) async throws -> String {
+    private func speedReport(_ paths: [String], _ options: AnalyzeOptions, variant: String) async throws -> String {
         let sample = Array(paths.prefix(speed))
         let images = sample.compactMap { FileManager.default.contents(atPath: faces + "/" + $0) }
         var rows = ""
         for poolSize in [1, pool] {
-            let engine = try FaceEngine(modelDirectory: models, poolSize: poolSize, verifyChecksums: false)
+            let engine = try makeModel(poolSize: poolSize, options: options, verifyChecksums: false)
             var runs: [Double] = []
             for _ in 0..<3 {
-                let seconds = try await timeAll(engine, images, options)
+                let seconds = try await timeAll(engine, images)
                 runs.append(Double(images.count) / seconds)
             }
             let median = Measure.median(runs)
-            emitJSON(["kind": "speed", "pool": poolSize, "images": images.count, "images_per_s_median": median,
+            emitJSON(["kind": "speed", "variant": variant, "pool": poolSize, "images": images.count, "images_per_s_median": median,
                       "images_per_s_min": runs.min()!, "images_per_s_max": runs.max()!, "ms_per_image": 1000 / median * Double(poolSize)])
             rows += "| \(poolSize) | \(format(median, 1)) [\(format(runs.min()!, 1))–\(format(runs.max()!, 1))] | "
                 + "\(format(1000 / median * Double(poolSize), 1)) ms |\n"
         }
         return """
-            Speed on \(images.count) LFW images (250×250), decode + HOG + landmarks + descriptor, 3 runs (median [min–max]):
+            Speed of \(variant) on \(images.count) LFW images (250×250), decode + detection + landmarks + descriptor, 3 runs \
+            (median [min–max]):
 
             | engines | images/s | CPU time per image |
             |---|---|---|
@@ -406,18 +448,18 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             """
     }
 
-    private func timeAll(_ engine: FaceEngine, _ images: [Data], _ options: AnalyzeOptions) async throws -> Double {
+    private func timeAll(_ engine: BenchModel, _ images: [Data]) async throws -> Double {
         let start = Measure.now()
         try await withThrowingTaskGroup(of: Void.self) { group in
             var next = 0
             for _ in 0..<(engine.poolSize * 2) where next < images.count {
                 let image = images[next]; next += 1
-                group.addTask { _ = try await engine.analyze(imageData: image, options: options) }
+                group.addTask { _ = try await engine.analyze(image) }
             }
             while try await group.next() != nil {
                 if next < images.count {
                     let image = images[next]; next += 1
-                    group.addTask { _ = try await engine.analyze(imageData: image, options: options) }
+                    group.addTask { _ = try await engine.analyze(image) }
                 }
             }
         }
@@ -473,7 +515,7 @@ struct SimilarityCalibration {
     }
 
     /// The fit, and a check: per similarity band, the share of pairs that are the same person.
-    func report(_ variant: String) -> String {
+    func report(_ variant: String, marks distances: [Double]) -> String {
         emitJSON(["kind": "similarity_calibration", "variant": variant, "pairs": pairs.count, "d0": d0, "k": k])
         var rows = ""
         for (low, high) in [(0.0, 0.1), (0.1, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)] {
@@ -483,7 +525,7 @@ struct SimilarityCalibration {
             let mean = band.map { similarity($0.distance) }.reduce(0, +) / Double(band.count)
             rows += "| \(format(low, 1))–\(format(min(high, 1), 1)) | \(band.count) | \(format(mean * 100, 1)) % | \(format(same * 100, 1)) % |\n"
         }
-        let marks = [0.40, 0.42, 0.45, 0.50, 0.55, 0.60].map { "\(format($0, 2)) → \(format(similarity($0) * 100, 1)) %" }
+        let marks = distances.map { "\(format($0, 2)) → \(format(similarity($0) * 100, 1)) %" }
         return """
             Similarity calibrated on the \(pairs.count) detected pairs.txt pairs (logistic fit, maximum likelihood): \
             similarity = (tanh((\(format(d0, 4)) − distance) × \(format(k, 3))) + 1) / 2; \(marks.joined(separator: ", ")).

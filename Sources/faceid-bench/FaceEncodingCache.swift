@@ -1,7 +1,40 @@
 import FaceEngine
 import Foundation
 
-/// Runs FaceEngine over many images with the whole pool busy, caching every result as a JSON
+/// One recognition model as the benchmarks drive it: an image in, its faces (box, score, detector, descriptor) out.
+struct BenchModel: Sendable {
+    /// `dlib-resnet-v1` or `sface-2021dec`, and the variant's options, for the tables.
+    var variant: String
+    /// Calls that can run at once.
+    var poolSize: Int
+    var analyze: @Sendable (Data) async throws -> (width: Int, height: Int, faces: [FaceEncodingCache.Face])
+
+    /// dlib through `FaceEngine` with `options`.
+    static func dlib(_ engine: FaceEngine, _ options: AnalyzeOptions, variant: String) -> BenchModel {
+        BenchModel(variant: variant, poolSize: engine.poolSize) { data in
+            let a = try await engine.analyze(imageData: data, options: options)
+            return (a.width, a.height, a.faces.map {
+                FaceEncodingCache.Face(box: [$0.box.left, $0.box.top, $0.box.right, $0.box.bottom], score: $0.score,
+                                       detector: $0.detector.rawValue, descriptor: $0.descriptor)
+            })
+        }
+    }
+
+    /// YuNet + SFace through `SFaceEngine` (boxes rounded to whole pixels, clipped to the image).
+    static func sface(_ engine: SFaceEngine) -> BenchModel {
+        BenchModel(variant: SFaceEngine.modelID, poolSize: engine.poolSize) { data in
+            let a = try await engine.analyze(imageData: data)
+            return (a.width, a.height, a.faces.map { face in
+                let box = [Int(face.x.rounded()), Int(face.y.rounded()), Int((face.x + face.width).rounded()),
+                           Int((face.y + face.height).rounded())]
+                let clipped = [max(0, box[0]), max(0, box[1]), min(a.width, box[2]), min(a.height, box[3])]
+                return FaceEncodingCache.Face(box: clipped, score: Double(face.score), detector: "yunet", descriptor: face.embedding)
+            })
+        }
+    }
+}
+
+/// Runs a model over many images with the whole pool busy, caching every result as a JSON
 /// line (`--cache`) so a later run reuses them.
 struct FaceEncodingCache {
     struct Entry: Codable {
@@ -20,8 +53,7 @@ struct FaceEncodingCache {
         var descriptor: [Float]
     }
 
-    let engine: FaceEngine
-    let options: AnalyzeOptions
+    let model: BenchModel
     let root: String
     let cachePath: String?
 
@@ -34,7 +66,7 @@ struct FaceEncodingCache {
             }
         }
         let todo = paths.filter { entries[$0] == nil }
-        progress("encoding \(todo.count) images (\(paths.count - todo.count) cached) with \(engine.poolSize) engines")
+        progress("encoding \(todo.count) images (\(paths.count - todo.count) cached) with \(model.poolSize) engines")
         let handle: FileHandle? = cachePath.flatMap { path in
             if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
             let h = FileHandle(forWritingAtPath: path)
@@ -53,7 +85,7 @@ struct FaceEncodingCache {
                 next += 1
                 group.addTask { await self.encodeOne(path) }
             }
-            for _ in 0..<(engine.poolSize * 2) { submit() }
+            for _ in 0..<(model.poolSize * 2) { submit() }
             while let entry = try await group.next() {
                 entries[entry.path] = entry
                 if let handle, let line = try? encoder.encode(entry) { handle.write(line + Data("\n".utf8)) }
@@ -73,14 +105,13 @@ struct FaceEncodingCache {
             return Entry(path: path, width: 0, height: 0, faces: [], error: "unreadable", milliseconds: 0)
         }
         do {
-            let a = try await engine.analyze(imageData: data, options: options)
+            let a = try await model.analyze(data)
             let ms = Double(Measure.now() - start) / 1e6
-            return Entry(path: path, width: a.width, height: a.height,
-                         faces: a.faces.map { Face(box: [$0.box.left, $0.box.top, $0.box.right, $0.box.bottom], score: $0.score,
-                                                   detector: $0.detector.rawValue, descriptor: $0.descriptor) },
-                         error: nil, milliseconds: ms)
-        } catch {
+            return Entry(path: path, width: a.width, height: a.height, faces: a.faces, error: nil, milliseconds: ms)
+        } catch let error as FaceEngineError {
             return Entry(path: path, width: 0, height: 0, faces: [], error: error.code, milliseconds: 0)
+        } catch {
+            return Entry(path: path, width: 0, height: 0, faces: [], error: "\(error)", milliseconds: 0)
         }
     }
 }
