@@ -167,6 +167,9 @@ extern "C" fe_status fe_sface_create(const char *detector_path, const char *reco
             throw SFaceError(FE_ERR_MODEL, std::string("cannot load the SFace models: ") + e.err);
         }
         if (engine->detector.empty() || !engine->recognizer) throw SFaceError(FE_ERR_MODEL, "cannot load the SFace models");
+        // One thread per engine, as dlib's engines run OpenBLAS single-threaded: the pool gives the concurrency, and a
+        // call's CPU time is its own. (Process-wide, like openblas_set_num_threads.)
+        cv::setNumThreads(1);
         engine->detector.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
         engine->detector.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
         *out = engine.release();

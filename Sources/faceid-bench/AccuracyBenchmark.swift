@@ -496,7 +496,9 @@ struct SimilarityCalibration {
 
     /// Maximum likelihood by Newton's method on (w, b) of σ(w·d + b); σ(x) = (tanh(x/2) + 1) / 2.
     static func fit(_ pairs: [(distance: Double, same: Bool)]) -> SimilarityCalibration {
-        var w = -10.0, b = 6.0
+        // Start at slope −10 through the mean distance (dlib's pairs: 0.6; SFace's: ~1.1), where Newton converges.
+        let mean = pairs.map(\.distance).reduce(0, +) / Double(max(1, pairs.count))
+        var w = -10.0, b = 10 * mean
         for _ in 0..<100 {
             var gw = 0.0, gb = 0.0, hww = 0.0, hwb = 0.0, hbb = 0.0
             for (d, same) in pairs {
