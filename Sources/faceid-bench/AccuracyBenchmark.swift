@@ -22,11 +22,15 @@ struct AccuracyBenchmark: AsyncParsableCommand {
     @Flag(help: "Run the CNN detector where HOG finds no face.") var cnnFallback = false
     @Option(help: "Images timed for the speed figures (0 = skip).") var speed: Int = 300
     @Flag(help: "Encode only the images of pairs.txt and report only the 10-fold protocol (for costly variants).") var pairsOnly = false
+    @Flag(help: "Also measure the labelled photos that are not LFW (deepface, face_recognition, dlib) at the balanced threshold.")
+    var nonLFW = false
+    @Flag(help: "With --non-lfw: skip LFW (no LFW tables, no speed).") var onlyNonLFW = false
     @Option(help: "Decision presets measured as name=threshold/margin, comma-separated (dlib: the server's presets by default).")
     var presets: String?
 
     func validate() throws {
         guard ["dlib", "sface"].contains(model) else { throw ValidationError("--model: dlib or sface") }
+        guard nonLFW || !onlyNonLFW else { throw ValidationError("--only-non-lfw needs --non-lfw") }
         guard model == "dlib" || !(parity || mirror || jitters > 1 || cnnFallback) else {
             throw ValidationError("--parity, --mirror, --jitters and --cnn-fallback are dlib's")
         }
@@ -52,26 +56,29 @@ struct AccuracyBenchmark: AsyncParsableCommand {
 
         // Every LFW image, and with --parity every reference image, keyed relative to `faces`.
         let lfwPrefix = relative(lfwDir)
-        var paths = pairsOnly ? try pairImages(lfwDir, lfwPrefix) : try lfwImages(lfwDir)
+        var paths = onlyNonLFW ? [] : pairsOnly ? try pairImages(lfwDir, lfwPrefix) : try lfwImages(lfwDir)
         var reference: [ReferenceEntry] = []
         if parity {
             reference = try readReference(faces + "/reference_encodings.jsonl")
             paths = Array(Set(paths).union(reference.filter { $0.error == nil }.map(\.path))).sorted()
         }
+        let labelled = nonLFW ? try nonLFWLabels() : [:]
+        paths = Array(Set(paths).union(labelled.keys)).sorted()
         let cacheRunner = FaceEncodingCache(model: benchModel, root: faces, cachePath: cache)
         let entries = try await cacheRunner.encode(paths)
 
         let lfwEntries = entries.filter { $0.key.hasPrefix(lfwPrefix + "/images_deepfunneled/") }
         var table = "### faceid-bench accuracy (\(variant))\n\n"
-        table += try tenFold(lfwDir, lfwPrefix, lfwEntries, variant)
-        if !pairsOnly {
+        if !onlyNonLFW { table += try tenFold(lfwDir, lfwPrefix, lfwEntries, variant) }
+        if !pairsOnly && !onlyNonLFW {
             let presetList = try DecisionPreset.parse(presets ?? (model == "dlib" ? "strict=0.42/0.06,balanced=0.50/0.04,lenient=0.55/0.04" : ""))
             let pairFAR = allPairs(lfwEntries, variant, presetList)
             table += pairFAR.table
             table += openSet(lfwEntries, variant, presetList, pairFAR: pairFAR.far)
         }
         if parity { table += parityReport(reference, entries) }
-        if speed > 0 { table += try await speedReport(lfwEntries.keys.sorted(), options, variant: variant) }
+        if nonLFW { table += try nonLFWReport(labelled, entries, variant) }
+        if speed > 0 && !onlyNonLFW { table += try await speedReport(lfwEntries.keys.sorted(), options, variant: variant) }
         print(table)
     }
 
@@ -349,6 +356,80 @@ struct AccuracyBenchmark: AsyncParsableCommand {
             | preset | threshold / margin | FAR per comparison | TAR per comparison | strangers accepted (1:\(gallery.count)) | known, correct match | known, wrong match | known, ambiguous |
             |---|---|---|---|---|---|---|---|
             \(presetRows)
+
+            """
+    }
+
+    // MARK: - Photos that are not LFW
+
+    /// The balanced preset's threshold of the model: dlib's server default, and SFace's measured one.
+    private var balancedThreshold: Float { model == "dlib" ? 0.50 : 1.02 }
+
+    /// Path (relative to `faces`) → identity, for the single-person photos of the sets that are not LFW.
+    private func nonLFWLabels() throws -> [String: String] {
+        var labels: [String: String] = [:]
+        for set in ["deepface", "face_recognition", "dlib"] {
+            let text = try String(contentsOfFile: faces + "/" + set + "/labels.tsv", encoding: .utf8)
+            for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+                let fields = line.split(separator: "\t")
+                guard fields.count >= 2, !fields[1].contains(":") else { continue }  // multi:, noface:, corrupt:
+                labels[set + "/" + fields[0]] = set + "/" + fields[1]
+            }
+        }
+        return labels
+    }
+
+    /// Per set: every pair of its single-person photos at the balanced threshold; and deepface's own labelled pairs.
+    private func nonLFWReport(_ labels: [String: String], _ entries: [String: FaceEncodingCache.Entry], _ variant: String) throws -> String {
+        let t = balancedThreshold
+        var rows = ""
+        for set in ["deepface", "face_recognition", "dlib"] {
+            let items = labels.filter { $0.key.hasPrefix(set + "/") }.sorted { $0.key < $1.key }
+            let found = items.compactMap { item in entries[item.key]?.largestDescriptor.map { (item.value, $0) } }
+            var genuine = 0, genuineAccepted = 0, impostor = 0, impostorAccepted = 0
+            for i in found.indices {
+                for j in found.indices where j > i {
+                    let accepted = euclidean(found[i].1, found[j].1) <= t
+                    if found[i].0 == found[j].0 {
+                        genuine += 1
+                        if accepted { genuineAccepted += 1 }
+                    } else {
+                        impostor += 1
+                        if accepted { impostorAccepted += 1 }
+                    }
+                }
+            }
+            let tar = Double(genuineAccepted) / Double(max(1, genuine)), far = Double(impostorAccepted) / Double(max(1, impostor))
+            emitJSON(["kind": "non_lfw", "variant": variant, "set": set, "images": items.count, "with_face": found.count,
+                      "threshold": Double(t), "genuine_pairs": genuine, "tar": tar, "impostor_pairs": impostor, "far": far])
+            rows += "| \(set) | \(found.count) of \(items.count) | \(genuine) | \(format(tar * 100, 1)) % | \(impostor) | "
+                + "\(format(far * 100, 2)) % (\(impostorAccepted)) |\n"
+        }
+        // deepface's master.csv: its own same/different decisions.
+        let dataset = "deepface/tests/unit/dataset/"
+        let csv = try String(contentsOfFile: faces + "/" + dataset + "master.csv", encoding: .utf8)
+        var correct = 0, total = 0, missing = 0
+        for line in csv.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: ",")
+            guard f.count == 3 else { continue }
+            total += 1
+            guard let a = entries[dataset + f[0]]?.largestDescriptor, let b = entries[dataset + f[1]]?.largestDescriptor else {
+                missing += 1
+                continue
+            }
+            if (euclidean(a, b) <= t) == (f[2] == "Yes") { correct += 1 }
+        }
+        emitJSON(["kind": "non_lfw_deepface_pairs", "variant": variant, "pairs": total, "correct": correct, "missing_face": missing])
+        return """
+            Photos that are not LFW (every pair of each set's single-person photos, largest face), at the balanced threshold \
+            \(format(Double(t), 2)):
+
+            | set | photos with a face | genuine pairs | accepted | impostor pairs | accepted |
+            |---|---|---|---|---|---|
+            \(rows)
+            deepface's own labelled pairs (`master.csv`): \(correct) of \(total) decided right (\(format(Double(correct) / Double(max(1, total)) * 100, 1)) %; \
+            \(missing) with a photo where no face was found).
+
 
             """
     }

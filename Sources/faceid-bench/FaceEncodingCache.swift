@@ -124,6 +124,11 @@ extension FaceEncodingCache.Entry {
         }?.descriptor
     }
 
+    /// The descriptor of the largest face, if any (the subject of a photo that is not a centred crop).
+    var largestDescriptor: [Float]? {
+        faces.max { ($0.box[2] - $0.box[0]) * ($0.box[3] - $0.box[1]) < ($1.box[2] - $1.box[0]) * ($1.box[3] - $1.box[1]) }?.descriptor
+    }
+
     private func centreDistance(_ box: [Int]) -> Double {
         let cx = Double(box[0] + box[2]) / 2 - Double(width) / 2, cy = Double(box[1] + box[3]) / 2 - Double(height) / 2
         return cx * cx + cy * cy
