@@ -409,8 +409,8 @@ struct AccuracyBenchmark: AsyncParsableCommand {
         let dataset = "deepface/tests/unit/dataset/"
         let csv = try String(contentsOfFile: faces + "/" + dataset + "master.csv", encoding: .utf8)
         var correct = 0, total = 0, missing = 0
-        for line in csv.split(separator: "\n").dropFirst() {
-            let f = line.split(separator: ",")
+        for line in csv.split(whereSeparator: \.isNewline).dropFirst() {
+            let f = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             guard f.count == 3 else { continue }
             total += 1
             guard let a = entries[dataset + f[0]]?.largestDescriptor, let b = entries[dataset + f[1]]?.largestDescriptor else {
