@@ -2,6 +2,7 @@
 // once (each extra unit including dlib/dnn.h costs ~25 s of build), compiled at -O2 even in
 // debug builds (at -O0 detection is ~60x slower). See include/CFaceEngine.h for the C ABI.
 #include "CFaceEngine.h"
+#include "Guarded.hpp"
 
 #include <dlib/dnn.h>
 #include <dlib/image_processing.h>
@@ -68,38 +69,9 @@ namespace {
 
 // MARK: - Errors
 
-struct FaceError : std::runtime_error {
-    fe_status status;
-    FaceError(fe_status s, const std::string &message) : std::runtime_error(message), status(s) {}
-};
-
-void copyMessage(const std::string &text, char *message, size_t size) {
-    if (!message || size == 0) return;
-    size_t n = std::min(text.size(), size - 1);
-    std::memcpy(message, text.data(), n);
-    message[n] = 0;
-}
-
-template <typename Body>
-fe_status guarded(char *message, size_t size, Body body) {
-    try {
-        body();
-        copyMessage("", message, size);
-        return FE_OK;
-    } catch (const FaceError &e) {
-        copyMessage(e.what(), message, size);
-        return e.status;
-    } catch (const std::bad_alloc &) {
-        copyMessage("out of memory", message, size);
-        return FE_ERR_INTERNAL;
-    } catch (const std::exception &e) {
-        copyMessage(std::string("internal error: ") + e.what(), message, size);
-        return FE_ERR_INTERNAL;
-    } catch (...) {
-        copyMessage("internal error", message, size);
-        return FE_ERR_INTERNAL;
-    }
-}
+using FaceError = fe::Error;
+using fe::copyMessage;
+using fe::guarded;
 
 // MARK: - Decoding
 

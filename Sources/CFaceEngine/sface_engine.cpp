@@ -10,6 +10,7 @@
 // Same conventions as face_engine.cpp: every entry point catches every exception and returns an fe_status with a
 // message that never holds pixel or embedding data.
 #include "CFaceEngine.h"
+#include "Guarded.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
@@ -32,42 +33,8 @@ struct fe_sface {
 
 namespace {
 
-struct SFaceError : std::runtime_error {
-    fe_status status;
-    SFaceError(fe_status s, const std::string &message) : std::runtime_error(message), status(s) {}
-};
-
-void copyMessage(const std::string &text, char *message, size_t size) {
-    if (!message || size == 0) return;
-    size_t n = std::min(text.size(), size - 1);
-    std::memcpy(message, text.data(), n);
-    message[n] = 0;
-}
-
-template <typename Body>
-fe_status guarded(char *message, size_t size, Body body) {
-    try {
-        body();
-        copyMessage("", message, size);
-        return FE_OK;
-    } catch (const SFaceError &e) {
-        copyMessage(e.what(), message, size);
-        return e.status;
-    } catch (const std::bad_alloc &) {
-        copyMessage("out of memory", message, size);
-        return FE_ERR_INTERNAL;
-    } catch (const cv::Exception &e) {
-        // OpenCV's own text names the function and the failed check, never pixel data.
-        copyMessage(std::string("opencv: ") + e.func + ": " + e.err, message, size);
-        return FE_ERR_INTERNAL;
-    } catch (const std::exception &e) {
-        copyMessage(std::string("internal error: ") + e.what(), message, size);
-        return FE_ERR_INTERNAL;
-    } catch (...) {
-        copyMessage("internal error", message, size);
-        return FE_ERR_INTERNAL;
-    }
-}
+using SFaceError = fe::Error;
+using fe::guarded;
 
 /// YuNet's output names, in the order the decoder reads them: cls, obj, bbox, kps, each at strides 8, 16, 32.
 const std::vector<std::string> &outputNames() {

@@ -26,15 +26,7 @@ public final class FaceEngine: Sendable {
     /// - Throws: `modelUnavailable` naming the missing or damaged file.
     public init(modelDirectory: String, poolSize: Int = ProcessInfo.processInfo.activeProcessorCount,
                 verifyChecksums: Bool = true) throws(FaceEngineError) {
-        for (name, expected) in Self.modelFiles {
-            let path = modelDirectory + "/" + name
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw .modelUnavailable(file: path, reason: "missing")
-            }
-            if verifyChecksums && SHA256.hex(data) != expected {
-                throw .modelUnavailable(file: path, reason: "SHA-256 mismatch: damaged or wrong file")
-            }
-        }
+        try ModelFiles.verify(Self.modelFiles, in: modelDirectory, checksums: verifyChecksums)
         let count = max(1, poolSize)
         var engines: [NativeEngine] = []
         for i in 0..<count { engines.append(try NativeEngine(modelDirectory: modelDirectory, index: i)) }

@@ -27,7 +27,7 @@ public enum FaceEngineError: Error, Equatable, Sendable, CustomStringConvertible
     public var description: String {
         switch self {
         case let .modelUnavailable(file, reason):
-            "model \(file) unavailable (\(reason)); run `make setup` (scripts/fetch-models.sh) to fetch it"
+            "model \(file) unavailable (\(reason)); run `make setup` (scripts/fetch-models.sh, scripts/fetch-sface-models.sh) to restore it"
         case .emptyImage: "the image is empty"
         case .unsupportedFormat: "the image is not a JPEG or PNG"
         case let .corruptImage(why): why

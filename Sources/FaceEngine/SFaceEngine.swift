@@ -21,7 +21,7 @@ public final class SFaceEngine: Sendable {
         (recognizerFile, SFaceModelChecksums.recognizer),
     ]
 
-    private let pool: EnginePool<NativeSFaceEngine>
+    private let pool: EnginePool<NativeEngine>
     /// How many calls can run at once.
     public let poolSize: Int
 
@@ -29,20 +29,12 @@ public final class SFaceEngine: Sendable {
     /// - Throws: `modelUnavailable` naming the missing or damaged file and the command that restores it.
     public init(modelDirectory: String, poolSize: Int = ProcessInfo.processInfo.activeProcessorCount,
                 verifyChecksums: Bool = true) throws(FaceEngineError) {
-        for (name, expected) in Self.modelFiles {
-            let path = modelDirectory + "/" + name
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw .modelUnavailable(file: path, reason: "missing; run make setup (scripts/fetch-sface-models.sh)")
-            }
-            if verifyChecksums && SHA256.hex(data) != expected {
-                throw .modelUnavailable(file: path, reason: "SHA-256 mismatch: damaged or wrong file; delete it and run make setup")
-            }
-        }
+        try ModelFiles.verify(Self.modelFiles, in: modelDirectory, checksums: verifyChecksums)
         let count = max(1, poolSize)
-        var engines: [NativeSFaceEngine] = []
+        var engines: [NativeEngine] = []
         for i in 0..<count {
-            engines.append(try NativeSFaceEngine(detectorPath: modelDirectory + "/" + Self.detectorFile,
-                                                 recognizerPath: modelDirectory + "/" + Self.recognizerFile, index: i))
+            engines.append(try NativeEngine(detectorPath: modelDirectory + "/" + Self.detectorFile,
+                                            recognizerPath: modelDirectory + "/" + Self.recognizerFile, index: i))
         }
         self.poolSize = count
         pool = EnginePool(engines)
