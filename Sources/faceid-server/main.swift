@@ -4,8 +4,8 @@ import Foundation
 // faceid-server: configuration → buildApplication → run until SIGTERM/SIGINT (graceful shutdown).
 // Keys come from `--http-port 8443`-style flags, FACEID_HTTP_PORT-style variables, then `--config-file <json>`.
 // `faceid-server --check-index <dir>`: the child process the server runs to read its index before mapping it.
-if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "--check-index" {
-    exit(IndexService.runStructureCheck(CommandLine.arguments[2]))
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == IndexStructureCheck.flag {
+    exit(IndexStructureCheck.run(CommandLine.arguments[2]))
 }
 
 do {

@@ -19,7 +19,7 @@ import VectorIndex
 /// 503 `index_rebuilding`; writes still commit to the store (the rebuild, or the next catch-up, applies them).
 /// The master key is checked against the store before the index is opened (`KeyRing.verify`), so records that
 /// fail to open are damage, not a wrong key.
-public final class IndexService: Sendable {
+final class IndexService: Sendable {
     /// The `index` folder.
     let directory: String
     private let store: Store
@@ -66,7 +66,7 @@ public final class IndexService: Sendable {
     private static func openOrMoveAside(_ directory: String, keyRing: KeyRing, logger: Logger,
                                         checker: String?) throws -> (VectorDatabase, String?) {
         do {
-            if let checker { try checkInChildProcess(directory, executable: checker) }
+            if let checker { try IndexStructureCheck.inChildProcess(directory, executable: checker) }
             return (try open(directory, keyRing: keyRing), nil)
         } catch where error.isDamage {
             let aside = try moveAside(directory, error: error, logger: logger)
@@ -82,45 +82,6 @@ public final class IndexService: Sendable {
         }
         // Sparse: the map only reserves address space. The store can rebuild the index, so commits skip the meta fsync.
         return try VectorDatabase(path: directory, sealer: keyRing.indexSealer(), mapSize: 1 << 38, durability: .noMetaSync)
-    }
-
-    /// Runs `executable --check-index directory` (`VectorDatabase.checkStructure`); a failure or a death by signal
-    /// is damage.
-    private static func checkInChildProcess(_ directory: String, executable: String) throws(VectorIndexError) {
-        guard FileManager.default.fileExists(atPath: directory + "/data.mdb") else { return }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [IndexService.checkFlag, directory]
-        let errors = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
-        do { try process.run() } catch { return }  // cannot check: the in-process open still rejects what it can
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        switch (process.terminationReason, process.terminationStatus) {
-        case (.exit, 0):
-            return
-        case (.exit, let status):
-            let message = String(decoding: output.prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw .corrupt("the structure check failed (exit \(status)): \(message)")
-        case (_, let signal):
-            throw .corrupt("reading the index killed the structure check (signal \(signal))")
-        }
-    }
-
-    /// The `faceid-server` flag that runs `checkStructure` and exits: 0 readable, 65 (EX_DATAERR) damaged.
-    static let checkFlag = "--check-index"
-
-    /// `faceid-server --check-index <directory>`: reads every page of the index; 0 when readable, 65 when not (a
-    /// fault kills the process, which the parent reads as damage too).
-    public static func runStructureCheck(_ directory: String) -> Int32 {
-        do {
-            _ = try VectorDatabase.checkStructure(path: directory)
-            return 0
-        } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            return 65
-        }
     }
 
     /// Renames the damaged folder to `<directory>.damaged-<UTC time>` and logs why; returns the new path.
