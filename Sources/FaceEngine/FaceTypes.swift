@@ -46,6 +46,14 @@ public struct FaceQuality: Sendable, Equatable, Codable {
     /// Empty when the face is fit for enrollment.
     public var reasons: [QualityReason]
     public var isAcceptable: Bool { reasons.isEmpty }
+
+    public init(size: Int, detectorScore: Double, borderMargin: Int, facesInImage: Int, reasons: [QualityReason]) {
+        self.size = size
+        self.detectorScore = detectorScore
+        self.borderMargin = borderMargin
+        self.facesInImage = facesInImage
+        self.reasons = reasons
+    }
 }
 
 /// One face found in an image.

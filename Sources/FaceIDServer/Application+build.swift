@@ -57,6 +57,7 @@ public func buildApplication(
     }
     let swept = try await services.index.images.sweep(store)
     if swept > 0 { logger.info("removed \(swept) stored photos of deleted faces") }
+    try await services.migration.resumeAll(services: services)
     let (router, _) = buildRouter(services: services)
 
     let server: HTTPServerBuilder
@@ -70,7 +71,10 @@ public func buildApplication(
         router: router,
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "faceid"),
-        services: [StoreService(store: store, logger: logger, beforeClose: { await services.index.shutdown() })],
+        services: [StoreService(store: store, logger: logger, beforeClose: {
+            await services.migration.shutdown()
+            await services.index.shutdown()
+        })],
         onServerRunning: onServerRunning,
         logger: logger)
 }
@@ -93,6 +97,7 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     PersonsController(services: services).addRoutes(to: &routes)
     FacesController(services: services).addRoutes(to: &routes)
     RecognitionController(services: services).addRoutes(to: &routes)
+    ModelsController(services: services).addRoutes(to: &routes)
     EmployeesController(services: services).addRoutes(to: &routes)
     KioskController(services: services).addRoutes(to: &routes)
     return (router, table + routes.table)

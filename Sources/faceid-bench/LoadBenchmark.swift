@@ -28,8 +28,11 @@ struct LoadBenchmark: AsyncParsableCommand {
     @Option(help: "Probe photos for the synthetic phase (default: the enrolled identities' other photos).") var probes: String?
     @Option(help: "Faces per import request.") var importBatch: Int = 2000
     @Option(help: "Searches per run in the synthetic phase.") var probeRequests: Int = 200
+    @Option(help: "The companies' recognition model: sface-2021dec (new companies' default) or dlib-resnet-v1. With sface the synthetic encodings are L2-normalised and imported as sface-2021dec.")
+    var model: String = "sface-2021dec"
 
     func validate() throws {
+        guard ["sface-2021dec", "dlib-resnet-v1"].contains(model) else { throw ValidationError("--model: sface-2021dec or dlib-resnet-v1") }
         guard runs >= 1, concurrency >= 1, enroll >= 1, requests >= 1, probeRequests >= 1 else {
             throw ValidationError("--runs, --concurrency, --enroll, --requests and --probe-requests must be at least 1")
         }
@@ -43,11 +46,11 @@ struct LoadBenchmark: AsyncParsableCommand {
         let identities = try PhotoSet(folder: photos)
         let enrolled = Array(identities.repeated.prefix(enroll))
         guard !enrolled.isEmpty else { throw ValidationError("no identity with two or more photos under \(photos)") }
-        var table = "### faceid-bench load (\(url), concurrency \(concurrency))\n\n"
+        var table = "### faceid-bench load (\(url), concurrency \(concurrency), \(model))\n\n"
         table += "| phase | requests | throughput (req/s) | p50 ms | p95 ms | p99 ms | max ms | errors |\n|---|---|---|---|---|---|---|---|\n"
 
         // 1. Enroll one photo per identity.
-        let company = try await server.register("load")
+        let company = try await server.register("load", model: model)
         let enrollment = try await server.enrollAll(enrolled, token: company, concurrency: concurrency)
         table += enrollment.stats.row("enroll \(enrolled.count) photos")
         progress("enrolled \(enrollment.people.count) people")
@@ -69,8 +72,9 @@ struct LoadBenchmark: AsyncParsableCommand {
         // 3. A million faces in one company, searched with real probes.
         if syntheticFaces > 0 {
             guard let vectors else { throw ValidationError("--synthetic-faces needs --vectors (gen_faces.py's base.fvecs)") }
-            let large = try await server.register("million")
-            let imported = try await server.importSynthetic(vectors, count: syntheticFaces, batch: importBatch, token: large)
+            let large = try await server.register("million", model: model)
+            let imported = try await server.importSynthetic(vectors, count: syntheticFaces, batch: importBatch, token: large,
+                                                            model: model == "sface-2021dec" ? model : nil)
             table += imported.row("import \(syntheticFaces) encodings (\(importBatch) per request)")
             let people = try await server.enrollAll(enrolled, token: large, concurrency: concurrency).people
             let probePhotos = try probes.map { try PhotoSet(folder: $0).all } ?? people.flatMap(\.probes)
@@ -234,6 +238,14 @@ struct ServerClient: Sendable {
     }
 
     /// A new company; its owner's session token.
+    func register(_ label: String, model: String) async throws -> String {
+        let token = try await register(label)
+        let reply = try await send(.PATCH, "/settings", headers: ["Content-Type": "application/json", "Authorization": "Bearer \(token)"],
+                                   body: try JSONSerialization.data(withJSONObject: ["recognition_model": model]))
+        guard reply.status == 200 else { throw ValidationError("settings: HTTP \(reply.status) \(reply.json)") }
+        return token
+    }
+
     func register(_ label: String) async throws -> String {
         let suffix = UUID().uuidString.prefix(8).lowercased()
         let reply = try await post("/register", token: nil, [
@@ -308,8 +320,18 @@ struct ServerClient: Sendable {
     }
 
     /// Bulk-imports `count` vectors as JSON lines, `batch` per request, two requests in flight.
-    func importSynthetic(_ path: String, count: Int, batch: Int, token: String) async throws -> Phase.Stats {
-        let (values, dimension) = try VectorFiles.readFvecs(path, limit: count)
+    /// Imports `count` encodings of the .fvecs file; with `model`, each is L2-normalised and imported as that model's.
+    func importSynthetic(_ path: String, count: Int, batch: Int, token: String, model: String? = nil) async throws -> Phase.Stats {
+        var (read, dimension) = try VectorFiles.readFvecs(path, limit: count)
+        if model != nil {
+            for i in 0..<(read.count / max(1, dimension)) {
+                let range = i * dimension..<(i + 1) * dimension
+                let norm = read[range].reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+                for j in range { read[j] /= norm }
+            }
+        }
+        let values = read
+        let modelField = model.map { ",\"model\":\"\($0)\"" } ?? ""
         guard dimension == 128, values.count == count * 128 else {
             throw ValidationError("\(path): expected \(count) vectors of 128 (has \(values.count / max(1, dimension)) of \(dimension))")
         }
@@ -322,7 +344,7 @@ struct ServerClient: Sendable {
             for i in first..<min(first + batch, count) {
                 body += "{\"external_id\":\"syn-\(i)\",\"encoding\":["
                 body += values[i * 128..<(i + 1) * 128].map { String($0) }.joined(separator: ",")
-                body += "]}\n"
+                body += "]" + modelField + "}\n"
             }
             return try await call("/faces/import", token: token, body: Data(body.utf8))
         } collect: { (reply: Reply) in

@@ -25,6 +25,7 @@ struct AccessTests {
             "POST /devices": (managers, [.admin]),
             "DELETE /devices/{id}": (managers, [.admin]),
             "GET /settings": (everyone, [.admin]),
+            "GET /models/status": (everyone, [.admin]),
             "PATCH /settings": (managers, [.admin]),
             "GET /audit": (managers, [.admin]),
             "GET /audit/verify": (managers, [.admin]),

@@ -27,19 +27,30 @@ struct BadInputTests {
         "big_4000x3000_2008_002506.jpg": (422, "multiple_faces"),
     ]
 
-    @Test func everyBadInputFileGetsItsDocumentedAnswer() async throws {
+    /// Where the SFace pipeline answers differently (YuNet has its own reach; README, "Bad photos").
+    static let sface: [String: (Int, String?)] = [
+        // YuNet finds the 18-px face that HOG misses — and says it is too small.
+        "tiny040_Tony_Blair_0001.jpg": (422, "face_too_small"),
+        // 1-bit black and white: HOG still finds the face, YuNet does not.
+        "bilevel_Tony_Blair_0001.png": (422, "no_face"),
+    ]
+
+    @Test(arguments: RecognitionModel.allCases)
+    func everyBadInputFileGetsItsDocumentedAnswer(model: RecognitionModel) async throws {
         let directory = try #require(BadInput.directory)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0 != "labels.tsv" }.sorted()
         #expect(files.count >= 32)
+        let expected = model == .sface ? Self.expected.merging(Self.sface) { $1 } : Self.expected
         try await TestServer().run { client in
             let owner = try await client.register("Acme")
+            try await RecognitionTests.use(model, client, owner.caller)
             for file in files {
                 let image = FileManager.default.contents(atPath: directory + "/" + file) ?? Data()
                 let reply = try await client.call(.post, "/face/enroll", as: owner.caller, json: JSON([
                     "full_name": file, "image": image.base64EncodedString(), "allow_duplicate": true,
                 ]))
-                let (status, code) = Self.expected[file] ?? (201, nil)
-                #expect(reply.status.code == status, "\(file): \(reply.text.prefix(200))")
+                let (status, code) = expected[file] ?? (201, nil)
+                #expect(reply.status.code == status, "\(model.rawValue) \(file): \(reply.text.prefix(200))")
                 if let code { #expect(reply.code == code, "\(file)") }
             }
         }

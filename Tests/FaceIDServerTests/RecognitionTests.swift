@@ -53,16 +53,27 @@ struct RecognitionTests {
         return ((candidate?["person"] as? [String: Any])?["full_name"] as? String, candidate?["distance"] as? Double)
     }
 
-    @Test func enrollOnePhotoPerJohnAndRecognizeTheOthers() async throws {
+    /// Uses `model` for the company's photo search (new companies start with SFace).
+    static func use(_ model: RecognitionModel, _ client: Client, _ caller: Caller) async throws {
+        let reply = try await client.call(.patch, "/settings", as: caller, json: JSON(["recognition_model": model.rawValue]))
+        #expect(reply.status == .ok, "\(reply.text)")
+        #expect(reply.object("settings")["recognition_model"] as? String == model.rawValue)
+    }
+
+    @Test(arguments: RecognitionModel.allCases)
+    func enrollOnePhotoPerJohnAndRecognizeTheOthers(model: RecognitionModel) async throws {
         try #require(Self.johns.count >= 5)
         try await TestServer().run { client in
             let owner = try await client.register("Acme")
+            try await Self.use(model, client, owner.caller)
             let enrolled = Array(Self.johns.prefix(4))
             var personIDs: [Int64] = []
             for (name, photos) in enrolled {
                 let reply = try await Self.enroll(client, owner.caller, photos[0], ["full_name": name, "external_id": name])
                 #expect(reply.status == .created, "\(name): \(reply.text)")
                 #expect(reply.object("quality")["size"] as? Int ?? 0 > 0)
+                // Both models' embeddings are stored, whichever the company searches with.
+                #expect(reply["models"] as? [String] == RecognitionModel.allCases.map(\.rawValue), "\(reply.text)")
                 personIDs.append(try #require((reply.object("person")["id"] as? NSNumber)?.int64Value))
             }
             let key = try await client.apiKey([.recognize], in: owner)
@@ -72,6 +83,9 @@ struct RecognitionTests {
                     #expect(reply.status == .ok, "\(reply.text)")
                     #expect(reply["decision"] as? String == "match", "\(photo): \(reply.text.prefix(300))")
                     #expect(Self.best(reply).name == name, "\(photo)")
+                    #expect(reply["model"] as? String == model.rawValue)
+                    let candidates = (reply["faces"] as? [[String: Any]])?.first?["candidates"] as? [[String: Any]] ?? []
+                    #expect(!candidates.isEmpty && candidates.allSatisfy { $0["model"] as? String == model.rawValue })
                 }
             }
             // A john never enrolled is unknown.
@@ -114,6 +128,7 @@ struct RecognitionTests {
             ]))
             #expect(different["decision"] as? String == "unknown", "\(different.text)")
             #expect((different["distance"] as? Double ?? 0) > (same["distance"] as? Double ?? 1))
+            #expect(same["model"] as? String == model.rawValue)
             expectError(try await client.call(.post, "/face/verify", as: other.caller, json: JSON([
                 "person_id": personIDs[0], "image": Self.image(enrolled[0].1[1]),
             ])), .notFound, "not_found")
@@ -244,23 +259,54 @@ struct RecognitionTests {
         }
     }
 
-    @Test func presetsAndSimilarityThresholds() async throws {
+    @Test func newCompaniesSearchWithSFace() async throws {
         try await TestServer().run { client in
             let owner = try await client.register("Acme")
             let settings = try await client.call(.get, "/settings", as: owner.caller).object("settings")
+            #expect(settings["recognition_model"] as? String == "sface-2021dec")
             #expect(settings["match_preset"] as? String == "balanced")
-            #expect(settings["match_threshold"] as? Double == 0.5)
+            #expect(settings["match_threshold"] as? Double == 1.02)
+            #expect(settings["duplicate_distance"] as? Double == 0.9)
+            // Switching keeps the preset's name in the new model's units; an unknown model is refused.
             let strict = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["match_preset": "strict"]))
-            #expect(strict.object("settings")["match_threshold"] as? Double == 0.42)
-            #expect(strict.object("settings")["match_margin"] as? Double == 0.06)
-            let custom = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["match_threshold": 0.47]))
+            #expect(strict.object("settings")["match_threshold"] as? Double == 1.0)
+            let dlib = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["recognition_model": "dlib-resnet-v1"]))
+            #expect(dlib.object("settings")["match_threshold"] as? Double == 0.42)
+            #expect(dlib.object("settings")["match_preset"] as? String == "strict")
+            #expect(dlib.object("settings")["duplicate_distance"] as? Double == 0.45)
+            let unknown = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["recognition_model": "arcface"]))
+            expectError(unknown, .badRequest, "invalid_field")
+            #expect(unknown.text.contains("recognition_model"))
+            // A threshold is checked against the company's model: 1.0 is an SFace distance, not a dlib one.
+            expectError(try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["match_threshold": 1.0])), .badRequest, "invalid_field")
+            let both = try await client.call(.patch, "/settings", as: owner.caller, json: JSON([
+                "recognition_model": "sface-2021dec", "match_threshold": 0.98, "duplicate_distance": 1.1,
+            ]))
+            #expect(both.status == .ok, "\(both.text)")
+            #expect(both.object("settings")["match_preset"] as? String == "custom")
+        }
+    }
+
+    @Test(arguments: RecognitionModel.allCases)
+    func presetsAndSimilarityThresholds(model: RecognitionModel) async throws {
+        try await TestServer().run { client in
+            let owner = try await client.register("Acme")
+            try await Self.use(model, client, owner.caller)
+            let settings = try await client.call(.get, "/settings", as: owner.caller).object("settings")
+            #expect(settings["match_preset"] as? String == "balanced")
+            #expect(settings["match_threshold"] as? Double == model.threshold(.balanced))
+            let strict = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["match_preset": "strict"]))
+            #expect(strict.object("settings")["match_threshold"] as? Double == model.threshold(.strict))
+            #expect(strict.object("settings")["match_margin"] as? Double == model.margin(.strict))
+            let customThreshold = model.threshold(.strict) - 0.03
+            let custom = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["match_threshold": customThreshold]))
             #expect(custom.object("settings")["match_preset"] as? String == "custom")
-            #expect(custom.object("settings")["match_margin"] as? Double == 0.06)
+            #expect(custom.object("settings")["match_margin"] as? Double == model.margin(.strict))
             let bad = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["match_preset": "loose"]))
             expectError(bad, .badRequest, "invalid_field")
             #expect(bad.text.contains("match_preset"))
             let back = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["match_preset": "balanced"]))
-            #expect(back.object("settings")["match_threshold"] as? Double == 0.5)
+            #expect(back.object("settings")["match_threshold"] as? Double == model.threshold(.balanced))
 
             // Similarity is the calibrated function of the distance; min_similarity (0–1 or percent) is that threshold.
             let (name, photos) = Self.johns[1]
@@ -268,10 +314,13 @@ struct RecognitionTests {
             let found = try await Self.search(client, owner.caller, photos[1])
             let candidate = try #require(((found["faces"] as? [[String: Any]])?.first?["candidates"] as? [[String: Any]])?.first)
             let distance = try #require(candidate["distance"] as? Double), similarity = try #require(candidate["similarity"] as? Double)
-            #expect(abs(similarity - Similarity.of(distance: distance)) < 1e-3)
-            #expect(Similarity.of(distance: 0.4) > Similarity.of(distance: 0.5) && Similarity.of(distance: 0.6258) == 0.5)
-            #expect(abs(Similarity.of(distance: try Similarity.distance(minimum: 0.9)) - 0.9) < 1e-9)
-            let justAbove = Similarity.of(distance: distance - 0.005), justBelow = Similarity.of(distance: distance + 0.005)
+            #expect(candidate["model"] as? String == model.rawValue)
+            #expect(abs(similarity - Similarity.of(distance: distance, model: model)) < 1e-3)
+            let d0 = model.similarityFit.d0
+            #expect(Similarity.of(distance: d0 - 0.1, model: model) > Similarity.of(distance: d0, model: model))
+            #expect(Similarity.of(distance: d0, model: model) == 0.5)
+            #expect(abs(Similarity.of(distance: try Similarity.distance(minimum: 0.9, model: model), model: model) - 0.9) < 1e-9)
+            let justAbove = Similarity.of(distance: distance - 0.005, model: model), justBelow = Similarity.of(distance: distance + 0.005, model: model)
             let above = try await Self.search(client, owner.caller, photos[1], ["min_similarity": justAbove])
             #expect(above["decision"] as? String == "unknown", "\(above.text.prefix(300))")
             let below = try await Self.search(client, owner.caller, photos[1], ["min_similarity": justBelow * 100])

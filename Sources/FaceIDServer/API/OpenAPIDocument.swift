@@ -310,7 +310,8 @@ paths:
       description: |
         Each item names its person by person_id, or by external_id (the person is created, named full_name,
         when the company has none with that external_id). At most 10,000 items per request. The faces are
-        searchable when the answer arrives.
+        searchable when the answer arrives. model names the encoding's model (default dlib-resnet-v1, what
+        face_recognition computes); an sface-2021dec encoding must be L2-normalised (400 invalid_field otherwise).
       requestBody:
         required: true
         content:
@@ -361,6 +362,7 @@ paths:
     post:
       summary: Enroll a face from a photo, for an existing person (person_id) or a new one (its fields)
       description: |
+        The company's recognition_model finds the face; the embedding of every model is computed and stored.
         The photo must show one face passing the quality gate (422 no_face, multiple_faces unless select=largest,
         face_too_small, face_cut_off, low_detector_score). Duplicate guard: the nearest face of a different person
         within the company's duplicate_distance → 409 duplicate_face with that person, unless an owner or admin
@@ -387,7 +389,7 @@ paths:
                 select: {type: string, enum: [largest]}
                 allow_duplicate: {type: boolean, default: false}
       responses:
-        "201": {description: Enrolled, content: {application/json: {schema: {type: object, required: [face_id, person, box, quality], properties: {face_id: {type: integer}, person: {$ref: "#/components/schemas/Person"}, box: {$ref: "#/components/schemas/Box"}, quality: {type: object}}}}}}
+        "201": {description: "Enrolled; models lists the models whose embeddings were stored (the company's model always)", content: {application/json: {schema: {type: object, required: [face_id, person, box, quality, models], properties: {face_id: {type: integer}, person: {$ref: "#/components/schemas/Person"}, box: {$ref: "#/components/schemas/Box"}, quality: {type: object}, models: {type: array, items: {$ref: "#/components/schemas/ModelID"}}}}}}}
 \#(errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 503))
   /face/search:
     post:
@@ -396,6 +398,9 @@ paths:
         Per face, candidates ranked by distance (one per person) and a decision — match (best within max_distance
         and ahead of the next person by the company's match_margin), ambiguous (within, not ahead) or unknown.
         A probe without a face answers decision no_face. Send max_distance or min_similarity, not both.
+        The company's recognition_model is searched; faces without an embedding of it (kiosk-only employees in an
+        sface-2021dec company) are searched with their own model and that model's preset, and each candidate
+        names the model that matched it (distance and max_distance are in that model's units).
       requestBody:
         required: true
         content:
@@ -415,7 +420,7 @@ paths:
                 faces: {type: string, enum: [all, largest], default: all}
                 location: {$ref: "#/components/schemas/OptionalName"}
       responses:
-        "200": {description: Results, content: {application/json: {schema: {type: object, required: [faces], properties: {decision: {type: [string, "null"], enum: [match, ambiguous, unknown, no_face, null]}, faces: {type: array, items: {type: object, required: [box, decision, candidates], properties: {box: {$ref: "#/components/schemas/Box"}, decision: {type: string, enum: [match, ambiguous, unknown]}, candidates: {type: array, items: {type: object, required: [person, face_id, distance, similarity], properties: {person: {$ref: "#/components/schemas/Person"}, face_id: {type: integer}, distance: {type: number}, similarity: {type: number, minimum: 0, maximum: 1}}}}}}}}}}}}
+        "200": {description: Results, content: {application/json: {schema: {type: object, required: [faces, model], properties: {model: {$ref: "#/components/schemas/ModelID"}, decision: {type: [string, "null"], enum: [match, ambiguous, unknown, no_face, null]}, faces: {type: array, items: {type: object, required: [box, decision, candidates], properties: {box: {$ref: "#/components/schemas/Box"}, decision: {type: string, enum: [match, ambiguous, unknown]}, candidates: {type: array, items: {type: object, required: [person, face_id, model, distance, similarity], properties: {person: {$ref: "#/components/schemas/Person"}, face_id: {type: integer}, model: {$ref: "#/components/schemas/ModelID"}, distance: {type: number}, similarity: {type: number, minimum: 0, maximum: 1}}}}}}}}}}}}
 \#(errors(400, 401, 403, 413, 415, 429, 503))
   /logs:
     get:
@@ -451,8 +456,59 @@ paths:
                 min_similarity: {$ref: "#/components/schemas/MinSimilarity"}
                 location: {$ref: "#/components/schemas/OptionalName"}
       responses:
-        "200": {description: Result, content: {application/json: {schema: {type: object, required: [decision], properties: {decision: {type: string, enum: [match, unknown, no_face]}, distance: {type: [number, "null"]}, similarity: {type: [number, "null"]}, face_id: {type: [integer, "null"]}}}}}}
+        "200": {description: Result, content: {application/json: {schema: {type: object, required: [decision], properties: {decision: {type: string, enum: [match, unknown, no_face]}, distance: {type: [number, "null"]}, similarity: {type: [number, "null"]}, face_id: {type: [integer, "null"]}, model: {oneOf: [{$ref: "#/components/schemas/ModelID"}, {type: "null"}]}}}}}}
 \#(errors(400, 401, 403, 404, 413, 415, 429, 503))
+  /models/status:
+    get:
+      summary: The company's recognition model, faces with and without each model's embedding, the re-embedding progress after a switch, and who must re-enroll
+      responses:
+        "200":
+          description: Status
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [recognition_model, models]
+                properties:
+                  recognition_model: {$ref: "#/components/schemas/ModelID"}
+                  models:
+                    type: array
+                    items:
+                      type: object
+                      required: [model, faces_with_embedding, faces_without_embedding]
+                      properties:
+                        model: {$ref: "#/components/schemas/ModelID"}
+                        faces_with_embedding: {type: integer}
+                        faces_without_embedding: {type: integer}
+                  migration:
+                    description: the last re-embedding of stored photos since the server started
+                    type: object
+                    required: [model, state, embedded, without_photo, no_face, started_at]
+                    properties:
+                      model: {$ref: "#/components/schemas/ModelID"}
+                      state: {type: string, enum: [running, finished]}
+                      embedded: {type: integer}
+                      without_photo: {type: integer}
+                      no_face: {type: integer}
+                      started_at: {type: string, format: date-time}
+                      finished_at: {type: string, format: date-time}
+                  must_reenroll:
+                    description: persons with faces lacking the company model's embedding (the first 100 by id; absent while stored photos are re-embedded)
+                    type: object
+                    required: [count, persons]
+                    properties:
+                      count: {type: integer}
+                      persons:
+                        type: array
+                        items:
+                          type: object
+                          required: [id, full_name, faces_without_embedding]
+                          properties:
+                            id: {type: integer}
+                            full_name: {type: string}
+                            external_id: {type: [string, "null"]}
+                            faces_without_embedding: {type: integer}
+\#(errors(401, 403, 429))
 \#(kioskPaths)
 components:
   securitySchemes:
@@ -551,10 +607,11 @@ components:
       properties:
         token_lifetime_minutes: {type: integer, minimum: 5, maximum: 43200}
         requests_per_minute: {type: integer, minimum: 10, description: "at most the server's rateLimit.companyPerMinute (6000 unless configured)"}
-        match_preset: {type: string, enum: [strict, balanced, lenient, custom], default: balanced, description: "setting a preset sets match_threshold and match_margin (strict 0.42/0.06, balanced 0.50/0.04, lenient 0.55/0.04); setting either makes it custom"}
-        match_threshold: {type: number, minimum: 0.2, maximum: 0.8, default: 0.5}
-        match_margin: {type: number, minimum: 0, maximum: 0.3, default: 0.04}
-        duplicate_distance: {type: number, minimum: 0, maximum: 0.8, default: 0.45}
+        recognition_model: {allOf: [{$ref: "#/components/schemas/ModelID"}], description: "photo search, verification and the duplicate guard use this model (new companies sface-2021dec). Changing it moves the preset, threshold, margin and duplicate_distance to the new model's values and re-embeds stored photos in the background (GET /models/status)"}
+        match_preset: {type: string, enum: [strict, balanced, lenient, custom], default: balanced, description: "setting a preset sets match_threshold and match_margin — sface-2021dec strict 1.00/0.05, balanced 1.02/0.04, lenient 1.06/0.03; dlib-resnet-v1 strict 0.42/0.06, balanced 0.50/0.04, lenient 0.55/0.04; setting either makes it custom"}
+        match_threshold: {type: number, minimum: 0.2, maximum: 1.3, description: "in the model's units: dlib-resnet-v1 0.2…0.8, sface-2021dec 0.6…1.3"}
+        match_margin: {type: number, minimum: 0, maximum: 0.3}
+        duplicate_distance: {type: number, minimum: 0, maximum: 1.2, description: "dlib-resnet-v1 0…0.8 (default 0.45), sface-2021dec 0…1.2 (default 0.90)"}
         log_retention_days: {type: integer, minimum: 1, maximum: 3650, default: 365}
         store_images: {type: boolean, default: false, description: keep enrollment photos sealed on disk, readable by admins}
 \#(kioskSchemas)
@@ -590,6 +647,8 @@ components:
         external_id: {type: string, minLength: 1, maxLength: 100, pattern: "\\S"}
         full_name: {$ref: "#/components/schemas/OptionalName"}
         encoding: {$ref: "#/components/schemas/Encoding"}
+        model: {allOf: [{$ref: "#/components/schemas/ModelID"}], default: dlib-resnet-v1}
+    ModelID: {type: string, enum: [dlib-resnet-v1, sface-2021dec]}
     Encoding: {type: array, minItems: 128, maxItems: 128, items: {type: number, exclusiveMinimum: -1000000, exclusiveMaximum: 1000000}}
     Face:
       type: object
@@ -597,7 +656,7 @@ components:
       properties:
         id: {type: integer}
         person_id: {type: integer}
-        model_id: {type: string, const: dlib-resnet-v1}
+        model_id: {allOf: [{$ref: "#/components/schemas/ModelID"}], description: "the model of the face's main embedding (dlib-resnet-v1 whenever it has one); a photo face has every model's"}
         source: {type: string, enum: [photo, import, kiosk], description: "photo: POST /face/enroll; import: POST /faces/import; kiosk: POST /api/employees/{id}/face"}
         reference: {type: boolean}
         created_at: {type: string, format: date-time}

@@ -43,6 +43,9 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// `models.directory`: the dlib models (`make setup` installs them in `./models`).
     public var modelDirectory: String
+    /// `models.default`: the recognition model of new companies (`sface-2021dec`; `dlib-resnet-v1` for a deployment whose
+    /// photo search must stay in the kiosks' embedding space).
+    var defaultRecognitionModel: RecognitionModel
     /// `audit.headDirectory`: where the signed head of each company's audit chain is kept, outside the store
     /// (default `<data>/audit-head`; best on a volume the store's writers cannot reach).
     public var auditHeadPath: String
@@ -73,6 +76,7 @@ public struct ServerConfiguration: Sendable {
         rateLimits = RateLimitConfiguration()
         logLevel = .info
         modelDirectory = "./models"
+        defaultRecognitionModel = RecognitionModel.defaultForNewCompanies
         auditHeadPath = dataDirectory + "/audit-head"
     }
 
@@ -97,6 +101,11 @@ public struct ServerConfiguration: Sendable {
             desktopAppSecret = try Self.readSecretFile(reader.string(forKey: "kiosk.appSecretFile", default: dataDirectory + "/app.secret"))
         }
         modelDirectory = reader.string(forKey: "models.directory", default: modelDirectory)
+        let model = reader.string(forKey: "models.default", default: defaultRecognitionModel.rawValue)
+        guard let parsed = RecognitionModel(rawValue: model) else {
+            throw ConfigurationError(key: "models.default", message: "expected " + RecognitionModel.allCases.map(\.rawValue).joined(separator: " or "))
+        }
+        defaultRecognitionModel = parsed
         auditHeadPath = reader.string(forKey: "audit.headDirectory", default: auditHeadPath)
         tombstoneDays = reader.int(forKey: "sync.tombstoneDays", default: tombstoneDays)
         tokenLifetime = reader.int(forKey: "auth.tokenLifetime", default: tokenLifetime)

@@ -19,7 +19,8 @@ struct FacesController {
         routes.on(.get, "/persons/{id}/faces", .readPersons, use: personFaces)
     }
 
-    /// A JSON array of `{person_id | external_id + full_name?, encoding}`, or the same objects one per line (JSON lines).
+    /// A JSON array of `{person_id | external_id + full_name?, encoding, model?}`, or the same objects one per line (JSON
+    /// lines). `model` names the encoding's model (default `dlib-resnet-v1`); an `sface-2021dec` one must be L2-normalised.
     @Sendable func importFaces(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Created<ImportResponse> {
         let data = try await request.bodyData(limit: services.configuration.maxBodySize)
         let items = try Self.parseImport(data)
@@ -29,12 +30,14 @@ struct FacesController {
         faces.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
             let field = "[\(index)]"
-            let encoding = try FaceEncoding.validate(item.encoding, field: field + ".encoding")
+            let model = try item.model.map { try RecognitionModel.named($0, field: field + ".model") } ?? .dlib
+            var encoding = try FaceEncoding.validate(item.encoding, field: field + ".encoding")
+            if model == .sface { encoding = try FaceEncoding.validateUnit(encoding, field: field + ".encoding") }
             if let personID = item.personId {
-                faces.append(Store.NewFace(person: .id(personID), encoding: encoding))
+                faces.append(Store.NewFace(person: .id(personID), encoding: encoding, model: model))
             } else if let externalID = try PersonsController.externalID(item.externalId) {
                 let name = try Validate.optionalName(item.fullName, field: field + ".full_name") ?? externalID
-                faces.append(Store.NewFace(person: .external(externalID, fullName: name), encoding: encoding))
+                faces.append(Store.NewFace(person: .external(externalID, fullName: name), encoding: encoding, model: model))
             } else {
                 throw APIError.missingField(field + ".person_id")
             }
@@ -126,6 +129,8 @@ struct ImportItem: Decodable {
     var externalId: String?
     var fullName: String?
     var encoding: [Double]
+    /// `dlib-resnet-v1` (the default: what kiosks and `face_recognition` compute) or `sface-2021dec`.
+    var model: String?
 }
 
 struct ImportResponse: ResponseEncodable, Sendable {

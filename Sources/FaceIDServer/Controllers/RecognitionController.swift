@@ -2,6 +2,7 @@ import Crypto
 import FaceEngine
 import Foundation
 import Hummingbird
+import VectorIndex
 
 /// `POST /face/enroll`, `POST /face/search`, `POST /face/verify` and the access log `GET /logs`: photos in (base64
 /// in JSON, or multipart), faces through FaceEngine (off the event loop, on its own pool), the store and the index.
@@ -36,13 +37,22 @@ struct RecognitionController {
                 metadata: try PersonsController.metadata(body.metadata ?? [:]), createdAt: now, updatedAt: now)
         }
         let image = try Self.image(body.image)
-        let analysis = try await services.faces.analyze(image)
+        // The company's model finds the face and judges its quality; every model's embedding is stored.
+        let model = settings.model
+        let analysis = try await services.faces.analyze(image, model: model, also: Set(RecognitionModel.allCases))
         let face = try Self.select(analysis, largest: body.select == "largest")
 
-        // The duplicate guard: the nearest face of another person within the company's duplicate distance.
+        // The duplicate guard: the nearest face of another person within the model's duplicate distance (the company's
+        // setting for its model, the default of each other model for the faces only that model finds).
         try await services.index.catchUp(principal.companyID)
-        let nearest = try services.index.search(principal.companyID, encoding: face.descriptor, k: 5)
-            .filter { Double($0.distance) <= settings.duplicateDistance }
+        var nearest: [SearchResult] = []
+        for other in RecognitionModel.allCases {
+            let space: IndexSpace = other == model ? .all(other) : .only(other)
+            guard let vector = face.embeddings[other] else { continue }
+            let limit: Double = other == model ? settings.duplicateDistance : other.defaultDuplicateDistance
+            let found: [SearchResult] = try services.index.search(principal.companyID, space, encoding: vector, k: 5)
+            for hit in found where Double(hit.distance) <= limit { nearest.append(hit) }
+        }
         if !nearest.isEmpty {
             let owners = try await services.store.persons(ofFaces: nearest.map { Int64($0.id) }, companyID: principal.companyID)
             if let hit = nearest.first(where: { owners[Int64($0.id)].map { $0.record.id != body.personId } ?? false }),
@@ -51,21 +61,22 @@ struct RecognitionController {
                 if !(body.allowDuplicate == true && mayOverride) {
                     var error = APIError(.conflict, code: "duplicate_face",
                                          "This face is already enrolled for another person",
-                                         detail: "person_id \(other.record.id!) (\(other.record.fullName)), distance \(Self.rounded(hit.distance))")
+                                         detail: "person_id \(other.record.id!) (\(other.record.fullName)), distance \(Recognizer.rounded(hit.distance))")
                     error.extra = ["person_id": String(other.record.id!), "full_name": other.record.fullName,
-                                   "distance": String(Self.rounded(hit.distance))]
+                                   "distance": String(Recognizer.rounded(hit.distance))]
                     throw error
                 }
             }
         }
         let (person, record) = try await services.store.enroll(
-            companyID: principal.companyID, encoding: face.descriptor, personID: body.personId, newPerson: newPerson, groups: groups,
+            companyID: principal.companyID, embeddings: face.embeddings, personID: body.personId, newPerson: newPerson, groups: groups,
             reference: body.reference ?? false, keyRing: services.keyRing,
             photo: Store.KeptPhoto(data: image, vault: services.index.images, fallback: services.defaultSettings),
             actor: principal.actor, origin: services.origin(request, context))
         try await services.index.catchUp(principal.companyID)
         return Created(value: EnrollResponse(faceId: record.id!, person: PersonView(person), box: face.box,
-                                             quality: QualityView(face.quality)))
+                                             quality: QualityView(face.quality), models: RecognitionModel.allCases
+                                                .filter { face.embeddings[$0] != nil }.map(\.rawValue)))
     }
 
     // MARK: Search
@@ -102,7 +113,7 @@ struct RecognitionController {
     private func identify(_ image: Data, body: SearchRequest, principal: Principal, settings: CompanySettings) async throws -> SearchResponse {
         let topK = body.topK ?? 5
         guard (1...100).contains(topK) else { throw APIError.invalidField("top_k", "expected 1…100") }
-        let threshold = try Self.threshold(maxDistance: body.maxDistance, minSimilarity: body.minSimilarity, settings: settings)
+        let rules = try Recognizer.rules(settings: settings, maxDistance: body.maxDistance, minSimilarity: body.minSimilarity)
         guard [nil, "all", "largest"].contains(body.faces) else { throw APIError.invalidField("faces", "expected all or largest") }
         var allow: (@Sendable (UInt64) -> Bool)?
         if let group = body.group {
@@ -111,28 +122,18 @@ struct RecognitionController {
             }
             allow = { members.contains($0) }
         }
-        let analysis = try await services.faces.analyze(image)
+        let recognizer = Recognizer(services: services)
+        let (analysis, fallbacks) = try await recognizer.probes(image, companyID: principal.companyID, model: settings.model)
         var probes = analysis.faces
         if body.faces == "largest", let largest = analysis.largestFace { probes = [largest] }
-        guard !probes.isEmpty else { return SearchResponse(decision: "no_face", faces: []) }
-        try await services.index.catchUp(principal.companyID)
+        guard !probes.isEmpty else { return SearchResponse(decision: "no_face", faces: [], model: settings.recognitionModel) }
         var results: [FaceResult] = []
         for probe in probes {
-            // More neighbours than persons asked for: several may be faces of one person.
-            let hits = try services.index.search(principal.companyID, encoding: probe.descriptor, k: min(topK * 4, 400), allow: allow)
-            let owners = try await services.store.persons(ofFaces: hits.map { Int64($0.id) }, companyID: principal.companyID)
-            var candidates: [Candidate] = []
-            var seen = Set<Int64>()
-            for hit in hits {
-                guard let person = owners[Int64(hit.id)], seen.insert(person.record.id!).inserted else { continue }
-                candidates.append(Candidate(person: PersonView(person), faceId: Int64(hit.id), distance: Self.rounded(hit.distance),
-                                            similarity: Self.similarity(hit.distance)))
-                if candidates.count == topK { break }
-            }
-            results.append(FaceResult(box: probe.box, decision: Self.decide(candidates, threshold: threshold, margin: settings.matchMargin),
-                                      candidates: candidates))
+            let candidates = try await recognizer.candidates(probe, companyID: principal.companyID, model: settings.model,
+                                                             fallbacks: fallbacks, topK: topK, allow: allow)
+            results.append(FaceResult(box: probe.box, decision: Recognizer.decide(candidates, rules: rules), candidates: candidates))
         }
-        return SearchResponse(decision: results.count == 1 ? results[0].decision : nil, faces: results)
+        return SearchResponse(decision: results.count == 1 ? results[0].decision : nil, faces: results, model: settings.recognitionModel)
     }
 
     /// 1:1 — the distance from the probe's face (the largest) to the person's nearest enrolled face, and the decision
@@ -150,23 +151,12 @@ struct RecognitionController {
     }
 
     private func compare(_ image: Data, body: VerifyRequest, principal: Principal, settings: CompanySettings) async throws -> VerifyResponse {
-        let threshold = try Self.threshold(maxDistance: body.maxDistance, minSimilarity: body.minSimilarity, settings: settings)
+        let rules = try Recognizer.rules(settings: settings, maxDistance: body.maxDistance, minSimilarity: body.minSimilarity)
         guard let faces = try await services.store.faces(personID: body.personId, companyID: principal.companyID) else {
             throw APIError.notFound("Person")
         }
-        let analysis = try await services.faces.analyze(image)
-        guard let probe = analysis.largestFace else { return VerifyResponse(decision: "no_face") }
-        try await services.index.catchUp(principal.companyID)
-        let collection = try services.index.collection(principal.companyID)
-        var best: (Int64, Float)?
-        for face in faces {
-            guard let vector = collection.vector(for: UInt64(face.id!)) else { continue }
-            let distance = zip(vector, probe.descriptor).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
-            if best.map({ distance < $0.1 }) ?? true { best = (face.id!, distance) }
-        }
-        guard let (faceID, distance) = best else { return VerifyResponse(decision: "unknown") }
-        return VerifyResponse(decision: Double(distance) <= threshold ? "match" : "unknown", distance: Self.rounded(distance),
-                              similarity: Self.similarity(distance), faceId: faceID)
+        return try await Recognizer(services: services).verify(image, faces: faces, companyID: principal.companyID,
+                                                               model: settings.model, rules: rules)
     }
 
     /// `GET /logs`: filters `person_id`, `device_id`, `decision`, `from`, `to`; `limit` ≤ 500; `cursor` for older pages.
@@ -182,14 +172,6 @@ struct RecognitionController {
                              nextCursor: Page.nextCursor(count: entries.count, limit: limit, lastID: entries.last?.id))
     }
 
-    /// `match`: the best person is within the threshold and ahead of the next person by the margin;
-    /// `ambiguous`: within, but not ahead; `unknown`: nobody within.
-    static func decide(_ candidates: [Candidate], threshold: Double, margin: Double) -> String {
-        guard let best = candidates.first, best.distance <= threshold else { return "unknown" }
-        if candidates.count > 1, candidates[1].distance - best.distance < margin { return "ambiguous" }
-        return "match"
-    }
-
     // MARK: Helpers
 
     static func image(_ base64: String) throws(APIError) -> Data {
@@ -201,12 +183,20 @@ struct RecognitionController {
     }
 
     /// The face to enroll, or 422 with the quality gate's reason.
-    static func select(_ analysis: FaceAnalysis, largest: Bool) throws(APIError) -> DetectedFace {
-        guard let face = largest ? analysis.largestFace : analysis.faces.first else {
+    /// The photo's subject is its largest face. Another face makes the photo ambiguous (`multiple_faces`) only when it is
+    /// whole and nearly as large (shorter side at least 3/4 of the subject's): a bystander behind or at the frame's
+    /// edge — which YuNet finds in many LFW photos (Tony_Blair_0001: a 60-px face beside the 92-px subject) and HOG
+    /// mostly misses — does not.
+    static func select(_ analysis: PhotoAnalysis, largest: Bool) throws(APIError) -> PhotoFace {
+        guard let face = analysis.largestFace else {
             throw APIError(.unprocessableContent, code: "no_face", "No face was found in the photo")
         }
-        if analysis.faces.count > 1 && !largest {
-            throw APIError(.unprocessableContent, code: "multiple_faces", "The photo shows \(analysis.faces.count) faces",
+        let side = min(face.box.width, face.box.height)
+        let subjects = analysis.faces.filter { other in
+            4 * min(other.box.width, other.box.height) >= 3 * side && !other.quality.reasons.contains(.faceCutOff)
+        }.count
+        if subjects > 1 && !largest {
+            throw APIError(.unprocessableContent, code: "multiple_faces", "The photo shows \(subjects) faces",
                            detail: "send select=largest to enroll the largest one")
         }
         if let reason = face.quality.reasons.first(where: { $0 != .multipleFaces }) {
@@ -214,25 +204,6 @@ struct RecognitionController {
                            detail: "size \(face.quality.size) px, detector score \(String(format: "%.2f", face.quality.detectorScore))")
         }
         return face
-    }
-
-    static func rounded(_ distance: Float) -> Double { (Double(distance) * 10_000).rounded() / 10_000 }
-
-    static func similarity(_ distance: Float) -> Double { (Similarity.of(distance: Double(distance)) * 10_000).rounded() / 10_000 }
-
-    /// The request's `max_distance` or `min_similarity` (not both), else the company's threshold.
-    static func threshold(maxDistance: Double?, minSimilarity: Double?, settings: CompanySettings) throws(APIError) -> Double {
-        switch (maxDistance, minSimilarity) {
-        case (.some, .some):
-            throw .invalidField("min_similarity", "send max_distance or min_similarity, not both")
-        case (let distance?, nil):
-            guard (0...2).contains(distance) else { throw .invalidField("max_distance", "expected 0…2") }
-            return distance
-        case (nil, let similarity?):
-            return try Similarity.distance(minimum: similarity)
-        case (nil, nil):
-            return settings.matchThreshold
-        }
     }
 }
 
@@ -269,6 +240,8 @@ struct EnrollResponse: ResponseEncodable, Sendable {
     var person: PersonView
     var box: FaceBox
     var quality: QualityView
+    /// The models whose embeddings were stored for the face.
+    var models: [String]
 }
 
 struct SearchRequest: Decodable {
@@ -284,8 +257,11 @@ struct SearchRequest: Decodable {
 struct Candidate: Encodable, Sendable {
     var person: PersonView
     var faceId: Int64
+    /// The model that matched this face: the company's, or for a face without its embedding the face's own.
+    var model: String
+    /// In `model`'s units.
     var distance: Double
-    /// `Similarity.of(distance:)`, 0…1.
+    /// `Similarity.of(distance:model:)`, 0…1.
     var similarity: Double
 }
 
@@ -300,6 +276,8 @@ struct SearchResponse: ResponseEncodable, Sendable {
     /// The decision when the probe shows one face (or `no_face`); per face in `faces` otherwise.
     var decision: String?
     var faces: [FaceResult]
+    /// The company's recognition model.
+    var model: String
 }
 
 struct AccessEntryView: ResponseEncodable, Sendable {
@@ -350,4 +328,5 @@ struct VerifyResponse: ResponseEncodable, Sendable {
     var distance: Double? = nil
     var similarity: Double? = nil
     var faceId: Int64? = nil
+    var model: String? = nil
 }

@@ -17,12 +17,17 @@ struct SettingsController {
     @Sendable func update(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> SettingsResponse {
         let patch = try await request.decodeJSON(CompanySettings.Patch.self, limit: services.configuration.maxBodySize)
         let maximum = services.configuration.rateLimits.companyPerMinute
+        let before = context.companySettings ?? services.defaultSettings
         let settings = try await services.store.updateSettings(
             companyID: principal.companyID, fallback: services.defaultSettings, actor: principal.actor,
             origin: services.origin(request, context)
         ) { current in try current.applying(patch, serverMaximumPerMinute: maximum) }
         // Turning store_images off deletes the photos kept so far: "only while it is on" is what admins were told.
         if !settings.storeImages { services.index.images.removeAll(companyID: principal.companyID) }
+        // A new model: the stored photos are re-embedded in the background (`GET /models/status`).
+        if settings.model != before.model {
+            services.migration.start(companyID: principal.companyID, model: settings.model, services: services)
+        }
         return SettingsResponse(settings: settings)
     }
 }

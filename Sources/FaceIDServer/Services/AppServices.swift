@@ -12,6 +12,8 @@ final class AppServices: Sendable {
     let keyRing: KeyRing
     let index: IndexService
     let faces: FaceEngineProvider
+    /// Re-embedding stored photos after a company switches its recognition model.
+    let migration: ModelMigration
     let limiter = RateLimiter()
     /// The audit chain's signed head, outside the store; moved by every committed audit append.
     let auditHead: AuditHead
@@ -31,6 +33,7 @@ final class AppServices: Sendable {
         index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing,
                                  images: ImageVault(directory: configuration.imagesPath), logger: logger, checker: indexChecker)
         faces = FaceEngineProvider(modelDirectory: configuration.modelDirectory)
+        migration = ModelMigration(logger: logger)
         self.metrics = metrics
         self.logger = logger
         auditHead = try store.publishAuditHead(directory: configuration.auditHeadPath, master: keyRing.master, logger: logger)

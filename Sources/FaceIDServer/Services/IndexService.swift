@@ -4,8 +4,12 @@ import Logging
 import Synchronization
 import VectorIndex
 
-/// The vector index: derived data, one VectorIndex collection per company in one LMDB environment
+/// The vector index: derived data, VectorIndex collections per company and model in one LMDB environment
 /// (`<data>/index`), fed from the store's change feed.
+///
+/// Each company has one collection per `IndexSpace`: every face with a dlib embedding, every face with an SFace one, and
+/// for each model the faces that have *only* that model's embedding — what a photo search under the other model must
+/// still find (kiosk-only employees in an SFace company), searched with their own model.
 ///
 /// `catchUp` applies the company's feed after the collection's watermark, in order, each batch with
 /// its last sequence number as the new watermark (one LMDB transaction). A crash between a store commit
@@ -110,17 +114,15 @@ final class IndexService: Sendable {
     /// The folders damaged indexes were moved to since this service started.
     var movedAside: [String] { current.withLock { $0.movedAside } }
 
-    static func collectionName(_ companyID: Int64) -> String { "company-\(companyID)" }
-
-    /// The company's collection, created on first use.
+    /// The company's collection of `space`, created on first use.
     /// - Throws: `APIError.indexRebuilding` while the index is rebuilt (also when this call finds it damaged).
-    func collection(_ companyID: Int64) throws -> VectorCollection {
+    func collection(_ companyID: Int64, _ space: IndexSpace = .all(.dlib)) throws -> VectorCollection {
         let database = try servingDatabase()
-        return try guarded(database) { try Self.collection(companyID, in: database) }
+        return try guarded(database) { try Self.collection(companyID, space, in: database) }
     }
 
-    private static func collection(_ companyID: Int64, in database: VectorDatabase) throws(VectorIndexError) -> VectorCollection {
-        let name = collectionName(companyID)
+    private static func collection(_ companyID: Int64, _ space: IndexSpace, in database: VectorDatabase) throws(VectorIndexError) -> VectorCollection {
+        let name = space.collectionName(companyID)
         let collection: VectorCollection
         do {
             collection = try database.collection(name)
@@ -189,10 +191,11 @@ final class IndexService: Sendable {
 
     /// The `k` nearest faces of the company (face ids and distances), optionally only ids `allow` accepts.
     /// - Throws: `APIError.indexRebuilding` while the index is rebuilt: a partial index must not answer "no match".
-    func search(_ companyID: Int64, encoding: [Float], k: Int, allow: (@Sendable (UInt64) -> Bool)? = nil) throws -> [SearchResult] {
+    func search(_ companyID: Int64, _ space: IndexSpace = .all(.dlib), encoding: [Float], k: Int,
+                allow: (@Sendable (UInt64) -> Bool)? = nil) throws -> [SearchResult] {
         let database = try servingDatabase()
         return try guarded(database) {
-            try Self.collection(companyID, in: database)
+            try Self.collection(companyID, space, in: database)
                 .search(encoding, options: SearchOptions(k: k, probeCount: Self.probeCount, allow: allow))
         }
     }
@@ -263,7 +266,7 @@ final class IndexService: Sendable {
                     total + ((try? database.collection(name).count) ?? 0)
                 }) ?? 0
                 logger.notice("the vector index was rebuilt from the store", metadata: [
-                    "faces": .stringConvertible(faces), "seconds": .string("\(ContinuousClock.now - started)"),
+                    "vectors": .stringConvertible(faces), "seconds": .string("\(ContinuousClock.now - started)"),
                 ])
                 return
             } catch is CancellationError {
@@ -295,37 +298,52 @@ final class IndexService: Sendable {
     private func replayAll(into database: VectorDatabase) async throws {
         for (companyID, _) in try await store.companiesWithFaces() {
             try Task.checkCancellation()
-            let watermark = try Self.collection(companyID, in: database).watermark
             let head = try await store.lastFaceChange(companyID: companyID)
-            guard watermark <= UInt64(max(head, 0)) else {
-                throw VectorIndexError.corrupt("the watermark of company \(companyID) is \(watermark), ahead of the store's \(head)")
+            for space in IndexSpace.allCases {
+                let watermark = try Self.collection(companyID, space, in: database).watermark
+                guard watermark <= UInt64(max(head, 0)) else {
+                    throw VectorIndexError.corrupt("the watermark of \(space.collectionName(companyID)) is \(watermark), ahead of the store's \(head)")
+                }
             }
             try await feeder.catchUp(companyID, service: self, database: database)
         }
     }
 
+    /// Reads the feed after the lowest watermark of the company's collections and applies each change to every
+    /// collection that has not seen it (one LMDB transaction per collection, each with its own watermark).
     fileprivate func applyNextBatch(_ companyID: Int64, database: VectorDatabase) async throws -> Bool {
-        let collection = try Self.collection(companyID, in: database)
-        let changes = try await store.faceChanges(companyID: companyID, after: Int64(collection.watermark), limit: Self.batchSize)
+        let collections = try IndexSpace.allCases.map { space in (space, try Self.collection(companyID, space, in: database)) }
+        let low = collections.map { $0.1.watermark }.min() ?? 0
+        let changes = try await store.faceChanges(companyID: companyID, after: Int64(low), limit: Self.batchSize)
         guard let last = changes.last else { return false }
         guard let wrappedKey = try await store.wrappedKey(companyID: companyID) else { return false }
         let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
-        var mutations: [Mutation] = []
-        var deleted: [Int64] = []
-        mutations.reserveCapacity(changes.count)
-        for change in changes where change.seq > Int64(collection.watermark) {
-            let id = UInt64(change.faceID)
-            // An upsert whose face is gone was deleted later in the feed; removing it now keeps order.
-            if change.operation == .upsert, let sealed = change.sealedEncoding,
-               let encoding = FaceEncoding.floats(try sealer.open(sealed, recordID: "face:\(change.faceID)")) {
-                mutations.append(.upsert(id: id, vector: encoding))
-            } else {
-                mutations.append(.removeIfPresent(id: id))
-                if change.operation == .delete { deleted.append(change.faceID) }
+        // Each change's vectors per model, opened once. An upsert whose face is gone was deleted later in the feed:
+        // no vectors, so it is removed now, which keeps order.
+        var opened: [Int64: [RecognitionModel: [Float]]] = [:]
+        for change in changes where change.operation == .upsert {
+            var vectors: [RecognitionModel: [Float]] = [:]
+            for embedding in change.embeddings {
+                vectors[embedding.model] = FaceEncoding.floats(try sealer.open(embedding.sealed, recordID: embedding.recordID))
             }
+            opened[change.seq] = vectors
         }
-        try collection.apply(mutations, watermark: UInt64(last.seq))
-        for faceID in deleted { images.remove(companyID: companyID, faceID: faceID) }
+        for (space, collection) in collections {
+            let watermark = Int64(collection.watermark)
+            guard last.seq > watermark else { continue }
+            var mutations: [Mutation] = []
+            mutations.reserveCapacity(changes.count)
+            for change in changes where change.seq > watermark {
+                let id = UInt64(change.faceID)
+                if let vector = space.vector(from: opened[change.seq] ?? [:]) {
+                    mutations.append(.upsert(id: id, vector: vector))
+                } else {
+                    mutations.append(.removeIfPresent(id: id))
+                }
+            }
+            try collection.apply(mutations, watermark: UInt64(last.seq))
+        }
+        for change in changes where change.operation == .delete { images.remove(companyID: companyID, faceID: change.faceID) }
         return changes.count == Self.batchSize
     }
 
@@ -348,6 +366,43 @@ final class IndexService: Sendable {
                 }
             }
             while try await service.applyNextBatch(companyID, database: database) {}
+        }
+    }
+}
+
+/// Which of a company's faces a collection holds, and which of their vectors.
+enum IndexSpace: Hashable, Sendable, CaseIterable {
+    /// Every face with an embedding of the model.
+    case all(RecognitionModel)
+    /// The faces whose only embedding is the model's (no other model can find them).
+    case only(RecognitionModel)
+
+    static var allCases: [IndexSpace] {
+        var spaces: [IndexSpace] = []
+        for model in RecognitionModel.allCases { spaces.append(.all(model)) }
+        for model in RecognitionModel.allCases { spaces.append(.only(model)) }
+        return spaces
+    }
+
+    var model: RecognitionModel {
+        switch self {
+        case .all(let model), .only(let model): model
+        }
+    }
+
+    /// dlib's `all` keeps the name the single collection had before SFace, so an existing index stays current.
+    func collectionName(_ companyID: Int64) -> String {
+        switch self {
+        case .all(let model): model.collectionName(companyID)
+        case .only(let model): "company-\(companyID)-only-\(model.rawValue)"
+        }
+    }
+
+    /// The vector this space holds for a face with these embeddings, or nil when the face does not belong in it.
+    func vector(from embeddings: [RecognitionModel: [Float]]) -> [Float]? {
+        switch self {
+        case .all(let model): embeddings[model]
+        case .only(let model): embeddings.count == 1 ? embeddings[model] : nil
         }
     }
 }

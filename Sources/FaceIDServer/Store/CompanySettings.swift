@@ -9,22 +9,26 @@ public struct CompanySettings: Codable, Sendable, Equatable {
     public var tokenLifetimeMinutes: Int
     /// Authenticated requests per minute for the whole company (10 … the server's `rateLimit.companyPerMinute`).
     public var requestsPerMinute: Int
+    /// Photo search, verification and the duplicate guard use this model's embeddings (`recognition_model`). Rows
+    /// written before SFace read `dlib-resnet-v1`; new companies get `RecognitionModel.defaultForNewCompanies`.
+    public var recognitionModel: String = RecognitionModel.dlib.rawValue
     /// Search: the named decision rule (`strict`, `balanced`, `lenient`), or `custom` once the threshold or margin is set.
     public var matchPreset: String = MatchPreset.balanced.rawValue
-    /// Search: the largest distance that can be a match (0.2 … 0.8; default 0.5, "balanced").
+    /// Search: the largest distance that can be a match, in the model's units (dlib 0.2 … 0.8, balanced 0.50;
+    /// SFace 0.6 … 1.3, balanced 1.02).
     public var matchThreshold: Double = Self.defaultMatchThreshold
     /// Search: how much closer the best person must be than the best other person for `match` (0 … 0.3).
     public var matchMargin: Double = Self.defaultMatchMargin
     /// Enrollment: keep the photo, sealed with the company key, readable by admins (`GET /faces/{id}/image`).
     public var storeImages: Bool = false
-    /// Enrollment: a face of another person this close is a duplicate (0 … 0.8).
+    /// Enrollment: a face of another person this close is a duplicate (dlib 0 … 0.8, default 0.45; SFace 0 … 1.2, 0.90).
     public var duplicateDistance: Double = Self.defaultDuplicateDistance
     /// Access-log entries older than this many days are purged (1 … 3650).
     public var logRetentionDays: Int = Self.defaultLogRetentionDays
 
-    static let defaultMatchThreshold = MatchPreset.balanced.threshold
-    static let defaultMatchMargin = MatchPreset.balanced.margin
-    static let defaultDuplicateDistance = 0.45
+    static let defaultMatchThreshold = RecognitionModel.dlib.threshold(.balanced)
+    static let defaultMatchMargin = RecognitionModel.dlib.margin(.balanced)
+    static let defaultDuplicateDistance = RecognitionModel.dlib.defaultDuplicateDistance
     static let defaultLogRetentionDays = 365
 
     init(tokenLifetimeMinutes: Int, requestsPerMinute: Int) {
@@ -36,26 +40,43 @@ public struct CompanySettings: Codable, Sendable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         tokenLifetimeMinutes = try container.decode(Int.self, forKey: .tokenLifetimeMinutes)
         requestsPerMinute = try container.decode(Int.self, forKey: .requestsPerMinute)
+        recognitionModel = try container.decodeIfPresent(String.self, forKey: .recognitionModel) ?? RecognitionModel.dlib.rawValue
         matchThreshold = try container.decodeIfPresent(Double.self, forKey: .matchThreshold) ?? Self.defaultMatchThreshold
         matchMargin = try container.decodeIfPresent(Double.self, forKey: .matchMargin) ?? Self.defaultMatchMargin
         matchPreset = try container.decodeIfPresent(String.self, forKey: .matchPreset)
-            ?? MatchPreset.named(threshold: matchThreshold, margin: matchMargin)
+            ?? MatchPreset.named(threshold: matchThreshold, margin: matchMargin, model: model)
         storeImages = try container.decodeIfPresent(Bool.self, forKey: .storeImages) ?? false
         duplicateDistance = try container.decodeIfPresent(Double.self, forKey: .duplicateDistance) ?? Self.defaultDuplicateDistance
         logRetentionDays = try container.decodeIfPresent(Int.self, forKey: .logRetentionDays) ?? Self.defaultLogRetentionDays
     }
 
+    /// The model the company's photo search uses (an unknown stored name reads as dlib, the kiosks' model).
+    var model: RecognitionModel { RecognitionModel(rawValue: recognitionModel) ?? .dlib }
+
+    /// A new company's settings: the server's limits, and `RecognitionModel.defaultForNewCompanies` with its balanced preset.
     static func defaults(_ configuration: ServerConfiguration) -> CompanySettings {
-        CompanySettings(
+        var settings = CompanySettings(
             tokenLifetimeMinutes: configuration.tokenLifetime / 60,
             requestsPerMinute: configuration.rateLimits.companyPerMinute
         )
+        settings.switchModel(to: configuration.defaultRecognitionModel)
+        return settings
+    }
+
+    /// Uses `model`: the same named preset in the new model's units (a custom threshold becomes `balanced`), and the
+    /// new model's duplicate distance.
+    mutating func switchModel(to model: RecognitionModel) {
+        let preset = MatchPreset(rawValue: matchPreset) ?? .balanced
+        recognitionModel = model.rawValue
+        (matchPreset, matchThreshold, matchMargin) = (preset.rawValue, model.threshold(preset), model.margin(preset))
+        duplicateDistance = model.defaultDuplicateDistance
     }
 
     /// A partial update.
     struct Patch: Decodable {
         var tokenLifetimeMinutes: Int?
         var requestsPerMinute: Int?
+        var recognitionModel: String?
         var matchPreset: String?
         var matchThreshold: Double?
         var matchMargin: Double?
@@ -77,14 +98,22 @@ public struct CompanySettings: Codable, Sendable, Equatable {
             }
             next.requestsPerMinute = perMinute
         }
+        if let name = patch.recognitionModel {
+            let model = try RecognitionModel.named(name, field: "recognition_model")
+            if model != next.model { next.switchModel(to: model) }
+        }
+        let model = next.model
         if let name = patch.matchPreset {
             guard let preset = MatchPreset(rawValue: name) else {
                 throw .invalidField("match_preset", "expected " + MatchPreset.allCases.map(\.rawValue).joined(separator: ", "))
             }
-            (next.matchPreset, next.matchThreshold, next.matchMargin) = (preset.rawValue, preset.threshold, preset.margin)
+            (next.matchPreset, next.matchThreshold, next.matchMargin) = (preset.rawValue, model.threshold(preset), model.margin(preset))
         }
         if let value = patch.matchThreshold {
-            guard (0.2...0.8).contains(value) else { throw .invalidField("match_threshold", "expected 0.2…0.8") }
+            let range = model.thresholdRange
+            guard range.contains(value) else {
+                throw .invalidField("match_threshold", "expected \(range.lowerBound)…\(range.upperBound) for \(model.rawValue)")
+            }
             next.matchThreshold = value
         }
         if let value = patch.matchMargin {
@@ -92,11 +121,14 @@ public struct CompanySettings: Codable, Sendable, Equatable {
             next.matchMargin = value
         }
         if patch.matchThreshold != nil || patch.matchMargin != nil {
-            next.matchPreset = MatchPreset.named(threshold: next.matchThreshold, margin: next.matchMargin)
+            next.matchPreset = MatchPreset.named(threshold: next.matchThreshold, margin: next.matchMargin, model: model)
         }
         if let value = patch.storeImages { next.storeImages = value }
         if let value = patch.duplicateDistance {
-            guard (0...0.8).contains(value) else { throw .invalidField("duplicate_distance", "expected 0…0.8") }
+            let range = model.duplicateRange
+            guard range.contains(value) else {
+                throw .invalidField("duplicate_distance", "expected \(range.lowerBound)…\(range.upperBound) for \(model.rawValue)")
+            }
             next.duplicateDistance = value
         }
         if let days = patch.logRetentionDays {
@@ -112,60 +144,5 @@ public struct CompanySettings: Codable, Sendable, Equatable {
 
     static func decode(_ text: String, fallback: CompanySettings) -> CompanySettings {
         (try? JSONDecoder().decode(CompanySettings.self, from: Data(text.utf8))) ?? fallback
-    }
-}
-
-/// The search decision presets. Measured on LFW's open-set protocol (1,680 enrolled identities, 4,069 strangers;
-/// `faceid-bench accuracy`, README "Thresholds and presets"): strangers accepted as someone 0.2 % / 4.5 % / 10.9 %,
-/// known people matched 42 % / 77 % / 82 % (LFW's uncontrolled photos; kiosk captures do far better).
-enum MatchPreset: String, CaseIterable, Sendable {
-    /// Access control: a stranger is almost never let in; more people retry.
-    case strict
-    /// The default.
-    case balanced
-    /// A friendly time clock among known staff.
-    case lenient
-
-    var threshold: Double {
-        switch self {
-        case .strict: 0.42
-        case .balanced: 0.50
-        case .lenient: 0.55
-        }
-    }
-
-    var margin: Double {
-        switch self {
-        case .strict: 0.06
-        case .balanced, .lenient: 0.04
-        }
-    }
-
-    /// The preset with this threshold and margin, else `custom`.
-    static func named(threshold: Double, margin: Double) -> String {
-        allCases.first { abs($0.threshold - threshold) < 1e-9 && abs($0.margin - margin) < 1e-9 }?.rawValue ?? "custom"
-    }
-}
-
-/// Distance ↔ similarity: a logistic fit of P(same person | distance) on LFW's balanced pairs.txt
-/// (5,937 pairs with both faces detected; `faceid-bench accuracy` prints the fit and its check), in the form
-/// similarity = (tanh((d0 − distance) · k) + 1) / 2. A similarity is the chance that *one* comparison is the
-/// same person when same and different are equally likely — identification against many people needs far
-/// higher values (the balanced preset's 0.50 is similarity 0.9966).
-enum Similarity {
-    static let d0 = 0.6258
-    static let k = 22.55
-
-    static func of(distance: Double) -> Double { (tanh((d0 - distance) * k) + 1) / 2 }
-
-    /// The distance threshold of a `min_similarity`: a number in 0…1, or a percentage above 1 up to 100.
-    static func distance(minimum: Double) throws(APIError) -> Double {
-        guard minimum.isFinite, (0...100).contains(minimum) else {
-            throw .invalidField("min_similarity", "expected 0…1 or a percentage up to 100")
-        }
-        let share = minimum > 1 ? minimum / 100 : minimum
-        if share <= 0 { return 2 }  // anything
-        if share >= 1 { return 0 }  // only an identical encoding
-        return max(0, d0 - atanh(2 * share - 1) / k)
     }
 }

@@ -358,7 +358,9 @@ extension Store {
         guard !records.isEmpty else { return [] }
         var faces: [Int64: [FaceRecord]] = [:]
         for chunk in stride(from: 0, to: records.count, by: 500).map({ records[$0..<min($0 + 500, records.count)] }) {
-            for face in try FaceRecord.filter(chunk.map { $0.id! }.contains(Column("personID"))).fetchAll(db) {
+            // Kiosks hold dlib encodings only: a face imported with another model's embedding alone is not theirs.
+            for face in try FaceRecord.filter(chunk.map { $0.id! }.contains(Column("personID")) && Column("modelID") == FaceEncoding.modelID)
+                .fetchAll(db) {
                 faces[face.personID, default: []].append(face)
             }
         }

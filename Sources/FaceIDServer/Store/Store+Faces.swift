@@ -8,13 +8,27 @@ extension Store {
         case upsert, delete
     }
 
-    /// One feed entry; `sealedEncoding` is the face's current encoding for an upsert whose face still exists.
+    /// One feed entry; `embeddings` are the face's current sealed embeddings, one per model, for an upsert whose face
+    /// still exists (empty otherwise).
     struct FaceChange: Sendable {
         var seq: Int64
         var faceID: Int64
         var personID: Int64
         var operation: FaceOperation
-        var sealedEncoding: Data?
+        var embeddings: [SealedEmbedding] = []
+    }
+
+    /// One stored embedding of a face, sealed with the company key under `recordID`.
+    struct SealedEmbedding: Sendable {
+        var model: RecognitionModel
+        var sealed: Data
+        var recordID: String
+    }
+
+    /// The sealing record id of a face's embedding: `face:<id>` for the one on the face's row (as before SFace),
+    /// `face:<id>/<model>` for the others.
+    static func embeddingRecordID(faceID: Int64, model: RecognitionModel, onRow: Bool) -> String {
+        onRow ? "face:\(faceID)" : "face:\(faceID)/\(model.rawValue)"
     }
 
     /// Whose face: a person of the company by id, or by external id (created with `fullName` when new).
@@ -23,10 +37,21 @@ extension Store {
         case external(String, fullName: String)
     }
 
-    /// A face to add: its person and its encoding (already validated: 128 finite floats).
+    /// A face to add: its person and its embeddings (already validated: 128 finite floats each). The first is kept on the
+    /// face's row (`modelID`, `sealedEncoding`: dlib when there is one, the kiosks' model), the others in `faceEmbeddings`.
     struct NewFace: Sendable {
         var person: PersonReference
-        var encoding: [Float]
+        var embeddings: [(model: RecognitionModel, vector: [Float])]
+
+        init(person: PersonReference, encoding: [Float], model: RecognitionModel = .dlib) {
+            self.person = person
+            embeddings = [(model, encoding)]
+        }
+
+        init(person: PersonReference, embeddings: [RecognitionModel: [Float]]) {
+            self.person = person
+            self.embeddings = RecognitionModel.allCases.compactMap { model in embeddings[model].map { (model, $0) } }
+        }
     }
 
     /// Adds `faces` — sealing each encoding with the company key under its record id — with their feed rows
@@ -52,7 +77,7 @@ extension Store {
     /// face, feed row, audit events — and the sealed photo, when the company keeps them — in one transaction, so a
     /// failure leaves nothing behind (a photo written before a failed commit is swept at the next start).
     func enroll(
-        companyID: Int64, encoding: [Float], personID: Int64?, newPerson: PersonRecord?, groups: [String], reference: Bool, keyRing: KeyRing,
+        companyID: Int64, embeddings: [RecognitionModel: [Float]], personID: Int64?, newPerson: PersonRecord?, groups: [String], reference: Bool, keyRing: KeyRing,
         photo: KeptPhoto?, actor: String, origin: RequestOrigin
     ) async throws -> (Person, FaceRecord) {
         try await pool.write { db in
@@ -68,7 +93,7 @@ extension Store {
                 throw APIError.missingField("person_id")
             }
             let face = try Self.insertFaces(
-                [NewFace(person: .id(person.id!), encoding: encoding)], companyID: companyID, source: "photo", reference: reference,
+                [NewFace(person: .id(person.id!), embeddings: embeddings)], companyID: companyID, source: "photo", reference: reference,
                 keyRing: keyRing, actor: actor, origin: origin, db: db)[0]
             // Read inside the transaction: a concurrent `store_images: false` either precedes this (nothing written)
             // or follows it (and its removal takes this photo too).
@@ -98,11 +123,15 @@ extension Store {
                 personID = try resolve(face.person, companyID: companyID, now: now, actor: actor, origin: origin, db: db)
                 resolved[face.person] = personID
             }
+            guard let (primary, vector) = face.embeddings.first else { throw APIError.serverFault("a face without an embedding") }
             var record = FaceRecord(id: nil, companyID: companyID, personID: personID, sealedEncoding: Data(),
-                                    modelID: FaceEncoding.modelID, source: source, reference: reference, createdAt: now)
+                                    modelID: primary.rawValue, source: source, reference: reference, createdAt: now)
             try record.insert(db)
-            record.sealedEncoding = try sealer.seal(FaceEncoding.bytes(face.encoding), recordID: "face:\(record.id!)")
+            record.sealedEncoding = try sealer.seal(FaceEncoding.bytes(vector), recordID: "face:\(record.id!)")
             try record.update(db)
+            for (model, vector) in face.embeddings.dropFirst() {
+                try insertEmbedding(faceID: record.id!, companyID: companyID, model: model, vector: vector, sealer: sealer, now: now, db: db)
+            }
             try appendChange(.upsert, face: record, db: db, now: now)
             added.append(record)
         }
@@ -116,6 +145,90 @@ extension Store {
                          origin: origin)
         try AuditLog.append(event, companyID: companyID, db: db)
         return added
+    }
+
+    static func insertEmbedding(faceID: Int64, companyID: Int64, model: RecognitionModel, vector: [Float], sealer: Sealer,
+                                now: Date, db: Database) throws {
+        let sealed = try sealer.seal(FaceEncoding.bytes(vector), recordID: embeddingRecordID(faceID: faceID, model: model, onRow: false))
+        try db.execute(sql: """
+            INSERT INTO faceEmbeddings (faceID, companyID, modelID, sealedEmbedding, createdAt) VALUES (?, ?, ?, ?, ?)
+            """, arguments: [faceID, companyID, model.rawValue, sealed, now])
+    }
+
+    /// Adds `model`'s embedding to a face that has none of it (a model switch re-embedding a stored photo), with its
+    /// feed row, so the index adds it to that model's collection. False when the face is gone or already has one.
+    func addEmbedding(faceID: Int64, companyID: Int64, model: RecognitionModel, vector: [Float], keyRing: KeyRing) async throws -> Bool {
+        try await pool.write { db in
+            guard let face = try FaceRecord.filter(Column("id") == faceID && Column("companyID") == companyID).fetchOne(db),
+                  face.modelID != model.rawValue,
+                  try Int.fetchOne(db, sql: "SELECT 1 FROM faceEmbeddings WHERE faceID = ? AND modelID = ?",
+                                   arguments: [faceID, model.rawValue]) == nil,
+                  let company = try CompanyRecord.fetchOne(db, key: companyID) else { return false }
+            let now = Date()
+            try Self.insertEmbedding(faceID: faceID, companyID: companyID, model: model, vector: vector,
+                                     sealer: try keyRing.sealer(companyID: companyID, wrappedKey: company.wrappedKey), now: now, db: db)
+            try Self.appendChange(.upsert, face: face, db: db, now: now)
+            return true
+        }
+    }
+
+    /// The company's faces without an embedding of `model`, in id order after `afterID`: id and person.
+    func facesLacking(_ model: RecognitionModel, companyID: Int64, afterID: Int64, limit: Int) async throws -> [(faceID: Int64, personID: Int64)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT f.id, f.personID FROM faces f WHERE f.companyID = ? AND f.id > ? AND f.modelID != ?
+                AND NOT EXISTS (SELECT 1 FROM faceEmbeddings e WHERE e.faceID = f.id AND e.modelID = ?)
+                ORDER BY f.id LIMIT ?
+                """, arguments: [companyID, afterID, model.rawValue, model.rawValue, limit]).map { ($0["id"], $0["personID"]) }
+        }
+    }
+
+    /// Persons with faces lacking `model`'s embedding (id order, at most `limit`): each with how many such faces.
+    func personsLacking(_ model: RecognitionModel, companyID: Int64, limit: Int) async throws -> (count: Int, persons: [(PersonRecord, Int)]) {
+        try await pool.read { db in
+            let lacking = """
+                FROM faces f WHERE f.companyID = ? AND f.modelID != ?
+                AND NOT EXISTS (SELECT 1 FROM faceEmbeddings e WHERE e.faceID = f.id AND e.modelID = ?)
+                """
+            let arguments: StatementArguments = [companyID, model.rawValue, model.rawValue]
+            let limited: StatementArguments = [companyID, model.rawValue, model.rawValue, limit]
+            let countSQL = "SELECT COUNT(DISTINCT f.personID) " + lacking
+            let listSQL = "SELECT f.personID, COUNT(*) AS faces " + lacking + " GROUP BY f.personID ORDER BY f.personID LIMIT ?"
+            let count = try Int.fetchOne(db, sql: countSQL, arguments: arguments) ?? 0
+            let rows = try Row.fetchAll(db, sql: listSQL, arguments: limited)
+            let records = Dictionary(uniqueKeysWithValues: try PersonRecord.byIDs(rows.map { $0["personID"] }, companyID: companyID)
+                .fetchAll(db).map { ($0.id!, $0) })
+            return (count, rows.compactMap { row in records[row["personID"]].map { ($0, row["faces"]) } })
+        }
+    }
+
+    /// Every company's settings.
+    func companySettings(fallback: CompanySettings) async throws -> [(Int64, CompanySettings)] {
+        try await pool.read { db in
+            try CompanyRecord.fetchAll(db).map { ($0.id!, CompanySettings.decode($0.settings, fallback: fallback)) }
+        }
+    }
+
+    func companySettings(companyID: Int64, fallback: CompanySettings) async throws -> CompanySettings? {
+        try await pool.read { db in
+            try CompanyRecord.fetchOne(db, key: companyID).map { CompanySettings.decode($0.settings, fallback: fallback) }
+        }
+    }
+
+    /// How many of the company's faces have an embedding of each model.
+    func embeddingCounts(companyID: Int64) async throws -> (faces: Int, with: [RecognitionModel: Int]) {
+        try await pool.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM faces WHERE companyID = ?", arguments: [companyID]) ?? 0
+            var with: [RecognitionModel: Int] = [:]
+            for model in RecognitionModel.allCases {
+                let onRow = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM faces WHERE companyID = ? AND modelID = ?",
+                                             arguments: [companyID, model.rawValue]) ?? 0
+                let extra = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM faceEmbeddings WHERE companyID = ? AND modelID = ?",
+                                             arguments: [companyID, model.rawValue]) ?? 0
+                with[model] = onRow + extra
+            }
+            return (total, with)
+        }
     }
 
     /// The person of each face id of the company (faces deleted meanwhile are absent).
@@ -207,15 +320,37 @@ extension Store {
     /// The company's feed after `seq`, oldest first, at most `limit` entries.
     func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> [FaceChange] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT c.seq, c.faceID, c.personID, c.op, f.sealedEncoding FROM faceChanges c
+            var changes = try Row.fetchAll(db, sql: """
+                SELECT c.seq, c.faceID, c.personID, c.op, f.sealedEncoding, f.modelID FROM faceChanges c
                 LEFT JOIN faces f ON f.id = c.faceID AND c.op = 'upsert'
                 WHERE c.companyID = ? AND c.seq > ? ORDER BY c.seq LIMIT ?
                 """, arguments: [companyID, seq, limit]
             ).map { row in
-                FaceChange(seq: row["seq"], faceID: row["faceID"], personID: row["personID"],
-                           operation: FaceOperation(rawValue: row["op"]) ?? .delete, sealedEncoding: row["sealedEncoding"])
+                var change = FaceChange(seq: row["seq"], faceID: row["faceID"], personID: row["personID"],
+                                        operation: FaceOperation(rawValue: row["op"]) ?? .delete)
+                if let sealed: Data = row["sealedEncoding"], let model = RecognitionModel(rawValue: row["modelID"] ?? "") {
+                    change.embeddings = [SealedEmbedding(model: model, sealed: sealed,
+                                                         recordID: Self.embeddingRecordID(faceID: change.faceID, model: model, onRow: true))]
+                }
+                return change
             }
+            let upserted = Array(Set(changes.filter { !$0.embeddings.isEmpty }.map(\.faceID)))
+            guard !upserted.isEmpty else { return changes }
+            var extra: [Int64: [SealedEmbedding]] = [:]
+            for chunk in stride(from: 0, to: upserted.count, by: 500).map({ Array(upserted[$0..<min($0 + 500, upserted.count)]) }) {
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT faceID, modelID, sealedEmbedding FROM faceEmbeddings WHERE faceID IN (\(placeholders))",
+                                            arguments: StatementArguments(chunk)) {
+                    let faceID: Int64 = row["faceID"]
+                    guard let model = RecognitionModel(rawValue: row["modelID"]) else { continue }
+                    extra[faceID, default: []].append(SealedEmbedding(
+                        model: model, sealed: row["sealedEmbedding"], recordID: Self.embeddingRecordID(faceID: faceID, model: model, onRow: false)))
+                }
+            }
+            for i in changes.indices where !changes[i].embeddings.isEmpty {
+                changes[i].embeddings += extra[changes[i].faceID] ?? []
+            }
+            return changes
         }
     }
 
@@ -250,6 +385,14 @@ enum FaceEncoding {
         guard values.count == dimension else { throw .invalidField(field, "expected exactly \(dimension) numbers, got \(values.count)") }
         guard values.allSatisfy({ $0.isFinite && abs($0) < 1e6 }) else { throw .invalidField(field, "every number must be finite") }
         return values.map { Float($0) }
+    }
+
+    /// 400 `invalid_field` unless a unit vector (within 1e-3): SFace embeddings are L2-normalised, and its distances and
+    /// thresholds assume it.
+    static func validateUnit(_ values: [Float], field: String) throws(APIError) -> [Float] {
+        let norm = values.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+        guard abs(norm - 1) <= 1e-3 else { throw .invalidField(field, "an sface-2021dec embedding is L2-normalised (length 1), got \(norm)") }
+        return values
     }
 
     /// float32 little-endian (photo enrollments and imports: what the index holds).

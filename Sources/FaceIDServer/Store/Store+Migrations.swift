@@ -202,6 +202,21 @@ extension Store {
                 t.column("establishedAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v7-embeddings") { db in
+            // A face's embeddings besides the one on its row (`faces.sealedEncoding` under `faces.modelID`): a photo
+            // enrollment computes every model's, a model switch adds the new model's from the stored photo. Sealed under
+            // the record id `face:<id>/<model>`; gone with the face.
+            try db.create(table: "faceEmbeddings") { t in
+                t.column("faceID", .integer).notNull().references("faces", onDelete: .cascade)
+                t.column("companyID", .integer).notNull()
+                t.column("modelID", .text).notNull()
+                t.column("sealedEmbedding", .blob).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.primaryKey(["faceID", "modelID"])
+            }
+            try db.create(index: "faceEmbeddings_company_model", on: "faceEmbeddings", columns: ["companyID", "modelID"])
+            try db.create(index: "faces_company_model", on: "faces", columns: ["companyID", "modelID"])
+        }
         return migrator
     }
 }

@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Switching a company's recognition model: the stored enrollment photos (`store_images`) of every face without an
+/// embedding of the new model are run through it in the background, the embedding stored with a feed row, and the
+/// index follows. `GET /models/status` reports the progress; faces without a stored photo are listed there as the
+/// persons who must re-enroll (until then a photo search still finds them with their own model).
+///
+/// One job per company. A job stops when the company's model changes again (a new job starts for the new model) and at
+/// shutdown; `resumeAll` at start finishes what a restart interrupted.
+final class ModelMigration: Sendable {
+    /// What a company's last job did.
+    struct Progress: Sendable {
+        var model: RecognitionModel
+        var running: Bool
+        /// Faces that received the model's embedding.
+        var embedded = 0
+        /// Faces without a stored photo: their persons must re-enroll.
+        var withoutPhoto = 0
+        /// Faces whose stored photo shows no face to the model's detector.
+        var noFace = 0
+        var startedAt = Date()
+        var finishedAt: Date?
+    }
+
+    private struct Job {
+        var progress: Progress
+        var task: Task<Void, Never>?
+    }
+
+    private let jobs = Mutex<[Int64: Job]>([:])
+    private let logger: Logger
+    static let batchSize = 100
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    func progress(companyID: Int64) -> Progress? {
+        jobs.withLock { $0[companyID]?.progress }
+    }
+
+    /// Starts (or restarts) the company's job for `model`. Nothing is started when the company keeps no photos.
+    func start(companyID: Int64, model: RecognitionModel, services: AppServices) {
+        jobs.withLock { jobs in
+            jobs[companyID]?.task?.cancel()
+            var job = Job(progress: Progress(model: model, running: true))
+            job.task = Task { [self] in
+                await run(companyID: companyID, model: model, services: services)
+            }
+            jobs[companyID] = job
+        }
+    }
+
+    /// Waits for the company's job (tests).
+    func wait(companyID: Int64) async {
+        await jobs.withLock { $0[companyID]?.task }?.value
+    }
+
+    /// Stops every job (at shutdown, before the store closes).
+    func shutdown() async {
+        let tasks = jobs.withLock { jobs in jobs.values.compactMap(\.task) }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+
+    /// At start: a job for every company whose stored photos lack its model's embedding.
+    func resumeAll(services: AppServices) async throws {
+        for (companyID, settings) in try await services.store.companySettings(fallback: services.defaultSettings)
+        where settings.storeImages {
+            if try await !services.store.facesLacking(settings.model, companyID: companyID, afterID: 0, limit: 1).isEmpty {
+                start(companyID: companyID, model: settings.model, services: services)
+            }
+        }
+    }
+
+    /// The largest face's embedding; nil when the photo shows no face to the model (or no longer decodes).
+    /// - Throws: the engine's 5xx (models missing): the job stops and resumes at the next start.
+    private static func embedding(_ image: Data, model: RecognitionModel, faces: FaceEngineProvider) async throws -> [Float]? {
+        let analysis: PhotoAnalysis
+        do {
+            analysis = try await faces.analyze(image, model: model)
+        } catch {
+            if error.status.code >= 500 { throw error }
+            return nil
+        }
+        return analysis.largestFace?.embeddings[model]
+    }
+
+    private func update(_ companyID: Int64, _ change: (inout Progress) -> Void) {
+        jobs.withLock { jobs in
+            if var job = jobs[companyID] {
+                change(&job.progress)
+                jobs[companyID] = job
+            }
+        }
+    }
+
+    private func run(companyID: Int64, model: RecognitionModel, services: AppServices) async {
+        var afterID: Int64 = 0
+        do {
+            while !Task.isCancelled {
+                guard let wrappedKey = try await services.store.wrappedKey(companyID: companyID),
+                      let company = try await services.store.companySettings(companyID: companyID, fallback: services.defaultSettings),
+                      company.model == model else { break }
+                let sealer = try services.keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
+                let batch = try await services.store.facesLacking(model, companyID: companyID, afterID: afterID, limit: Self.batchSize)
+                guard let last = batch.last else { break }
+                for face in batch {
+                    try Task.checkCancellation()
+                    guard let image = try services.index.images.read(companyID: companyID, faceID: face.faceID, sealer: sealer) else {
+                        update(companyID) { $0.withoutPhoto += 1 }
+                        continue
+                    }
+                    // The photo was enrolled with one face chosen (the only one, or the largest): the largest again.
+                    guard let vector = try await Self.embedding(image, model: model, faces: services.faces) else {
+                        update(companyID) { $0.noFace += 1 }
+                        continue
+                    }
+                    if try await services.store.addEmbedding(faceID: face.faceID, companyID: companyID, model: model, vector: vector,
+                                                             keyRing: services.keyRing) {
+                        update(companyID) { $0.embedded += 1 }
+                    }
+                }
+                try await services.index.catchUp(companyID)
+                afterID = last.faceID
+            }
+        } catch is CancellationError {
+        } catch {
+            logger.error("re-embedding the stored photos stopped; it resumes at the next start", metadata: [
+                "company": .stringConvertible(companyID), "model": .string(model.rawValue), "reason": .string(String(describing: error)),
+            ])
+        }
+        update(companyID) { progress in
+            progress.running = false
+            progress.finishedAt = Date()
+        }
+        guard let progress = self.progress(companyID: companyID) else { return }
+        var metadata: Logger.Metadata = ["company": .stringConvertible(companyID), "model": .string(model.rawValue)]
+        metadata["embedded"] = .stringConvertible(progress.embedded)
+        metadata["withoutPhoto"] = .stringConvertible(progress.withoutPhoto)
+        metadata["noFace"] = .stringConvertible(progress.noFace)
+        logger.notice("re-embedding the stored photos finished", metadata: metadata)
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import FaceIDServer
+
+/// Two recognition models side by side: SFace companies still find kiosk-only employees (dlib), a model switch
+/// re-embeds the stored photos, and no embedding of either model lies on disk in the clear.
+@Suite("Recognition models", .enabled(if: PhotoFixtures.present, "needs libdlib19.1's example photos and models/ (make setup)"))
+struct ModelTests {
+    static let johns = RecognitionTests.johns
+
+    static func status(_ client: Client, _ caller: Caller) async throws -> [String: Any] {
+        let reply = try await client.call(.get, "/models/status", as: caller)
+        #expect(reply.status == .ok, "\(reply.text)")
+        return reply.json
+    }
+
+    static func count(_ status: [String: Any], _ model: RecognitionModel) -> (with: Int?, without: Int?) {
+        let row = (status["models"] as? [[String: Any]])?.first { $0["model"] as? String == model.rawValue }
+        return (row?["faces_with_embedding"] as? Int, row?["faces_without_embedding"] as? Int)
+    }
+
+    /// Kiosks upload dlib encodings only; a photo search in an SFace company must still find those employees — with
+    /// dlib, at dlib's preset, and saying so in the candidate.
+    @Test func kioskOnlyEmployeesAreFoundByPhotoSearchInAnSFaceCompany() async throws {
+        let server = try TestServer()
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            #expect(try await client.call(.get, "/settings", as: owner.caller).object("settings")["recognition_model"] as? String
+                == "sface-2021dec")
+            // Two johns enrolled by photo (both models), two registered by a kiosk (dlib only, as face_recognition computes).
+            for (name, photos) in Self.johns.prefix(2) {
+                #expect(try await RecognitionTests.enroll(client, owner.caller, photos[0], ["full_name": name]).status == .created)
+            }
+            let kiosk = try await KioskSyncTests.kiosk(client, owner, "Front desk")
+            let engine = try server.services.faces.engine()
+            for (index, (name, photos)) in Self.johns.dropFirst(2).prefix(2).enumerated() {
+                let employee = try await KioskSyncTests.employee(client, owner, name, "T-\(index)")
+                let analysis = try await engine.analyze(imageData: FileManager.default.contents(atPath: photos[0])!)
+                let encoding = try #require(analysis.faces.first?.descriptor).map(Double.init)
+                let uploaded = try await KioskSyncTests.upload(client, kiosk, employee, ["face_encoding": KioskSyncTests.encodingText(encoding)])
+                #expect(uploaded.status == .ok, "\(uploaded.text)")
+            }
+            let status = try await Self.status(client, owner.caller)
+            #expect(Self.count(status, .sface) == (2, 2))
+            #expect(Self.count(status, .dlib) == (4, 0))
+            #expect((status["must_reenroll"] as? [String: Any])?["count"] as? Int == 2)
+
+            for (index, (name, photos)) in Self.johns.prefix(4).enumerated() {
+                let expected = index < 2 ? RecognitionModel.sface : .dlib
+                for photo in photos.dropFirst().prefix(4) {
+                    let reply = try await RecognitionTests.search(client, owner.caller, photo)
+                    #expect(reply["decision"] as? String == "match", "\(photo): \(reply.text.prefix(400))")
+                    #expect(RecognitionTests.best(reply).name == name, "\(photo)")
+                    let best = ((reply["faces"] as? [[String: Any]])?.first?["candidates"] as? [[String: Any]])?.first
+                    #expect(best?["model"] as? String == expected.rawValue, "\(photo)")
+                }
+            }
+            // A john nobody enrolled is unknown under both models.
+            for photo in Self.johns[4].1.prefix(4) {
+                let reply = try await RecognitionTests.search(client, owner.caller, photo)
+                #expect(reply["decision"] as? String == "unknown", "\(photo): \(reply.text.prefix(400))")
+            }
+            // 1:1 against a kiosk-only employee uses their model.
+            let kioskPerson = try await Self.personID(server, owner, Self.johns[2].0)
+            let verify = try await client.call(.post, "/face/verify", as: owner.caller, json: JSON([
+                "person_id": kioskPerson, "image": RecognitionTests.image(Self.johns[2].1[1]),
+            ]))
+            #expect(verify["decision"] as? String == "match", "\(verify.text)")
+            #expect(verify["model"] as? String == "dlib-resnet-v1")
+        }
+    }
+
+    static func personID(_ server: TestServer, _ tenant: Tenant, _ name: String) async throws -> Int64 {
+        try await server.services.store.pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT id FROM persons WHERE companyID = ? AND fullName = ?", arguments: [tenant.companyID, name])
+        } ?? -1
+    }
+
+    /// A company whose faces predate SFace (dlib only — here made so by removing the SFace rows, as the store looked
+    /// before this version) switches to SFace: the stored photos are re-embedded in the background; faces without a photo
+    /// are listed for re-enrollment.
+    @Test func switchingModelsReembedsTheStoredPhotos() async throws {
+        let server = try TestServer()
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            try await RecognitionTests.use(.dlib, client, owner.caller)
+            #expect(try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["store_images": true])).status == .ok)
+            for (name, photos) in Self.johns.prefix(5) {
+                #expect(try await RecognitionTests.enroll(client, owner.caller, photos[0], ["full_name": name]).status == .created)
+            }
+            // The last one's photo is not kept (enrolled before store_images was turned on, say).
+            let lastName = Self.johns[4].0
+            let lastFace = try #require(try await server.services.store.faces(
+                personID: try await Self.personID(server, owner, lastName), companyID: owner.companyID)?.first?.id)
+            server.services.index.images.remove(companyID: owner.companyID, faceID: lastFace)
+            // As before SFace: no SFace embedding anywhere (and the feed tells the index).
+            try await server.services.store.pool.write { db in
+                try db.execute(sql: "DELETE FROM faceEmbeddings WHERE companyID = ?", arguments: [owner.companyID])
+                for face in try FaceRecord.filter(Column("companyID") == owner.companyID).fetchAll(db) {
+                    try Store.appendChange(.upsert, face: face, db: db, now: Date())
+                }
+            }
+            try await server.services.index.catchUp(owner.companyID)
+            let before = try await Self.status(client, owner.caller)
+            #expect(Self.count(before, .sface) == (0, 5))
+
+            let switched = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["recognition_model": "sface-2021dec"]))
+            #expect(switched.object("settings")["match_threshold"] as? Double == 1.02)
+            await server.services.migration.wait(companyID: owner.companyID)
+            let after = try await Self.status(client, owner.caller)
+            #expect(Self.count(after, .sface) == (4, 1), "\(after)")
+            let migration = try #require(after["migration"] as? [String: Any])
+            #expect(migration["state"] as? String == "finished")
+            #expect(migration["embedded"] as? Int == 4)
+            #expect(migration["without_photo"] as? Int == 1)
+            let reenroll = try #require(after["must_reenroll"] as? [String: Any])
+            #expect(reenroll["count"] as? Int == 1)
+            #expect((reenroll["persons"] as? [[String: Any]])?.first?["full_name"] as? String == lastName)
+            // Every re-embedded face is found with SFace; the one without a photo still with dlib.
+            for (index, (name, photos)) in Self.johns.prefix(5).enumerated() {
+                let reply = try await RecognitionTests.search(client, owner.caller, photos[1])
+                #expect(RecognitionTests.best(reply).name == name, "\(reply.text.prefix(300))")
+                let best = ((reply["faces"] as? [[String: Any]])?.first?["candidates"] as? [[String: Any]])?.first
+                #expect(best?["model"] as? String == (index < 4 ? "sface-2021dec" : "dlib-resnet-v1"))
+            }
+        }
+    }
+
+    /// Every file under the data folder, searched for each stored embedding's float32 bytes (and the kiosk's float64).
+    @Test func noEmbeddingOfEitherModelLiesOnDiskInTheClear() async throws {
+        let server = try TestServer()
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            #expect(try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["store_images": true])).status == .ok)
+            let (name, photos) = Self.johns[0]
+            let image = FileManager.default.contents(atPath: photos[0])!
+            let enrolled = try await RecognitionTests.enroll(client, owner.caller, photos[0], ["full_name": name])
+            #expect(enrolled.status == .created)
+            let faceID = try #require((enrolled["face_id"] as? NSNumber)?.uint64Value)
+            let analysis = try await server.services.faces.analyze(image, model: .sface, also: [.dlib])
+            let face = try #require(analysis.faces.first)
+            let sface = try #require(face.embeddings[.sface]), dlib = try #require(face.embeddings[.dlib])
+            try await server.services.index.catchUp(owner.companyID)
+            // The index holds both (so the search really used them); the bytes are nowhere in the clear.
+            #expect(try server.services.index.collection(owner.companyID, .all(.sface)).vector(for: faceID) == sface)
+            #expect(try server.services.index.collection(owner.companyID, .all(.dlib)).vector(for: faceID) == dlib)
+            let needles = [sface, dlib].map { vector in Data(FaceEncoding.bytes(vector).prefix(32)) }
+            var files = 0
+            for case let path as String in FileManager.default.enumerator(atPath: server.directory.path)! {
+                let full = server.directory.path + "/" + path
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue,
+                      let data = FileManager.default.contents(atPath: full) else { continue }
+                files += 1
+                for needle in needles { #expect(data.range(of: needle) == nil, "an embedding in the clear in \(path)") }
+            }
+            #expect(files >= 4)
+        }
+    }
+}
