@@ -240,8 +240,8 @@ struct IndexRecoveryProcessTests {
 }
 
 /// 200 flipped bytes that make LMDB itself fault when it walks the file of a 120-face folder (found by a search over
-/// seeds with `faceid-server --check-index`: about one seed in four dies with SIGSEGV or SIGBUS inside liblmdb). The
-/// seeds depend on the file's layout: when the index's collections change, search again. In-process no error handling survives them; the server reads the index in a child process first.
+/// seeds with `faceid-server --check-index`: one seed in five or so dies with SIGSEGV — or SIGBUS, SIGABRT — inside
+/// liblmdb). The seeds depend on the file's layout: when the index's collections change, search again. In-process no error handling survives them; the server reads the index in a child process first.
 struct FaultingFlips: Sendable, CustomTestStringConvertible {
     let seed: UInt64
     let from: Int
@@ -249,8 +249,8 @@ struct FaultingFlips: Sendable, CustomTestStringConvertible {
     var testDescription: String { "seed \(seed) from \(from) (\(signal) when found)" }
 
     static let all = [
-        FaultingFlips(seed: 3, from: 0, signal: "SIGSEGV"), FaultingFlips(seed: 20, from: 0, signal: "SIGBUS"),
-        FaultingFlips(seed: 1, from: 8192, signal: "SIGSEGV"), FaultingFlips(seed: 5, from: 8192, signal: "SIGBUS"),
+        FaultingFlips(seed: 9, from: 0, signal: "SIGSEGV"), FaultingFlips(seed: 11, from: 0, signal: "SIGSEGV"),
+        FaultingFlips(seed: 1, from: 8192, signal: "SIGSEGV"), FaultingFlips(seed: 10, from: 8192, signal: "SIGSEGV"),
     ]
 
     func apply(to file: String) throws {

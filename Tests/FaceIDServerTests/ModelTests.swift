@@ -128,6 +128,48 @@ struct ModelTests {
         }
     }
 
+    /// The other way round: faces imported with SFace alone are found by a dlib company's photo search, with SFace; an
+    /// SFace import must be a unit vector.
+    @Test func sfaceOnlyImportsAreFoundInADlibCompany() async throws {
+        let server = try TestServer()
+        try await server.run { client in
+            let owner = try await client.register("Acme")
+            try await RecognitionTests.use(.dlib, client, owner.caller)
+            for (name, photos) in Self.johns.prefix(2) {
+                #expect(try await RecognitionTests.enroll(client, owner.caller, photos[0], ["full_name": name]).status == .created)
+            }
+            let (name, photos) = Self.johns[2]
+            let analysis = try await server.services.faces.analyze(FileManager.default.contents(atPath: photos[0])!, model: .sface)
+            let embedding = try #require(analysis.largestFace?.embeddings[.sface]).map(Double.init)
+            let bad = try await client.call(.post, "/faces/import", as: owner.caller, json: FacesTests.importBody([
+                ["external_id": "j3", "full_name": name, "model": "sface-2021dec", "encoding": embedding.map { $0 * 2 }],
+            ]))
+            expectError(bad, .badRequest, "invalid_field")
+            #expect(bad.text.contains("[0].encoding"))
+            expectError(try await client.call(.post, "/faces/import", as: owner.caller, json: FacesTests.importBody([
+                ["external_id": "j3", "full_name": name, "model": "arcface", "encoding": embedding],
+            ])), .badRequest, "invalid_field")
+            let imported = try await client.call(.post, "/faces/import", as: owner.caller, json: FacesTests.importBody([
+                ["external_id": "j3", "full_name": name, "model": "sface-2021dec", "encoding": embedding],
+            ]))
+            #expect(imported.status == .created, "\(imported.text)")
+            let faceID = try #require((imported["face_ids"] as? [NSNumber])?.first?.int64Value)
+            #expect(try await client.call(.get, "/faces/\(faceID)", as: owner.caller).object("face")["model_id"] as? String == "sface-2021dec")
+            for photo in photos.dropFirst().prefix(3) {
+                let reply = try await RecognitionTests.search(client, owner.caller, photo)
+                #expect(reply["decision"] as? String == "match", "\(photo): \(reply.text.prefix(400))")
+                #expect(RecognitionTests.best(reply).name == name)
+                let best = ((reply["faces"] as? [[String: Any]])?.first?["candidates"] as? [[String: Any]])?.first
+                #expect(best?["model"] as? String == "sface-2021dec")
+            }
+            // The enrolled johns are still found with dlib, the company's model.
+            let reply = try await RecognitionTests.search(client, owner.caller, Self.johns[0].1[1])
+            #expect(RecognitionTests.best(reply).name == Self.johns[0].0)
+            let best = ((reply["faces"] as? [[String: Any]])?.first?["candidates"] as? [[String: Any]])?.first
+            #expect(best?["model"] as? String == "dlib-resnet-v1")
+        }
+    }
+
     /// Every file under the data folder, searched for each stored embedding's float32 bytes (and the kiosk's float64).
     @Test func noEmbeddingOfEitherModelLiesOnDiskInTheClear() async throws {
         let server = try TestServer()

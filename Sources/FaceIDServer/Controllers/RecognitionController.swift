@@ -46,11 +46,18 @@ struct RecognitionController {
         // setting for its model, the default of each other model for the faces only that model finds).
         try await services.index.catchUp(principal.companyID)
         var nearest: [SearchResult] = []
+        let recognizer = Recognizer(services: services)
         for other in RecognitionModel.allCases {
-            let space: IndexSpace = other == model ? .all(other) : .only(other)
             guard let vector = face.embeddings[other] else { continue }
-            let limit: Double = other == model ? settings.duplicateDistance : other.defaultDuplicateDistance
-            let found: [SearchResult] = try services.index.search(principal.companyID, space, encoding: vector, k: 5)
+            let found: [SearchResult]
+            let limit: Double
+            if other == model {
+                found = try services.index.search(principal.companyID, .all(other), encoding: vector, k: 5)
+                limit = settings.duplicateDistance
+            } else {
+                found = try await recognizer.searchOnly(other, companyID: principal.companyID, vector: vector, k: 5, allow: nil)
+                limit = other.defaultDuplicateDistance
+            }
             for hit in found where Double(hit.distance) <= limit { nearest.append(hit) }
         }
         if !nearest.isEmpty {
@@ -183,17 +190,17 @@ struct RecognitionController {
     }
 
     /// The face to enroll, or 422 with the quality gate's reason.
-    /// The photo's subject is its largest face. Another face makes the photo ambiguous (`multiple_faces`) only when it is
-    /// whole and nearly as large (shorter side at least 3/4 of the subject's): a bystander behind or at the frame's
-    /// edge — which YuNet finds in many LFW photos (Tony_Blair_0001: a 60-px face beside the 92-px subject) and HOG
-    /// mostly misses — does not.
+    /// The photo's subject is its largest face. Another face makes the photo ambiguous (`multiple_faces`) when it is at
+    /// least two thirds of the subject's size (shorter sides) and lies wholly inside the frame, not touching its edge: a
+    /// bystander further back, or one the frame cuts — which YuNet finds in many LFW photos (Tony_Blair_0001: a 60-px
+    /// face at the left edge beside the 92-px subject) and HOG mostly misses — does not.
     static func select(_ analysis: PhotoAnalysis, largest: Bool) throws(APIError) -> PhotoFace {
         guard let face = analysis.largestFace else {
             throw APIError(.unprocessableContent, code: "no_face", "No face was found in the photo")
         }
         let side = min(face.box.width, face.box.height)
         let subjects = analysis.faces.filter { other in
-            4 * min(other.box.width, other.box.height) >= 3 * side && !other.quality.reasons.contains(.faceCutOff)
+            3 * min(other.box.width, other.box.height) >= 2 * side && other.quality.borderMargin > 0
         }.count
         if subjects > 1 && !largest {
             throw APIError(.unprocessableContent, code: "multiple_faces", "The photo shows \(subjects) faces",

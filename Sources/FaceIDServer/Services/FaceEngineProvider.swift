@@ -208,8 +208,10 @@ struct PhotoFace: Sendable {
         if size < 40 { reasons.append(.faceTooSmall) }
         let raw = Double(max(1, right - left)) * Double(max(1, bottom - top))
         if Double(max(0, box.width) * max(0, box.height)) < 0.9 * raw { reasons.append(.faceCutOff) }
-        quality = FaceQuality(size: size, detectorScore: Double(face.score),
-                              borderMargin: min(left, top, width - 1 - right, height - 1 - bottom), facesInImage: count, reasons: reasons)
+        // The margin from YuNet's unrounded box, rounded outwards: a box reaching into the edge pixel touches the edge.
+        let margin = min(Int(face.x.rounded(.down)), Int(face.y.rounded(.down)), width - 1 - Int((face.x + face.width).rounded(.up)),
+                         height - 1 - Int((face.y + face.height).rounded(.up)))
+        quality = FaceQuality(size: size, detectorScore: Double(face.score), borderMargin: margin, facesInImage: count, reasons: reasons)
         embeddings = face.embedding.isEmpty ? [:] : [.sface: face.embedding]
     }
 }

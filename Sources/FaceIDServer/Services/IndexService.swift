@@ -8,8 +8,8 @@ import VectorIndex
 /// (`<data>/index`), fed from the store's change feed.
 ///
 /// Each company has one collection per `IndexSpace`: every face with a dlib embedding, every face with an SFace one, and
-/// for each model the faces that have *only* that model's embedding — what a photo search under the other model must
-/// still find (kiosk-only employees in an SFace company), searched with their own model.
+/// the faces that have *only* a dlib embedding — what a photo search in an SFace company must still find (kiosk-only
+/// employees), searched with dlib.
 ///
 /// `catchUp` applies the company's feed after the collection's watermark, in order, each batch with
 /// its last sequence number as the new watermark (one LMDB transaction). A crash between a store commit
@@ -377,12 +377,10 @@ enum IndexSpace: Hashable, Sendable, CaseIterable {
     /// The faces whose only embedding is the model's (no other model can find them).
     case only(RecognitionModel)
 
-    static var allCases: [IndexSpace] {
-        var spaces: [IndexSpace] = []
-        for model in RecognitionModel.allCases { spaces.append(.all(model)) }
-        for model in RecognitionModel.allCases { spaces.append(.only(model)) }
-        return spaces
-    }
+    /// Only dlib has an `only` collection. Faces with SFace alone are rare outside SFace companies (an import that names
+    /// the model), where they are most faces: a copy of them all would double a million-face import for a search that
+    /// never runs. A dlib company finds them in `all(sface)`, keeping the hits whose face has no dlib embedding.
+    static var allCases: [IndexSpace] { [.all(.dlib), .all(.sface), .only(.dlib)] }
 
     var model: RecognitionModel {
         switch self {

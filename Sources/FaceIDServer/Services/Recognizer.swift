@@ -38,13 +38,29 @@ struct Recognizer {
         return rules
     }
 
-    /// Whether the company has faces its model cannot find, so a probe needs the other model's embedding too.
-    func needsFallback(companyID: Int64, model: RecognitionModel) throws -> [RecognitionModel] {
+    /// The other models of faces the company's model cannot find, so a probe needs their embeddings too.
+    func needsFallback(companyID: Int64, model: RecognitionModel) async throws -> [RecognitionModel] {
         var needed: [RecognitionModel] = []
         for other in RecognitionModel.allCases where other != model {
-            if try services.index.collection(companyID, .only(other)).count > 0 { needed.append(other) }
+            var present = false
+            if other == .dlib {
+                present = try services.index.collection(companyID, .only(.dlib)).count > 0
+            } else {
+                present = try await services.store.hasFaces(onlyOf: other, companyID: companyID)
+            }
+            if present { needed.append(other) }
         }
         return needed
+    }
+
+    /// The nearest faces that only `model` can find (they have no embedding of another model): dlib's own collection,
+    /// or for SFace its whole collection with the faces that also have dlib left out.
+    func searchOnly(_ model: RecognitionModel, companyID: Int64, vector: [Float], k: Int,
+                    allow: (@Sendable (UInt64) -> Bool)?) async throws -> [SearchResult] {
+        if model == .dlib { return try services.index.search(companyID, .only(.dlib), encoding: vector, k: k, allow: allow) }
+        let hits = try services.index.search(companyID, .all(model), encoding: vector, k: k, allow: allow)
+        let models = try await services.store.rowModels(ofFaces: hits.map { Int64($0.id) }, companyID: companyID)
+        return hits.filter { models[Int64($0.id)] == model.rawValue }
     }
 
     /// Analyses the photo under `model`, with the embeddings a fallback search needs (the index caught up first).
@@ -52,7 +68,7 @@ struct Recognizer {
         var analysis = try await services.faces.analyze(image, model: model)
         guard !analysis.faces.isEmpty else { return (analysis, []) }
         try await services.index.catchUp(companyID)
-        let fallbacks = try needsFallback(companyID: companyID, model: model)
+        let fallbacks = try await needsFallback(companyID: companyID, model: model)
         for other in fallbacks {
             switch other {
             case .dlib: try await services.faces.addDlib(to: &analysis, image: image)
@@ -69,12 +85,14 @@ struct Recognizer {
         var hits: [(SearchResult, RecognitionModel)] = []
         // More neighbours than persons asked for: several may be faces of one person.
         let k = min(topK * 4, 400)
-        var spaces: [IndexSpace] = [.all(model)]
-        spaces += fallbacks.map { IndexSpace.only($0) }
-        for space in spaces {
-            guard let vector = probe.embeddings[space.model] else { continue }
-            let found: [SearchResult] = try services.index.search(companyID, space, encoding: vector, k: k, allow: allow)
-            for hit in found { hits.append((hit, space.model)) }
+        if let vector = probe.embeddings[model] {
+            let found: [SearchResult] = try services.index.search(companyID, .all(model), encoding: vector, k: k, allow: allow)
+            for hit in found { hits.append((hit, model)) }
+        }
+        for other in fallbacks {
+            guard let vector = probe.embeddings[other] else { continue }
+            let found = try await searchOnly(other, companyID: companyID, vector: vector, k: k, allow: allow)
+            for hit in found { hits.append((hit, other)) }
         }
         let faceIDs: [Int64] = hits.map { (hit: SearchResult, _: RecognitionModel) -> Int64 in Int64(hit.id) }
         let owners = try await services.store.persons(ofFaces: faceIDs, companyID: companyID)

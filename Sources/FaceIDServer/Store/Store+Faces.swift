@@ -202,6 +202,29 @@ extension Store {
         }
     }
 
+    /// Whether the company has faces whose only embedding is `model`'s (its row's model: dlib goes on the row whenever a
+    /// face has it).
+    func hasFaces(onlyOf model: RecognitionModel, companyID: Int64) async throws -> Bool {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT 1 FROM faces WHERE companyID = ? AND modelID = ? LIMIT 1",
+                             arguments: [companyID, model.rawValue]) != nil
+        }
+    }
+
+    /// The model on each face's row (the face's main embedding).
+    func rowModels(ofFaces faceIDs: [Int64], companyID: Int64) async throws -> [Int64: String] {
+        guard !faceIDs.isEmpty else { return [:] }
+        return try await pool.read { db in
+            let placeholders = Array(repeating: "?", count: faceIDs.count).joined(separator: ",")
+            var models: [Int64: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, modelID FROM faces WHERE companyID = ? AND id IN (\(placeholders))",
+                                        arguments: StatementArguments([companyID] + faceIDs)) {
+                models[row["id"]] = row["modelID"]
+            }
+            return models
+        }
+    }
+
     /// Every company's settings.
     func companySettings(fallback: CompanySettings) async throws -> [(Int64, CompanySettings)] {
         try await pool.read { db in
