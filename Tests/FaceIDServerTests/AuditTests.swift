@@ -7,6 +7,28 @@ import Testing
 
 @Suite("Audit log and encryption at rest")
 struct AuditTests {
+    /// Every append reads the company's newest hash; the pages of the audit and access logs are the newest events. Each
+    /// must seek, not sort the company's whole history (a million-person import appends a million events).
+    @Test func theNewestEventsAreFoundWithoutSortingTheHistory() async throws {
+        let server = try TestServer()
+        try await server.run { _ in
+            let plans = try await server.services.store.pool.read { db in
+                try [AuditLog.previousHashSQL.replacingOccurrences(of: "?", with: "1"),
+                     "SELECT * FROM auditEvents WHERE companyID = 1 ORDER BY id DESC LIMIT 50",
+                     "SELECT * FROM auditEvents WHERE companyID = 1 AND action = 'face.create' AND id < 900 ORDER BY id DESC LIMIT 50",
+                     "SELECT * FROM accessLog WHERE companyID = 1 ORDER BY id DESC LIMIT 50"]
+                    .map { try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + $0).map { $0["detail"] as String }.joined(separator: "; ") }
+            }
+            for plan in plans { #expect(!plan.contains("TEMP B-TREE"), "\(plan)") }
+            // The signed head follows every append: the company's newest id and the events after the head.
+            let head = try await server.services.store.pool.read { db in
+                try ["SELECT MAX(id) FROM auditEvents WHERE companyID = 1", "SELECT COUNT(*) FROM auditEvents WHERE companyID = 1 AND id > 5"]
+                    .map { try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + $0).map { $0["detail"] as String }.joined(separator: "; ") }
+            }
+            for plan in head { #expect(plan.contains("auditEvents_company_id"), "\(plan)") }
+        }
+    }
+
     @Test func everyChangeIsAuditedWithActorAndOrigin() async throws {
         try await TestServer().run { client in
             let owner = try await client.register("Acme", from: "203.0.113.9")

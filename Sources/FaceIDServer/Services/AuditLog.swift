@@ -28,10 +28,11 @@ enum AuditLog {
     static let genesis = Data(repeating: 0, count: 32)
 
     /// Appends `event` for `companyID` in the current transaction.
+    /// The company's newest hash: a seek on `auditEvents_company_id`, whatever the chain's length.
+    static let previousHashSQL = "SELECT hash FROM auditEvents WHERE companyID = ? ORDER BY id DESC LIMIT 1"
+
     static func append(_ event: AuditEvent, companyID: Int64, db: Database, now: Date = Date()) throws {
-        let previous = try Data.fetchOne(
-            db, sql: "SELECT hash FROM auditEvents WHERE companyID = ? ORDER BY id DESC LIMIT 1", arguments: [companyID]
-        ) ?? genesis
+        let previous = try Data.fetchOne(db, sql: previousHashSQL, arguments: [companyID]) ?? genesis
         let detail = String(data: try JSONSerialization.data(withJSONObject: event.detail, options: [.sortedKeys]), encoding: .utf8)!
         var record = AuditRecord(
             id: nil, companyID: companyID, atMicros: Int64((now.timeIntervalSince1970 * 1_000_000).rounded()),

@@ -217,6 +217,13 @@ extension Store {
             try db.create(index: "faceEmbeddings_company_model", on: "faceEmbeddings", columns: ["companyID", "modelID"])
             try db.create(index: "faces_company_model", on: "faces", columns: ["companyID", "modelID"])
         }
+        migrator.registerMigration("v8-company-id-order") { db in
+            // "The company's newest event": the audit chain's previous hash on every append, the audit and access-log pages.
+            // (companyID) keeps rowid order within a company, so these seek instead of sorting every event the company has
+            // — which made each append, and so a million-person import, cost in proportion to the chain's length.
+            try db.create(index: "auditEvents_company_id", on: "auditEvents", columns: ["companyID"])
+            try db.create(index: "accessLog_company_id", on: "accessLog", columns: ["companyID"])
+        }
         return migrator
     }
 }
