@@ -72,7 +72,7 @@ extension Store {
             for chunk in stride(from: 0, to: faceIDs.count, by: 500).map({ faceIDs[$0..<min($0 + 500, faceIDs.count)] }) {
                 let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
                 present.formUnion(try Int64.fetchAll(
-                    db, sql: "SELECT id FROM faces WHERE companyID = ? AND id IN (\(placeholders))",
+                    db, sql: "SELECT id FROM faces WHERE +companyID = ? AND id IN (\(placeholders))",
                     arguments: StatementArguments([companyID] + Array(chunk))))
             }
             return present

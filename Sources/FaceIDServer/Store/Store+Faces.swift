@@ -217,7 +217,7 @@ extension Store {
         return try await pool.read { db in
             let placeholders = Array(repeating: "?", count: faceIDs.count).joined(separator: ",")
             var models: [Int64: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, modelID FROM faces WHERE companyID = ? AND id IN (\(placeholders))",
+            for row in try Row.fetchAll(db, sql: "SELECT id, modelID FROM faces WHERE +companyID = ? AND id IN (\(placeholders))",
                                         arguments: StatementArguments([companyID] + faceIDs)) {
                 models[row["id"]] = row["modelID"]
             }
@@ -254,12 +254,14 @@ extension Store {
         }
     }
 
-    /// The person of each face id of the company (faces deleted meanwhile are absent).
+    /// The person of each face id of the company (faces deleted meanwhile are absent). Here and wherever faces are found
+    /// by id or by person, the unary `+` on `companyID` keeps SQLite from choosing `faces_company_model` instead and walking
+    /// every face of a million-face company (`PersonRecord.byIDs` has the same guard).
     func persons(ofFaces faceIDs: [Int64], companyID: Int64) async throws -> [Int64: Person] {
         guard !faceIDs.isEmpty else { return [:] }
         return try await pool.read { db in
             let placeholders = Array(repeating: "?", count: faceIDs.count).joined(separator: ",")
-            let pairs = try Row.fetchAll(db, sql: "SELECT id, personID FROM faces WHERE companyID = ? AND id IN (\(placeholders))",
+            let pairs = try Row.fetchAll(db, sql: "SELECT id, personID FROM faces WHERE +companyID = ? AND id IN (\(placeholders))",
                                          arguments: StatementArguments([companyID] + faceIDs)).map { (row: Row) -> (Int64, Int64) in
                 (row["id"], row["personID"])
             }
@@ -276,7 +278,7 @@ extension Store {
             guard let groupID = try Int64.fetchOne(db, sql: #"SELECT id FROM "groups" WHERE companyID = ? AND name = ?"#,
                                                    arguments: [companyID, name]) else { return nil }
             return Set(try Int64.fetchAll(db, sql: """
-                SELECT f.id FROM faces f JOIN personGroups pg ON pg.personID = f.personID WHERE pg.groupID = ? AND f.companyID = ?
+                SELECT f.id FROM faces f JOIN personGroups pg ON pg.personID = f.personID WHERE pg.groupID = ? AND +f.companyID = ?
                 """, arguments: [groupID, companyID]).map { UInt64($0) })
         }
     }
