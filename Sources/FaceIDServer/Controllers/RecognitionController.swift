@@ -137,7 +137,7 @@ struct RecognitionController {
         var results: [FaceResult] = []
         for probe in probes {
             let candidates = try await recognizer.candidates(probe, companyID: principal.companyID, model: settings.model,
-                                                             fallbacks: fallbacks, topK: topK, allow: allow)
+                                                             fallbacks: fallbacks, topK: topK, rules: rules, allow: allow)
             results.append(FaceResult(box: probe.box, decision: Recognizer.decide(candidates, rules: rules), candidates: candidates))
         }
         return SearchResponse(decision: results.count == 1 ? results[0].decision : nil, faces: results, model: settings.recognitionModel)
@@ -199,8 +199,8 @@ struct RecognitionController {
             throw APIError(.unprocessableContent, code: "no_face", "No face was found in the photo")
         }
         let side = min(face.box.width, face.box.height)
-        let subjects = analysis.faces.filter { other in
-            3 * min(other.box.width, other.box.height) >= 2 * side && other.quality.borderMargin > 0
+        let subjects = 1 + analysis.faces.filter { other in
+            other.box != face.box && 3 * min(other.box.width, other.box.height) >= 2 * side && other.quality.borderMargin > 0
         }.count
         if subjects > 1 && !largest {
             throw APIError(.unprocessableContent, code: "multiple_faces", "The photo shows \(subjects) faces",

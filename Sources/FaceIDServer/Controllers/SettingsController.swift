@@ -25,7 +25,7 @@ struct SettingsController {
         // Turning store_images off deletes the photos kept so far: "only while it is on" is what admins were told.
         if !settings.storeImages { services.index.images.removeAll(companyID: principal.companyID) }
         // A new model: the stored photos are re-embedded in the background (`GET /models/status`).
-        if settings.model != before.model {
+        if settings.model != before.model && settings.storeImages {
             services.migration.start(companyID: principal.companyID, model: settings.model, services: services)
         }
         return SettingsResponse(settings: settings)

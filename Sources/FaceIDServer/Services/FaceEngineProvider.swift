@@ -56,15 +56,25 @@ final class FaceEngineProvider: Sendable {
         case .dlib:
             var analysis = PhotoAnalysis(try await analyze(image))
             if also.contains(.sface), !analysis.faces.isEmpty {
-                try await addSFace(to: &analysis, image: image)
+                try await Self.unlessUnavailable { () async throws(APIError) in try await addSFace(to: &analysis, image: image) }
             }
             return analysis
         case .sface:
             var analysis = try await analyzeSFace(image)
             if also.contains(.dlib), !analysis.faces.isEmpty {
-                try await addDlib(to: &analysis, image: image)
+                try await Self.unlessUnavailable { () async throws(APIError) in try await addDlib(to: &analysis, image: image) }
             }
             return analysis
+        }
+    }
+
+    /// Runs `body`; the other model's files missing (`models_unavailable`) is not the photo's fault: the face is stored
+    /// without that embedding (a later model switch re-embeds stored photos) instead of refusing the enrollment.
+    private static func unlessUnavailable(_ body: () async throws(APIError) -> Void) async throws(APIError) {
+        do {
+            try await body()
+        } catch {
+            if error.code != "models_unavailable" { throw error }
         }
     }
 

@@ -25,11 +25,14 @@ final class ModelMigration: Sendable {
     }
 
     private struct Job {
+        /// Which start made it: a cancelled job's last updates must not land on the one that replaced it.
+        var token: UInt64
         var progress: Progress
         var task: Task<Void, Never>?
     }
 
     private let jobs = Mutex<[Int64: Job]>([:])
+    private let tokens = Atomic<UInt64>(0)
     private let logger: Logger
     static let batchSize = 100
 
@@ -43,11 +46,12 @@ final class ModelMigration: Sendable {
 
     /// Starts (or restarts) the company's job for `model`. Nothing is started when the company keeps no photos.
     func start(companyID: Int64, model: RecognitionModel, services: AppServices) {
+        let token = tokens.add(1, ordering: .relaxed).newValue
         jobs.withLock { jobs in
             jobs[companyID]?.task?.cancel()
-            var job = Job(progress: Progress(model: model, running: true))
+            var job = Job(token: token, progress: Progress(model: model, running: true))
             job.task = Task { [self] in
-                await run(companyID: companyID, model: model, services: services)
+                await run(companyID: companyID, model: model, token: token, services: services)
             }
             jobs[companyID] = job
         }
@@ -76,28 +80,29 @@ final class ModelMigration: Sendable {
     }
 
     /// The largest face's embedding; nil when the photo shows no face to the model (or no longer decodes).
-    /// - Throws: the engine's 5xx (models missing): the job stops and resumes at the next start.
+    /// - Throws: 503 `models_unavailable`: the job stops and resumes at the next start. Any other failure of one photo
+    ///   (a 4xx, or an engine fault on that photo) counts as no face.
     private static func embedding(_ image: Data, model: RecognitionModel, faces: FaceEngineProvider) async throws -> [Float]? {
         let analysis: PhotoAnalysis
         do {
             analysis = try await faces.analyze(image, model: model)
         } catch {
-            if error.status.code >= 500 { throw error }
+            if error.code == "models_unavailable" { throw error }
             return nil
         }
         return analysis.largestFace?.embeddings[model]
     }
 
-    private func update(_ companyID: Int64, _ change: (inout Progress) -> Void) {
+    private func update(_ companyID: Int64, _ token: UInt64, _ change: (inout Progress) -> Void) {
         jobs.withLock { jobs in
-            if var job = jobs[companyID] {
+            if var job = jobs[companyID], job.token == token {
                 change(&job.progress)
                 jobs[companyID] = job
             }
         }
     }
 
-    private func run(companyID: Int64, model: RecognitionModel, services: AppServices) async {
+    private func run(companyID: Int64, model: RecognitionModel, token: UInt64, services: AppServices) async {
         var afterID: Int64 = 0
         do {
             while !Task.isCancelled {
@@ -109,18 +114,27 @@ final class ModelMigration: Sendable {
                 guard let last = batch.last else { break }
                 for face in batch {
                     try Task.checkCancellation()
-                    guard let image = try services.index.images.read(companyID: companyID, faceID: face.faceID, sealer: sealer) else {
-                        update(companyID) { $0.withoutPhoto += 1 }
+                    // A photo that no longer opens is counted and skipped, not the end of the job.
+                    let stored: Data?
+                    do {
+                        stored = try services.index.images.read(companyID: companyID, faceID: face.faceID, sealer: sealer)
+                    } catch {
+                        logger.error("a stored photo does not open", metadata: ["face": .stringConvertible(face.faceID)])
+                        update(companyID, token) { $0.noFace += 1 }
+                        continue
+                    }
+                    guard let image = stored else {
+                        update(companyID, token) { $0.withoutPhoto += 1 }
                         continue
                     }
                     // The photo was enrolled with one face chosen (the only one, or the largest): the largest again.
                     guard let vector = try await Self.embedding(image, model: model, faces: services.faces) else {
-                        update(companyID) { $0.noFace += 1 }
+                        update(companyID, token) { $0.noFace += 1 }
                         continue
                     }
                     if try await services.store.addEmbedding(faceID: face.faceID, companyID: companyID, model: model, vector: vector,
                                                              keyRing: services.keyRing) {
-                        update(companyID) { $0.embedded += 1 }
+                        update(companyID, token) { $0.embedded += 1 }
                     }
                 }
                 try await services.index.catchUp(companyID)
@@ -132,11 +146,11 @@ final class ModelMigration: Sendable {
                 "company": .stringConvertible(companyID), "model": .string(model.rawValue), "reason": .string(String(describing: error)),
             ])
         }
-        update(companyID) { progress in
+        update(companyID, token) { progress in
             progress.running = false
             progress.finishedAt = Date()
         }
-        guard let progress = self.progress(companyID: companyID) else { return }
+        guard let progress = jobs.withLock({ $0[companyID] }).flatMap({ $0.token == token ? $0.progress : nil }) else { return }
         var metadata: Logger.Metadata = ["company": .stringConvertible(companyID), "model": .string(model.rawValue)]
         metadata["embedded"] = .stringConvertible(progress.embedded)
         metadata["withoutPhoto"] = .stringConvertible(progress.withoutPhoto)

@@ -78,10 +78,11 @@ struct Recognizer {
         return (analysis, fallbacks)
     }
 
-    /// The nearest persons (one candidate each, nearest face), most similar first: `model`'s collection, then each fallback
-    /// model's collection of the faces only it can find.
+    /// The nearest persons, one candidate each: `model`'s collection, then each fallback model's collection of the faces
+    /// only it can find. Those within their model's threshold come first, then by similarity; a person's candidate is
+    /// their first face in that order (an accepted face of another model beats a closer-looking rejected one).
     func candidates(_ probe: PhotoFace, companyID: Int64, model: RecognitionModel, fallbacks: [RecognitionModel], topK: Int,
-                    allow: (@Sendable (UInt64) -> Bool)?) async throws -> [Candidate] {
+                    rules: [RecognitionModel: Rule], allow: (@Sendable (UInt64) -> Bool)?) async throws -> [Candidate] {
         var hits: [(SearchResult, RecognitionModel)] = []
         // More neighbours than persons asked for: several may be faces of one person.
         let k = min(topK * 4, 400)
@@ -96,12 +97,18 @@ struct Recognizer {
         }
         let faceIDs: [Int64] = hits.map { (hit: SearchResult, _: RecognitionModel) -> Int64 in Int64(hit.id) }
         let owners = try await services.store.persons(ofFaces: faceIDs, companyID: companyID)
-        var ranked: [(hit: SearchResult, model: RecognitionModel, similarity: Double)] = []
-        for (hit, model) in hits { ranked.append((hit, model, Similarity.of(distance: Double(hit.distance), model: model))) }
-        ranked.sort { a, b in a.similarity != b.similarity ? a.similarity > b.similarity : a.hit.distance < b.hit.distance }
+        var ranked: [(hit: SearchResult, model: RecognitionModel, similarity: Double, accepted: Bool)] = []
+        for (hit, model) in hits {
+            let accepted = rules[model].map { Double(hit.distance) <= $0.threshold } ?? false
+            ranked.append((hit, model, Similarity.of(distance: Double(hit.distance), model: model), accepted))
+        }
+        ranked.sort { a, b in
+            if a.accepted != b.accepted { return a.accepted }
+            return a.similarity != b.similarity ? a.similarity > b.similarity : a.hit.distance < b.hit.distance
+        }
         var candidates: [Candidate] = []
         var seen = Set<Int64>()
-        for (hit, model, similarity) in ranked {
+        for (hit, model, similarity, _) in ranked {
             guard let person = owners[Int64(hit.id)], seen.insert(person.record.id!).inserted else { continue }
             candidates.append(Candidate(person: PersonView(person), faceId: Int64(hit.id), model: model.rawValue,
                                         distance: Self.rounded(hit.distance), similarity: (similarity * 10_000).rounded() / 10_000))

@@ -176,7 +176,7 @@ extension Store {
     func facesLacking(_ model: RecognitionModel, companyID: Int64, afterID: Int64, limit: Int) async throws -> [(faceID: Int64, personID: Int64)] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT f.id, f.personID FROM faces f WHERE f.companyID = ? AND f.id > ? AND f.modelID != ?
+                SELECT f.id, f.personID FROM faces f INDEXED BY faces_company_id WHERE f.companyID = ? AND f.id > ? AND f.modelID != ?
                 AND NOT EXISTS (SELECT 1 FROM faceEmbeddings e WHERE e.faceID = f.id AND e.modelID = ?)
                 ORDER BY f.id LIMIT ?
                 """, arguments: [companyID, afterID, model.rawValue, model.rawValue, limit]).map { ($0["id"], $0["personID"]) }

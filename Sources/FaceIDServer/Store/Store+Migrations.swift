@@ -223,6 +223,8 @@ extension Store {
             // — which made each append, and so a million-person import, cost in proportion to the chain's length.
             try db.create(index: "auditEvents_company_id", on: "auditEvents", columns: ["companyID"])
             try db.create(index: "accessLog_company_id", on: "accessLog", columns: ["companyID"])
+            // A company's faces in id order (the re-embedding job's batches) without sorting them.
+            try db.create(index: "faces_company_id", on: "faces", columns: ["companyID"])
         }
         return migrator
     }
