@@ -16,27 +16,25 @@ final class FaceEngineProvider: Sendable {
     }
 
     func engine() throws(APIError) -> FaceEngine {
-        try loaded.withLock { (engine: inout FaceEngine?) throws(APIError) -> FaceEngine in
-            if let engine { return engine }
-            do {
-                let made = try FaceEngine(modelDirectory: modelDirectory, poolSize: max(1, ProcessInfo.processInfo.activeProcessorCount))
-                engine = made
-                return made
-            } catch {
-                throw Self.unavailable(error)
-            }
-        }
+        try Self.load(loaded) { [modelDirectory] in try FaceEngine(modelDirectory: modelDirectory, poolSize: Self.poolSize) }
     }
 
     func sface() throws(APIError) -> SFaceEngine {
-        try loadedSFace.withLock { (engine: inout SFaceEngine?) throws(APIError) -> SFaceEngine in
+        try Self.load(loadedSFace) { [modelDirectory] in try SFaceEngine(modelDirectory: modelDirectory, poolSize: Self.poolSize) }
+    }
+
+    private static var poolSize: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// The engine in `slot`, made on first use; a failure is 503 `models_unavailable`, and the next call tries again.
+    private static func load<Engine: Sendable>(_ slot: borrowing Mutex<Engine?>, _ make: () throws -> Engine) throws(APIError) -> Engine {
+        try slot.withLock { (engine: inout Engine?) throws(APIError) -> Engine in
             if let engine { return engine }
             do {
-                let made = try SFaceEngine(modelDirectory: modelDirectory, poolSize: max(1, ProcessInfo.processInfo.activeProcessorCount))
+                let made = try make()
                 engine = made
                 return made
             } catch {
-                throw Self.unavailable(error)
+                throw unavailable(error)
             }
         }
     }
