@@ -17,8 +17,7 @@ struct SettingsController {
     @Sendable func update(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> SettingsResponse {
         let patch = try await request.decodeJSON(CompanySettings.Patch.self, limit: services.configuration.maxBodySize)
         let maximum = services.configuration.rateLimits.companyPerMinute
-        let before = context.companySettings ?? services.defaultSettings
-        let settings = try await services.store.updateSettings(
+        let (before, settings) = try await services.store.updateSettings(
             companyID: principal.companyID, fallback: services.defaultSettings, actor: principal.actor,
             origin: services.origin(request, context)
         ) { current in try current.applying(patch, serverMaximumPerMinute: maximum) }

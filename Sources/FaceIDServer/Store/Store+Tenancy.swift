@@ -250,8 +250,10 @@ extension Store {
 
     // MARK: Settings
 
+    /// Applies `change` to the stored settings in one transaction; returns them before and after (what the caller acts on
+    /// — a model switch — is decided from the same row the change was applied to, not from an earlier read).
     func updateSettings(companyID: Int64, fallback: CompanySettings, actor: String, origin: RequestOrigin,
-                        change: @Sendable (CompanySettings) throws -> CompanySettings) async throws -> CompanySettings {
+                        change: @Sendable (CompanySettings) throws -> CompanySettings) async throws -> (before: CompanySettings, after: CompanySettings) {
         try await pool.write { db in
             guard var company = try CompanyRecord.fetchOne(db, key: companyID) else { throw APIError.notFound("Company") }
             let before = CompanySettings.decode(company.settings, fallback: fallback)
@@ -262,7 +264,7 @@ extension Store {
                 AuditEvent(action: "settings.update", actor: actor, target: "company:\(companyID)",
                            detail: ["settings": after.encoded()], origin: origin),
                 companyID: companyID, db: db)
-            return after
+            return (before, after)
         }
     }
 
