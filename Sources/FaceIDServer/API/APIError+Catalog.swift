@@ -96,8 +96,8 @@ extension APIError {
                        detail: "deleted at \(Timestamp.format(stored))")
             : APIError(.conflict, code: "stale_registration", "A newer face registration is already stored",
                        detail: "stored registration: \(Timestamp.format(stored))")
-        error.extra = ["registered_at": Timestamp.format(stored)]
-        if deleted { error.extra["deleted_at"] = Timestamp.format(stored) }
+        error.extra = ["registered_at": .string(Timestamp.format(stored))]
+        if deleted { error.extra["deleted_at"] = .string(Timestamp.format(stored)) }
         return error
     }
     static func timekeeperIDTaken(employeeID: Int64) -> APIError {

@@ -12,8 +12,8 @@ public struct APIError: Error, Sendable, Equatable {
     public var code: String
     public var message: String
     public var detail: String?
-    /// Extra fields merged into the body (e.g. the conflicting person of a duplicate face).
-    public var extra: [String: String] = [:]
+    /// Extra fields merged into the body, as JSON values (the conflicting person of a duplicate face: its id a number).
+    public var extra: [String: JSONValue] = [:]
     /// Extra response headers (e.g. `Retry-After`).
     public var headers: HTTPFields = [:]
     /// What the server log records for a 5xx (never sent to the client).
@@ -34,11 +34,11 @@ extension APIError: HTTPResponseError {
 
     /// The JSON error body with its status and headers.
     public func makeResponse() -> Response {
-        var body: [String: String] = extra
+        var body: [String: Any] = extra.mapValues(\.foundationObject)
         body["error"] = message
         body["code"] = code
         if let detail { body["detail"] = detail }
-        // `success` is a JSON boolean, so the object is assembled by hand around the string fields.
+        // `success` comes first, so the object is assembled by hand around the other (sorted) fields.
         var object = try! JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
         object.removeFirst()  // "{"
         let json = Data(#"{"success":false,"#.utf8) + object

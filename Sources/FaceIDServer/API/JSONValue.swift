@@ -27,6 +27,18 @@ public enum JSONValue: Codable, Sendable, Equatable {
         }
     }
 
+    /// The value as `JSONSerialization` takes it (integers as integers).
+    var foundationObject: Any {
+        switch self {
+        case .null: NSNull()
+        case .bool(let value): value
+        case .number(let value): value.rounded() == value && abs(value) < 1e15 ? Int64(value) as Any : value
+        case .string(let value): value
+        case .array(let values): values.map(\.foundationObject)
+        case .object(let values): values.mapValues(\.foundationObject)
+        }
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {

@@ -69,8 +69,8 @@ struct RecognitionController {
                     var error = APIError(.conflict, code: "duplicate_face",
                                          "This face is already enrolled for another person",
                                          detail: "person_id \(other.record.id!) (\(other.record.fullName)), distance \(Recognizer.rounded(hit.distance))")
-                    error.extra = ["person_id": String(other.record.id!), "full_name": other.record.fullName,
-                                   "distance": String(Recognizer.rounded(hit.distance))]
+                    error.extra = ["person_id": .number(Double(other.record.id!)), "full_name": .string(other.record.fullName),
+                                   "distance": .number(Recognizer.rounded(hit.distance))]
                     throw error
                 }
             }
