@@ -27,18 +27,17 @@ public final class FaceEngine: Sendable {
     public init(modelDirectory: String, poolSize: Int = ProcessInfo.processInfo.activeProcessorCount,
                 verifyChecksums: Bool = true) throws(FaceEngineError) {
         try ModelFiles.verify(Self.modelFiles, in: modelDirectory, checksums: verifyChecksums)
-        let count = max(1, poolSize)
-        var engines: [NativeEngine] = []
-        for i in 0..<count { engines.append(try NativeEngine(modelDirectory: modelDirectory, index: i)) }
-        self.poolSize = count
-        pool = EnginePool(engines)
+        pool = try EnginePool.make(count: poolSize) { (i) throws(FaceEngineError) in
+            try NativeEngine(modelDirectory: modelDirectory, index: i)
+        }
+        self.poolSize = pool.size
     }
 
     /// Decodes the image (JPEG or PNG, EXIF orientation applied), finds every face and computes
     /// its descriptor and quality report.
     /// - Throws: `emptyImage`, `unsupportedFormat`, `corruptImage`, `imageTooLarge`.
     public func analyze(imageData: Data, options: AnalyzeOptions = AnalyzeOptions()) async throws(FaceEngineError) -> FaceAnalysis {
-        try await withEngine { (handle) throws(FaceEngineError) in try Self.analyze(handle, imageData, options) }
+        try await pool.run { (handle) throws(FaceEngineError) in try Self.analyze(handle, imageData, options) }
     }
 
     /// Detection, landmarks and quality only (no descriptors).
@@ -51,20 +50,9 @@ public final class FaceEngine: Sendable {
     /// Descriptors for faces at known boxes (face_recognition's `known_face_locations`).
     /// - Returns: one 128-float descriptor per box.
     public func describe(imageData: Data, boxes: [FaceBox], options: AnalyzeOptions = AnalyzeOptions()) async throws(FaceEngineError) -> [[Float]] {
-        try await withEngine { (handle) throws(FaceEngineError) in try Self.describe(handle, imageData, boxes, options) }
+        try await pool.run { (handle) throws(FaceEngineError) in try Self.describe(handle, imageData, boxes, options) }
     }
 
-    private func withEngine<R: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws(FaceEngineError) -> R) async throws(FaceEngineError) -> R {
-        let engine = await pool.checkout()
-        do {
-            let result = try await engine.run(body)
-            await pool.checkin(engine)
-            return result
-        } catch {
-            await pool.checkin(engine)
-            throw error
-        }
-    }
 
     // MARK: - Native calls (run on an engine's queue)
 

@@ -30,29 +30,18 @@ public final class SFaceEngine: Sendable {
     public init(modelDirectory: String, poolSize: Int = ProcessInfo.processInfo.activeProcessorCount,
                 verifyChecksums: Bool = true) throws(FaceEngineError) {
         try ModelFiles.verify(Self.modelFiles, in: modelDirectory, checksums: verifyChecksums)
-        let count = max(1, poolSize)
-        var engines: [NativeEngine] = []
-        for i in 0..<count {
-            engines.append(try NativeEngine(detectorPath: modelDirectory + "/" + Self.detectorFile,
-                                            recognizerPath: modelDirectory + "/" + Self.recognizerFile, index: i))
+        pool = try EnginePool.make(count: poolSize) { (i) throws(FaceEngineError) in
+            try NativeEngine(detectorPath: modelDirectory + "/" + Self.detectorFile,
+                             recognizerPath: modelDirectory + "/" + Self.recognizerFile, index: i)
         }
-        self.poolSize = count
-        pool = EnginePool(engines)
+        self.poolSize = pool.size
     }
 
     /// Decodes the image (JPEG or PNG, EXIF orientation applied), finds every face, best score first, and computes
     /// its embedding.
     /// - Throws: `emptyImage`, `unsupportedFormat`, `corruptImage`, `imageTooLarge`.
     public func analyze(imageData: Data, options: SFaceOptions = SFaceOptions()) async throws(FaceEngineError) -> SFaceAnalysis {
-        let engine = await pool.checkout()
-        do {
-            let result = try await engine.run { (handle) throws(FaceEngineError) in try Self.analyze(handle, imageData, options) }
-            await pool.checkin(engine)
-            return result
-        } catch {
-            await pool.checkin(engine)
-            throw error
-        }
+        try await pool.run { (handle) throws(FaceEngineError) in try Self.analyze(handle, imageData, options) }
     }
 
     // MARK: - Native calls (run on an engine's queue)

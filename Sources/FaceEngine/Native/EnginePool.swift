@@ -23,3 +23,25 @@ actor EnginePool<Engine: Sendable> {
         }
     }
 }
+
+extension EnginePool where Engine == NativeEngine {
+    /// `count` native engines (at least one), `make(i)` creating the i-th.
+    static func make(count: Int, _ make: (Int) throws(FaceEngineError) -> NativeEngine) throws(FaceEngineError) -> EnginePool {
+        var engines: [NativeEngine] = []
+        for i in 0..<max(1, count) { engines.append(try make(i)) }
+        return EnginePool(engines)
+    }
+
+    /// Runs `body` on a free engine's queue, waiting for one when all are busy; the engine is returned either way.
+    nonisolated func run<R: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws(FaceEngineError) -> R) async throws(FaceEngineError) -> R {
+        let engine = await checkout()
+        do {
+            let result = try await engine.run(body)
+            await checkin(engine)
+            return result
+        } catch {
+            await checkin(engine)
+            throw error
+        }
+    }
+}
