@@ -84,7 +84,8 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestLogMiddleware(metrics: services.metrics))
     router.add(middleware: SecurityHeadersMiddleware(https: !services.configuration.plaintext))
-    router.add(middleware: ErrorMiddleware())
+    let templates = RouteTemplates()
+    router.add(middleware: ErrorMiddleware(routes: templates))
     var table: [RouteInfo] = []
     var routes = ProtectedRoutes(router: router, services: services)
     SystemController(services: services).addRoutes(to: router, table: &table)
@@ -100,6 +101,7 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     ModelsController(services: services).addRoutes(to: &routes)
     EmployeesController(services: services).addRoutes(to: &routes)
     KioskController(services: services).addRoutes(to: &routes)
+    templates.set(table + routes.table)
     return (router, table + routes.table)
 }
 

@@ -40,7 +40,13 @@ extension APIError {
         APIError(.notFound, code: "not_found", "\(what) not found")
     }
     static let routeNotFound = APIError(.notFound, code: "route_not_found", "No such endpoint")
-    static let methodNotAllowed = APIError(.methodNotAllowed, code: "method_not_allowed", "Method not allowed on this endpoint")
+    /// A known path asked with a method it does not serve; `Allow` lists the ones it does.
+    static func methodNotAllowed(allow: [String]) -> APIError {
+        var error = APIError(.methodNotAllowed, code: "method_not_allowed", "Method not allowed on this endpoint",
+                             detail: "allowed: " + allow.joined(separator: ", "))
+        error.headers[.allow] = allow.joined(separator: ", ")
+        return error
+    }
     static let emailTaken = APIError(.conflict, code: "email_taken", "An account with this email already exists")
     static let lastOwner = APIError(.conflict, code: "last_owner", "The last owner of a company cannot be removed, disabled or demoted")
     static func bodyTooLarge(limit: Int) -> APIError {

@@ -113,21 +113,46 @@ extension Request {
         }
     }
 
-    /// The `limit` of a paginated list: 1…500, default 100 (400 `invalid_query` otherwise).
+    /// The `limit` of a paginated list: `Limits.listPage`, default `Limits.listPageDefault` (400 `invalid_query` otherwise).
     func pageLimit() throws(APIError) -> Int {
-        try query("limit") { Int($0).flatMap { (1...500).contains($0) ? $0 : nil } } ?? 100
+        try query("limit", in: Limits.listPage) ?? Limits.listPageDefault
     }
 
     /// An optional boolean query parameter: `true`/`1` or `false`/`0` (any case); 400 `invalid_query` otherwise.
     func queryFlag(_ name: String) throws(APIError) -> Bool? {
-        try query(name) { ["true": true, "1": true, "false": false, "0": false][$0.lowercased()] }
+        try query(name, expected: "true or false") { ["true": true, "1": true, "false": false, "0": false][$0.lowercased()] }
     }
 
-    /// An optional query parameter parsed by `parse`, 400 `invalid_query` when it does not parse.
-    func query<T>(_ name: String, _ parse: (String) -> T?) throws(APIError) -> T? {
+    /// An optional integer query parameter within `range`; 400 `invalid_query` naming the range otherwise.
+    func query(_ name: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
+        try query(name, expected: "an integer in \(range.lowerBound)…\(range.upperBound)") { Int($0).flatMap { range.contains($0) ? $0 : nil } }
+    }
+
+    /// An optional query parameter that must be one of `values`.
+    func query(_ name: String, oneOf values: [String]) throws(APIError) -> String? {
+        try query(name, expected: "one of " + values.joined(separator: ", ")) { values.contains($0) ? $0 : nil }
+    }
+
+    /// An optional time: RFC 3339 or Unix seconds.
+    func queryTime(_ name: String) throws(APIError) -> Date? {
+        try query(name, expected: "an RFC 3339 time or Unix seconds", Timestamp.parse)
+    }
+
+    /// An optional id or id cursor.
+    func queryID(_ name: String) throws(APIError) -> Int64? {
+        try query(name, expected: "an integer") { Int64($0) }
+    }
+
+    /// An optional query parameter parsed by `parse`; 400 `invalid_query` saying what was `expected` when it does not parse.
+    func query<T>(_ name: String, expected: String, _ parse: (String) -> T?) throws(APIError) -> T? {
         guard let text = uri.queryParameters[Substring(name)] else { return nil }
-        guard let value = parse(String(text)) else { throw APIError.invalidQuery(name, "cannot parse '\(text)'") }
+        guard let value = parse(String(text)) else { throw APIError.invalidQuery(name, "expected \(expected), got '\(text)'") }
         return value
+    }
+
+    /// An optional free-text query parameter.
+    func query(_ name: String) -> String? {
+        uri.queryParameters[Substring(name)].map(String.init)
     }
 }
 

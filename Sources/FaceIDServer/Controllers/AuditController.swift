@@ -14,9 +14,9 @@ struct AuditController {
     @Sendable func list(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AuditPage {
         let limit = try request.pageLimit()
         let filter = Store.AuditFilter(
-            from: try request.query("from", Timestamp.parse), to: try request.query("to", Timestamp.parse),
-            actor: try request.query("actor") { $0 }, action: try request.query("action") { $0 },
-            beforeID: try request.query("cursor") { Int64($0) }, limit: limit)
+            from: try request.queryTime("from"), to: try request.queryTime("to"),
+            actor: request.query("actor"), action: request.query("action"),
+            beforeID: try request.queryID("cursor"), limit: limit)
         let events = try await services.store.auditEvents(companyID: principal.companyID, filter: filter)
         return AuditPage(events: events.map(AuditEventView.init),
                          nextCursor: Page.nextCursor(count: events.count, limit: limit, lastID: events.last?.id))

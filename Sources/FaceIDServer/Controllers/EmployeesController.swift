@@ -9,8 +9,6 @@ import SwiftCSV
 /// the faces — from the store, the index and, through the feed's tombstone, every kiosk.
 struct EmployeesController {
     let services: AppServices
-    /// The most rows one import may carry.
-    static let maximumImport = 10_000
 
     func addRoutes(to routes: inout ProtectedRoutes) {
         routes.on(.post, "/api/employees", .managePersons, use: create)
@@ -33,7 +31,7 @@ struct EmployeesController {
         let limit = try request.pageLimit()
         let employees = try await services.store.employees(
             companyID: principal.companyID, includeDeleted: try request.queryFlag("include_deleted") ?? false,
-            afterID: try request.query("cursor") { Int64($0) }, limit: limit)
+            afterID: try request.queryID("cursor"), limit: limit)
         return EmployeeList(employees: employees.map(EmployeeView.init),
                             nextCursor: Page.nextCursor(count: employees.count, limit: limit, lastID: employees.last?.record.id))
     }
@@ -74,7 +72,7 @@ struct EmployeesController {
             try Self.row(input, field: "[\(index)].")
         }
         guard !rows.isEmpty else { throw APIError.invalidField("employees", "nothing to import") }
-        guard rows.count <= Self.maximumImport else { throw APIError.invalidField("employees", "at most \(Self.maximumImport) per request") }
+        guard rows.count <= Limits.importItems else { throw APIError.invalidField("employees", "at most \(Limits.importItems) per request") }
         guard Set(rows.map(\.timekeeperID)).count == rows.count else { throw APIError.invalidField("timekeeper_id", "repeated in the import") }
         let (created, updated) = try await services.store.importEmployees(rows, companyID: principal.companyID, actor: principal.actor,
                                                                           origin: services.origin(request, context))
@@ -89,8 +87,8 @@ struct EmployeesController {
 
     static func csvRows(_ data: Data) throws(APIError) -> [Store.EmployeeRow] {
         // Bounded before parsing: the parser builds a dictionary per line with an entry per header column.
-        guard data.count(where: { $0 == UInt8(ascii: "\n") }) <= maximumImport + 2 else {
-            throw APIError.invalidField("csv", "at most \(maximumImport) rows per request")
+        guard data.count(where: { $0 == UInt8(ascii: "\n") }) <= Limits.importItems + 2 else {
+            throw APIError.invalidField("csv", "at most \(Limits.importItems) rows per request")
         }
         guard (data.prefix { $0 != UInt8(ascii: "\n") }).count(where: { $0 == UInt8(ascii: ",") }) < 10 else {
             throw APIError.invalidField("csv", "expected the columns name, timekeeper_id and optionally external_id")
@@ -98,7 +96,7 @@ struct EmployeesController {
         let csv: CSV<Named>
         do {
             csv = try CSV<Named>(string: String(decoding: data, as: UTF8.self), delimiter: .comma, loadColumns: false,
-                                 rowLimit: maximumImport + 1)
+                                 rowLimit: Limits.importItems + 1)
         } catch {
             throw APIError.invalidField("csv", "cannot parse the CSV")
         }

@@ -8,8 +8,6 @@ import Hummingbird
 /// before the answer, so a face is searchable when its 201 arrives.
 struct FacesController {
     let services: AppServices
-    /// The most faces one import request may carry.
-    static let maximumImport = 10_000
 
     func addRoutes(to routes: inout ProtectedRoutes) {
         routes.on(.post, "/faces/import", .importFaces, use: importFaces)
@@ -25,7 +23,7 @@ struct FacesController {
         let data = try await request.bodyData(limit: services.configuration.maxBodySize)
         let items = try Self.parseImport(data)
         guard !items.isEmpty else { throw APIError.invalidField("faces", "nothing to import") }
-        guard items.count <= Self.maximumImport else { throw APIError.invalidField("faces", "at most \(Self.maximumImport) per request") }
+        guard items.count <= Limits.importItems else { throw APIError.invalidField("faces", "at most \(Limits.importItems) per request") }
         var faces: [Store.NewFace] = []
         faces.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
@@ -54,7 +52,7 @@ struct FacesController {
     /// `X-App-Secret`) or an `admin` API key; each such read is audited (`face.encoding_read`).
     @Sendable func show(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> FaceResponse {
         let id = try context.parameters.id("id", "Face")
-        let includeEncoding = try request.query("include_encoding") { ["true": true, "false": false][$0] } ?? false
+        let includeEncoding = try request.query("include_encoding", expected: "true or false") { ["true": true, "false": false][$0] } ?? false
         if includeEncoding { try services.requireEncodingAccess(request, principal) }
         guard let face = try await services.store.face(id: id, companyID: principal.companyID) else { throw APIError.notFound("Face") }
         var view = FaceView(face)

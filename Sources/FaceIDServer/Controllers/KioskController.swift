@@ -68,11 +68,11 @@ struct KioskController {
     @Sendable func timekeeper(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
         try services.requireAppSecret(request)
         let includeFaces = try request.queryFlag("include_faces") ?? false
-        let page = try request.query("page") { Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil } }
-        let pageSize = try request.query("page_size") { Int($0) }
-        if let pageSize, !(1...Self.maximumPageSize).contains(pageSize) {
+        let page = try request.query("page", in: Limits.tablePage)
+        let pageSize = try request.query("page_size", expected: "an integer") { Int($0) }
+        if let pageSize, !Limits.tablePageSize.contains(pageSize) {
             throw APIError.invalidQuery(
-                "page_size", "expected 1…\(Self.maximumPageSize); omit page and page_size to receive every employee in one answer, "
+                "page_size", "expected 1…\(Limits.tablePageSize.upperBound); omit page and page_size to receive every employee in one answer, "
                     + "or page through them by following the Link header (rel=\"next\") until it is absent")
         }
         if (page ?? 1) == 1 { try limitFullSync(principal) }
@@ -82,7 +82,7 @@ struct KioskController {
         guard page != nil || pageSize != nil else {
             return try await wholeTable(request, companyID: principal.companyID, includeFaces: includeFaces, headers: headers)
         }
-        let (number, size) = (page ?? 1, pageSize ?? Self.defaultPageSize)
+        let (number, size) = (page ?? 1, pageSize ?? Limits.tablePageSizeDefault)
         let (total, employees) = try await services.store.timekeeperPage(companyID: principal.companyID, page: number, pageSize: size)
         let views = try await timekeeperViews(employees, companyID: principal.companyID, includeFaces: includeFaces)
         headers[Self.totalCount] = String(total)
@@ -92,10 +92,6 @@ struct KioskController {
         return try Self.json(KioskJSON.array(views), request: request, headers: headers)
     }
 
-    /// `page_size` when only `page` is given.
-    static let defaultPageSize = 500
-    /// The largest `page_size`; past it the answer explains how to get everything.
-    static let maximumPageSize = 1000
     /// Employees read (and sealed encodings opened) per step of a whole-table answer.
     static let streamChunk = 1000
 
@@ -141,10 +137,10 @@ struct KioskController {
     /// `?cursor=…&limit=…`: without a cursor a snapshot of every employee as upserts (paged), then the changes since.
     @Sendable func changes(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
         try services.requireAppSecret(request)
-        let limit = try request.query("limit") { Int($0).flatMap { (1...1000).contains($0) ? $0 : nil } } ?? 500
+        let limit = try request.query("limit", in: Limits.feedPage) ?? Limits.feedPageDefault
         let companyID = principal.companyID
         try await services.store.purgeFeed(companyID: companyID, olderThan: Date().addingTimeInterval(-Double(services.configuration.tombstoneDays) * 86_400))
-        let cursor = try request.query("cursor") { $0 }.map { text throws(APIError) in
+        let cursor = try request.query("cursor").map { text throws(APIError) in
             guard let cursor = SyncCursor(text), cursor.companyID == companyID else { throw APIError.cursorExpired }
             return cursor
         }

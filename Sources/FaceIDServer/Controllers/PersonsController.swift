@@ -35,9 +35,9 @@ struct PersonsController {
     @Sendable func list(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> PersonPage {
         let limit = try request.pageLimit()
         let filter = Store.PersonFilter(
-            group: try request.query("group") { $0 }, tag: try request.query("tag") { $0 },
-            externalID: try request.query("external_id") { $0 }, name: try request.query("name") { $0 },
-            afterID: try request.query("cursor") { Int64($0) }, limit: limit)
+            group: request.query("group"), tag: request.query("tag"),
+            externalID: request.query("external_id"), name: request.query("name"),
+            afterID: try request.queryID("cursor"), limit: limit)
         let persons = try await services.store.persons(companyID: principal.companyID, filter: filter)
         return PersonPage(persons: persons.map(PersonView.init),
                           nextCursor: Page.nextCursor(count: persons.count, limit: limit, lastID: persons.last?.record.id))

@@ -118,8 +118,10 @@ struct RecognitionController {
     }
 
     private func identify(_ image: Data, body: SearchRequest, principal: Principal, settings: CompanySettings) async throws -> SearchResponse {
-        let topK = body.topK ?? 5
-        guard (1...100).contains(topK) else { throw APIError.invalidField("top_k", "expected 1…100") }
+        let topK = body.topK ?? Limits.topKDefault
+        guard Limits.topK.contains(topK) else {
+            throw APIError.invalidField("top_k", "expected \(Limits.topK.lowerBound)…\(Limits.topK.upperBound)")
+        }
         let rules = try Recognizer.rules(settings: settings, maxDistance: body.maxDistance, minSimilarity: body.minSimilarity)
         guard [nil, "all", "largest"].contains(body.faces) else { throw APIError.invalidField("faces", "expected all or largest") }
         var allow: (@Sendable (UInt64) -> Bool)?
@@ -170,10 +172,10 @@ struct RecognitionController {
     @Sendable func logs(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> AccessLogPage {
         let limit = try request.pageLimit()
         let filter = Store.AccessFilter(
-            personID: try request.query("person_id") { Int64($0) }, deviceID: try request.query("device_id") { Int64($0) },
-            decision: try request.query("decision") { ["match", "ambiguous", "unknown", "no_face"].contains($0) ? $0 : nil },
-            from: try request.query("from", Timestamp.parse), to: try request.query("to", Timestamp.parse),
-            beforeID: try request.query("cursor") { Int64($0) }, limit: limit)
+            personID: try request.queryID("person_id"), deviceID: try request.queryID("device_id"),
+            decision: try request.query("decision", oneOf: ["match", "ambiguous", "unknown", "no_face"]),
+            from: try request.queryTime("from"), to: try request.queryTime("to"),
+            beforeID: try request.queryID("cursor"), limit: limit)
         let entries = try await services.store.accessEntries(companyID: principal.companyID, filter: filter)
         return AccessLogPage(entries: entries.map(AccessEntryView.init),
                              nextCursor: Page.nextCursor(count: entries.count, limit: limit, lastID: entries.last?.id))

@@ -8,6 +8,8 @@ import Logging
 /// oversized body) get a stable code by status; anything else is a 500 whose details stay in the log.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
+    /// Every served route: an unmatched request whose path is known gets 405 with `Allow`, not 404.
+    let routes: RouteTemplates
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -18,6 +20,9 @@ struct ErrorMiddleware: RouterMiddleware {
             }
             return error.makeResponse()
         } catch let error as HTTPError {
+            if error.status == .notFound, case let allowed = routes.methods(for: request.uri.path), !allowed.isEmpty {
+                return APIError.methodNotAllowed(allow: allowed).makeResponse()
+            }
             return Self.map(error).makeResponse()
         } catch let error as DecodingError {
             return APIJSON.map(error).makeResponse()
@@ -31,7 +36,6 @@ struct ErrorMiddleware: RouterMiddleware {
     static func map(_ error: HTTPError) -> APIError {
         switch error.status {
         case .notFound: .routeNotFound
-        case .methodNotAllowed: .methodNotAllowed
         case .contentTooLarge: APIError(.contentTooLarge, code: "payload_too_large", "The request body is too large")
         case .badRequest: APIError(.badRequest, code: "bad_request", error.body ?? "Bad request")
         case .unsupportedMediaType: .unsupportedMediaType

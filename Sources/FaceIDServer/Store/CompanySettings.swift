@@ -142,6 +142,15 @@ public struct CompanySettings: Codable, Sendable, Equatable {
         String(data: try! JSONEncoder().encode(self), encoding: .utf8)!  // plain struct of numbers
     }
 
+    /// The settings as the API names them (`match_threshold`, snake_case, sorted keys), for the audit log; the row keeps
+    /// `encoded()`.
+    func auditText() -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)  // plain struct of numbers
+    }
+
     static func decode(_ text: String, fallback: CompanySettings) -> CompanySettings {
         (try? JSONDecoder().decode(CompanySettings.self, from: Data(text.utf8))) ?? fallback
     }

@@ -262,7 +262,7 @@ extension Store {
             try company.update(db)
             try AuditLog.append(
                 AuditEvent(action: "settings.update", actor: actor, target: "company:\(companyID)",
-                           detail: ["settings": after.encoded()], origin: origin),
+                           detail: ["settings": after.auditText()], origin: origin),
                 companyID: companyID, db: db)
             return (before, after)
         }
