@@ -72,7 +72,9 @@ let package = Package(
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
-            ]
+            ],
+            // The API contract, served byte for byte at /openapi.yaml and read by the contract tests.
+            resources: [.copy("Resources/openapi.yaml")]
         ),
 
         // MARK: - Implementation details

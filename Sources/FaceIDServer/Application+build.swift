@@ -52,7 +52,7 @@ public func buildApplication(
     // index is moved aside and rebuilt in the background (`/readyz` 503 until done).
     do {
         try await services.index.start()
-    } catch let error as APIError {
+    } catch let error as ServiceError {
         throw ConfigurationError(key: "crypto.masterKey", message: "the stored data does not open: \(error.logMessage ?? error.message)")
     }
     let swept = try await services.index.images.sweep(store)

@@ -142,7 +142,7 @@ struct AuditTests {
             #expect(try sealer.open(sealed, recordID: "face:1") == Data("a face".utf8))
             #expect(throws: (any Error).self) { try sealer.open(sealed, recordID: "face:2") }
             // Another master key cannot unwrap the company's key.
-            #expect(throws: APIError.self) {
+            #expect(throws: ServiceError.self) {
                 try KeyRing(master: MasterKey.random()).sealer(companyID: tenant.companyID, wrappedKey: wrapped)
             }
             // Every byte SQLite wrote so far: the main file and the write-ahead log.

@@ -122,7 +122,7 @@ struct IndexRecoveryTests {
                 let ready = try await client.call(.get, "/readyz")
                 #expect(ready.status == .serviceUnavailable)
                 #expect(ready.code == "index_rebuilding")
-                #expect(throws: APIError.indexRebuilding) {
+                #expect(throws: ServiceError.indexRebuilding) {
                     try services.index.search(folder.companyID, encoding: Self.encoding(3).map(Float.init), k: 1)
                 }
             }

@@ -13,13 +13,13 @@ struct PhotoFormTests {
         "preamble\r\n--b\r\nContent-Type: text/plain\r\nCaf\u{00E9}\r\n\r\n\r\n--b--\r\n",
     ])
     func aNonASCIIHeaderNameIsABadRequest(body: String) {
-        #expect(throws: APIError.self) { try PhotoForm.parts(Data(body.utf8), boundary: "b") }
+        #expect(throws: ServiceError.self) { try PhotoForm.parts(Data(body.utf8), boundary: "b") }
         #expect(!PhotoForm.headerNamesAreASCII(Data(body.utf8), boundary: "b"))
     }
 
     @Test func aNonASCIIBoundaryIsABadRequest() {
         let body = "--\u{00FF}\r\nA--\u{00FF}: v\r\n\r\nvalue\r\n--\u{00FF}--\r\n"
-        #expect(throws: APIError.self) { try PhotoForm.parts(Data(body.utf8), boundary: "\u{00FF}") }
+        #expect(throws: ServiceError.self) { try PhotoForm.parts(Data(body.utf8), boundary: "\u{00FF}") }
     }
 
     @Test func aUTF8FileNameAndBinaryContentStillParse() throws {

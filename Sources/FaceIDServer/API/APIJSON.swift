@@ -17,17 +17,17 @@ public enum APIJSON {
     }
 
     /// Decodes `type` from `data`; any `DecodingError` becomes a 400 naming the field (in snake_case).
-    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(ServiceError) -> T {
         do {
             return try makeDecoder().decode(type, from: data)
         } catch let error as DecodingError {
             throw map(error)
         } catch {
-            throw APIError.invalidJSON(nil)
+            throw ServiceError.invalidJSON(nil)
         }
     }
 
-    static func map(_ error: DecodingError) -> APIError {
+    static func map(_ error: DecodingError) -> ServiceError {
         func field(_ path: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
             let parts = (path + (key.map { [$0] } ?? [])).map { key in
                 key.intValue.map { "[\($0)]" } ?? snakeCase(key.stringValue)
@@ -76,7 +76,7 @@ public enum APIJSON {
     /// Hummingbird's request decoder for this API (used by `request.decode`).
     public struct Decoder: RequestDecoder {
         public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
-            throw APIError.serverFault("use Request.decodeJSON, which enforces the configured body limit")
+            throw ServiceError.serverFault("use Request.decodeJSON, which enforces the configured body limit")
         }
     }
 
@@ -94,59 +94,59 @@ public enum APIJSON {
 
 extension Request {
     /// Collects at most `limit` bytes of body (413 beyond) and decodes JSON (400 naming the field on a mistake).
-    func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws(APIError) -> T {
+    func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws(ServiceError) -> T {
         if let contentType = headers[.contentType], !contentType.lowercased().contains("json") {
-            throw APIError.unsupportedMediaType
+            throw ServiceError.unsupportedMediaType
         }
         let data = try await bodyData(limit: limit)
-        if data.isEmpty { throw APIError.invalidJSON("empty body") }
+        if data.isEmpty { throw ServiceError.invalidJSON("empty body") }
         return try APIJSON.decode(type, from: data)
     }
 
     /// The whole body, at most `limit` bytes.
-    func bodyData(limit: Int) async throws(APIError) -> Data {
+    func bodyData(limit: Int) async throws(ServiceError) -> Data {
         do {
             let buffer = try await self.body.collect(upTo: limit)
             return Data(buffer.readableBytesView)
         } catch {
-            throw APIError.bodyTooLarge(limit: limit)
+            throw ServiceError.bodyTooLarge(limit: limit)
         }
     }
 
     /// The `limit` of a paginated list: `Limits.listPage`, default `Limits.listPageDefault` (400 `invalid_query` otherwise).
-    func pageLimit() throws(APIError) -> Int {
+    func pageLimit() throws(ServiceError) -> Int {
         try query("limit", in: Limits.listPage) ?? Limits.listPageDefault
     }
 
     /// An optional boolean query parameter: `true`/`1` or `false`/`0` (any case); 400 `invalid_query` otherwise.
-    func queryFlag(_ name: String) throws(APIError) -> Bool? {
+    func queryFlag(_ name: String) throws(ServiceError) -> Bool? {
         try query(name, expected: "true or false") { ["true": true, "1": true, "false": false, "0": false][$0.lowercased()] }
     }
 
     /// An optional integer query parameter within `range`; 400 `invalid_query` naming the range otherwise.
-    func query(_ name: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
+    func query(_ name: String, in range: ClosedRange<Int>) throws(ServiceError) -> Int? {
         try query(name, expected: "an integer in \(range.lowerBound)…\(range.upperBound)") { Int($0).flatMap { range.contains($0) ? $0 : nil } }
     }
 
     /// An optional query parameter that must be one of `values`.
-    func query(_ name: String, oneOf values: [String]) throws(APIError) -> String? {
+    func query(_ name: String, oneOf values: [String]) throws(ServiceError) -> String? {
         try query(name, expected: "one of " + values.joined(separator: ", ")) { values.contains($0) ? $0 : nil }
     }
 
     /// An optional time: RFC 3339 or Unix seconds.
-    func queryTime(_ name: String) throws(APIError) -> Date? {
+    func queryTime(_ name: String) throws(ServiceError) -> Date? {
         try query(name, expected: "an RFC 3339 time or Unix seconds", Timestamp.parse)
     }
 
     /// An optional id or id cursor.
-    func queryID(_ name: String) throws(APIError) -> Int64? {
+    func queryID(_ name: String) throws(ServiceError) -> Int64? {
         try query(name, expected: "an integer") { Int64($0) }
     }
 
     /// An optional query parameter parsed by `parse`; 400 `invalid_query` saying what was `expected` when it does not parse.
-    func query<T>(_ name: String, expected: String, _ parse: (String) -> T?) throws(APIError) -> T? {
+    func query<T>(_ name: String, expected: String, _ parse: (String) -> T?) throws(ServiceError) -> T? {
         guard let text = uri.queryParameters[Substring(name)] else { return nil }
-        guard let value = parse(String(text)) else { throw APIError.invalidQuery(name, "expected \(expected), got '\(text)'") }
+        guard let value = parse(String(text)) else { throw ServiceError.invalidQuery(name, "expected \(expected), got '\(text)'") }
         return value
     }
 

@@ -13,16 +13,16 @@ enum PhotoForm {
     private static let objects: Set<String> = ["metadata"]
 
     /// Decodes `type` from the body, JSON or multipart.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws(APIError) -> T {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws(ServiceError) -> T {
         guard let contentType = request.headers[.contentType], contentType.lowercased().hasPrefix("multipart/form-data") else {
             return try await request.decodeJSON(type, limit: limit)
         }
         guard let boundary = boundary(in: contentType) else {
-            throw APIError(.badRequest, code: "invalid_multipart", "multipart/form-data without a boundary")
+            throw ServiceError.invalidMultipart("multipart/form-data without a boundary")
         }
         let data = try await request.bodyData(limit: limit)
         let json = try object(from: try parts(data, boundary: boundary))
-        guard let encoded = try? JSONSerialization.data(withJSONObject: json) else { throw APIError.invalidJSON("form fields") }
+        guard let encoded = try? JSONSerialization.data(withJSONObject: json) else { throw ServiceError.invalidJSON("form fields") }
         return try APIJSON.decode(type, from: encoded)
     }
 
@@ -38,9 +38,9 @@ enum PhotoForm {
     }
 
     /// The parts of a body: (name, bytes), in order.
-    static func parts(_ data: Data, boundary: String) throws(APIError) -> [(String, Data)] {
+    static func parts(_ data: Data, boundary: String) throws(ServiceError) -> [(String, Data)] {
         guard headerNamesAreASCII(data, boundary: boundary) else {
-            throw APIError(.badRequest, code: "invalid_multipart", "The multipart body cannot be parsed",
+            throw ServiceError.invalidMultipart("The multipart body cannot be parsed",
                            detail: "a part's header name is not ASCII")
         }
         let parser = MultipartParser(boundary: boundary)
@@ -65,7 +65,7 @@ enum PhotoForm {
         do {
             try parser.execute([UInt8](data))
         } catch {
-            throw APIError(.badRequest, code: "invalid_multipart", "The multipart body cannot be parsed")
+            throw ServiceError.invalidMultipart("The multipart body cannot be parsed")
         }
         return parts
     }
@@ -93,7 +93,7 @@ enum PhotoForm {
     }
 
     /// The JSON object a form stands for: `image` base64, typed fields, repeated or JSON-array `tags`/`groups`.
-    static func object(from parts: [(String, Data)]) throws(APIError) -> [String: Any] {
+    static func object(from parts: [(String, Data)]) throws(ServiceError) -> [String: Any] {
         var object: [String: Any] = [:]
         for (name, data) in parts {
             if name == "image" {
@@ -102,11 +102,11 @@ enum PhotoForm {
             }
             let text = String(decoding: data, as: UTF8.self)
             if numbers.contains(name) {
-                guard let number = Double(text.trimmingCharacters(in: .whitespaces)) else { throw APIError.invalidField(name, "expected a number") }
+                guard let number = Double(text.trimmingCharacters(in: .whitespaces)) else { throw ServiceError.invalidField(name, "expected a number") }
                 object[name] = number.rounded() == number && abs(number) < 1e15 ? Int64(number) as Any : number as Any
             } else if booleans.contains(name) {
                 guard let value = ["true": true, "1": true, "false": false, "0": false][text.lowercased()] else {
-                    throw APIError.invalidField(name, "expected true or false")
+                    throw ServiceError.invalidField(name, "expected true or false")
                 }
                 object[name] = value
             } else if arrays.contains(name) {
@@ -119,7 +119,7 @@ enum PhotoForm {
                 object[name] = values
             } else if objects.contains(name) {
                 guard let value = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                    throw APIError.invalidField(name, "expected a JSON object")
+                    throw ServiceError.invalidField(name, "expected a JSON object")
                 }
                 object[name] = value
             } else {

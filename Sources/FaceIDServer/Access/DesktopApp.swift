@@ -19,15 +19,15 @@ extension AppServices {
     }
 
     /// 401 `invalid_app_secret` unless the request carries the desktop app secret.
-    func requireAppSecret(_ request: Request) throws(APIError) {
-        guard sentAppSecret(request) else { throw APIError.invalidAppSecret }
+    func requireAppSecret(_ request: Request) throws(ServiceError) {
+        guard sentAppSecret(request) else { throw ServiceError.invalidAppSecret }
     }
 
     /// 403 unless `principal` may receive raw encodings on this request: an `admin`-scoped API key, or a credential
     /// allowed to sync faces that sent the desktop app secret.
-    func requireEncodingAccess(_ request: Request, _ principal: Principal) throws(APIError) {
+    func requireEncodingAccess(_ request: Request, _ principal: Principal) throws(ServiceError) {
         if case .apiKey(_, let scopes) = principal.credential, scopes.contains(.admin) { return }
         try principal.require(.readEncodings)
-        guard sentAppSecret(request) else { throw APIError.encodingsForDesktopAppOnly }
+        guard sentAppSecret(request) else { throw ServiceError.encodingsForDesktopAppOnly }
     }
 }

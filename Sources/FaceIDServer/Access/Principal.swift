@@ -21,8 +21,8 @@ public struct Principal: Sendable {
     }
 
     /// Throws 403 unless `can(permission)`.
-    public func require(_ permission: Permission) throws(APIError) {
-        guard can(permission) else { throw APIError.forbidden }
+    public func require(_ permission: Permission) throws(ServiceError) {
+        guard can(permission) else { throw ServiceError.forbidden }
     }
 
     /// The user behind a session, if any.

@@ -14,10 +14,10 @@ struct APIKeysController {
     @Sendable func create(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Created<CreatedAPIKey> {
         let body = try await request.decodeJSON(CreateAPIKeyRequest.self, limit: services.configuration.maxBodySize)
         let name = try Validate.name(body.name, field: "name")
-        guard !body.scopes.isEmpty else { throw APIError.invalidField("scopes", "at least one scope") }
+        guard !body.scopes.isEmpty else { throw ServiceError.invalidField("scopes", "at least one scope") }
         var scopes: [Scope] = []
         for text in body.scopes {
-            guard let scope = Scope(rawValue: text) else { throw APIError.invalidScope(text) }
+            guard let scope = Scope(rawValue: text) else { throw ServiceError.invalidScope(text) }
             if !scopes.contains(scope) { scopes.append(scope) }
         }
         let (key, prefix) = Credentials.newAPIKey()

@@ -47,7 +47,7 @@ struct AuthController {
         let emailLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerEmail, per: window)
         // Failures are counted; at the limit even the right password is refused until the oldest failure leaves the window.
         if let retry = services.limiter.check(addressKey, limit: addressLimit) ?? services.limiter.check(emailKey, limit: emailLimit) {
-            throw APIError.rateLimited(retryAfter: retry)
+            throw ServiceError.rateLimited(retryAfter: retry)
         }
         let account = try await services.store.account(email: body.email)
         let matches = try await services.verifyPassword(body.password, hash: account?.0.passwordHash ?? services.decoyPasswordHash)
@@ -60,7 +60,7 @@ struct AuthController {
                                detail: ["reason": user.disabled ? "disabled" : "wrong_password"], origin: origin),
                     companyID: user.companyID)
             }
-            throw APIError.invalidLogin
+            throw ServiceError.invalidLogin
         }
         let settings = CompanySettings.decode(company.settings, fallback: services.defaultSettings)
         let token = Credentials.newSessionToken()
@@ -72,7 +72,7 @@ struct AuthController {
     }
 
     @Sendable func logout(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
-        guard case .session(let sessionID, _, _) = principal.credential else { throw APIError.sessionRequired }
+        guard case .session(let sessionID, _, _) = principal.credential else { throw ServiceError.sessionRequired }
         try await services.store.revokeSession(
             companyID: principal.companyID, sessionID: sessionID, actor: principal.actor,
             origin: services.origin(request, context))
@@ -80,11 +80,11 @@ struct AuthController {
     }
 
     @Sendable func me(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> MeResponse {
-        guard let company = try await services.store.company(principal.companyID) else { throw APIError.invalidToken }
+        guard let company = try await services.store.company(principal.companyID) else { throw ServiceError.invalidToken }
         var response = MeResponse(company: CompanyView(company), deviceId: principal.deviceID)
         switch principal.credential {
         case .session(_, let userID, _):
-            guard let user = try await services.store.user(id: userID, companyID: principal.companyID) else { throw APIError.invalidToken }
+            guard let user = try await services.store.user(id: userID, companyID: principal.companyID) else { throw ServiceError.invalidToken }
             response.user = UserView(user)
         case .apiKey(let id, _):
             response.apiKey = try await services.store.apiKeys(companyID: principal.companyID).first { $0.id == id }.map(APIKeyView.init)
@@ -95,19 +95,19 @@ struct AuthController {
 
 /// Input checks shared by controllers; each failure names its field.
 enum Validate {
-    static func name(_ text: String, field: String, maximum: Int = 200) throws(APIError) -> String {
+    static func name(_ text: String, field: String, maximum: Int = 200) throws(ServiceError) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw .invalidField(field, "must not be empty") }
         guard trimmed.count <= maximum else { throw .invalidField(field, "at most \(maximum) characters") }
         return trimmed
     }
 
-    static func optionalName(_ text: String?, field: String) throws(APIError) -> String? {
+    static func optionalName(_ text: String?, field: String) throws(ServiceError) -> String? {
         guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
         return try name(text, field: field)
     }
 
-    static func email(_ text: String) throws(APIError) -> String {
+    static func email(_ text: String) throws(ServiceError) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
@@ -117,7 +117,7 @@ enum Validate {
         return trimmed
     }
 
-    static func password(_ text: String) throws(APIError) {
+    static func password(_ text: String) throws(ServiceError) {
         guard text.count >= AuthController.minimumPasswordLength else { throw .weakPassword(minimum: AuthController.minimumPasswordLength) }
         // bcrypt reads at most 72 bytes; longer passwords would be silently truncated.
         guard text.utf8.count <= 72 else { throw .invalidField("password", "at most 72 bytes") }

@@ -38,7 +38,7 @@ struct EmployeesController {
 
     @Sendable func show(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> EmployeeResponse {
         let id = try context.parameters.id("id", "Employee")
-        guard let employee = try await services.store.employee(id: id, companyID: principal.companyID) else { throw APIError.employeeNotFound }
+        guard let employee = try await services.store.employee(id: id, companyID: principal.companyID) else { throw ServiceError.employeeNotFound }
         return EmployeeResponse(employee: EmployeeView(employee))
     }
 
@@ -71,37 +71,37 @@ struct EmployeesController {
         let rows = try isCSV ? Self.csvRows(data) : APIJSON.decode([EmployeeInput].self, from: data).enumerated().map { index, input in
             try Self.row(input, field: "[\(index)].")
         }
-        guard !rows.isEmpty else { throw APIError.invalidField("employees", "nothing to import") }
-        guard rows.count <= Limits.importItems else { throw APIError.invalidField("employees", "at most \(Limits.importItems) per request") }
-        guard Set(rows.map(\.timekeeperID)).count == rows.count else { throw APIError.invalidField("timekeeper_id", "repeated in the import") }
+        guard !rows.isEmpty else { throw ServiceError.invalidField("employees", "nothing to import") }
+        guard rows.count <= Limits.importItems else { throw ServiceError.invalidField("employees", "at most \(Limits.importItems) per request") }
+        guard Set(rows.map(\.timekeeperID)).count == rows.count else { throw ServiceError.invalidField("timekeeper_id", "repeated in the import") }
         let (created, updated) = try await services.store.importEmployees(rows, companyID: principal.companyID, actor: principal.actor,
                                                                           origin: services.origin(request, context))
         return ImportEmployeesResponse(created: created, updated: updated, unchanged: rows.count - created - updated)
     }
 
-    static func row(_ input: EmployeeInput, field prefix: String) throws(APIError) -> Store.EmployeeRow {
+    static func row(_ input: EmployeeInput, field prefix: String) throws(ServiceError) -> Store.EmployeeRow {
         Store.EmployeeRow(name: try Validate.name(input.name, field: prefix + "name"),
                           timekeeperID: try Validate.name(input.timekeeperId, field: prefix + "timekeeper_id", maximum: 64),
                           externalID: try PersonsController.externalID(input.externalId))
     }
 
-    static func csvRows(_ data: Data) throws(APIError) -> [Store.EmployeeRow] {
+    static func csvRows(_ data: Data) throws(ServiceError) -> [Store.EmployeeRow] {
         // Bounded before parsing: the parser builds a dictionary per line with an entry per header column.
         guard data.count(where: { $0 == UInt8(ascii: "\n") }) <= Limits.importItems + 2 else {
-            throw APIError.invalidField("csv", "at most \(Limits.importItems) rows per request")
+            throw ServiceError.invalidField("csv", "at most \(Limits.importItems) rows per request")
         }
         guard (data.prefix { $0 != UInt8(ascii: "\n") }).count(where: { $0 == UInt8(ascii: ",") }) < 10 else {
-            throw APIError.invalidField("csv", "expected the columns name, timekeeper_id and optionally external_id")
+            throw ServiceError.invalidField("csv", "expected the columns name, timekeeper_id and optionally external_id")
         }
         let csv: CSV<Named>
         do {
             csv = try CSV<Named>(string: String(decoding: data, as: UTF8.self), delimiter: .comma, loadColumns: false,
                                  rowLimit: Limits.importItems + 1)
         } catch {
-            throw APIError.invalidField("csv", "cannot parse the CSV")
+            throw ServiceError.invalidField("csv", "cannot parse the CSV")
         }
         guard csv.header.contains("name"), csv.header.contains("timekeeper_id") else {
-            throw APIError.invalidField("csv", "expected a header line with name and timekeeper_id (and optionally external_id)")
+            throw ServiceError.invalidField("csv", "expected a header line with name and timekeeper_id (and optionally external_id)")
         }
         var rows: [Store.EmployeeRow] = []
         for (index, fields) in csv.rows.enumerated() {

@@ -22,8 +22,8 @@ struct FacesController {
     @Sendable func importFaces(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Created<ImportResponse> {
         let data = try await request.bodyData(limit: services.configuration.maxBodySize)
         let items = try Self.parseImport(data)
-        guard !items.isEmpty else { throw APIError.invalidField("faces", "nothing to import") }
-        guard items.count <= Limits.importItems else { throw APIError.invalidField("faces", "at most \(Limits.importItems) per request") }
+        guard !items.isEmpty else { throw ServiceError.invalidField("faces", "nothing to import") }
+        guard items.count <= Limits.importItems else { throw ServiceError.invalidField("faces", "at most \(Limits.importItems) per request") }
         var faces: [Store.NewFace] = []
         faces.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
@@ -37,7 +37,7 @@ struct FacesController {
                 let name = try Validate.optionalName(item.fullName, field: field + ".full_name") ?? externalID
                 faces.append(Store.NewFace(person: .external(externalID, fullName: name), encoding: encoding, model: model))
             } else {
-                throw APIError.missingField(field + ".person_id")
+                throw ServiceError.missingField(field + ".person_id")
             }
         }
         let added = try await services.store.addFaces(
@@ -54,13 +54,13 @@ struct FacesController {
         let id = try context.parameters.id("id", "Face")
         let includeEncoding = try request.query("include_encoding", expected: "true or false") { ["true": true, "false": false][$0] } ?? false
         if includeEncoding { try services.requireEncodingAccess(request, principal) }
-        guard let face = try await services.store.face(id: id, companyID: principal.companyID) else { throw APIError.notFound("Face") }
+        guard let face = try await services.store.face(id: id, companyID: principal.companyID) else { throw ServiceError.notFound("Face") }
         var view = FaceView(face)
         if includeEncoding {
             guard let wrappedKey = try await services.store.wrappedKey(companyID: principal.companyID),
                   let encoding = FaceEncoding.doubles(try services.keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)
                       .open(face.sealedEncoding, recordID: "face:\(id)")) else {
-                throw APIError.serverFault("face encoding cannot be opened")
+                throw ServiceError.serverFault("face encoding cannot be opened")
             }
             try await services.store.audit(
                 AuditEvent(action: "face.encoding_read", actor: principal.actor, target: "face:\(id)", origin: services.origin(request, context)),
@@ -73,13 +73,12 @@ struct FacesController {
     /// The enrollment photo, when the company stores them (`store_images`); every read is audited.
     @Sendable func image(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
         let id = try context.parameters.id("id", "Face")
-        guard try await services.store.face(id: id, companyID: principal.companyID) != nil else { throw APIError.notFound("Face") }
+        guard try await services.store.face(id: id, companyID: principal.companyID) != nil else { throw ServiceError.notFound("Face") }
         guard let wrappedKey = try await services.store.wrappedKey(companyID: principal.companyID),
               let image = try services.index.images.read(
                 companyID: principal.companyID, faceID: id,
                 sealer: try services.keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)) else {
-            throw APIError(.notFound, code: "image_not_stored", "No photo is stored for this face",
-                           detail: "photos are kept only while the company setting store_images is on")
+            throw ServiceError.imageNotStored
         }
         try await services.store.audit(
             AuditEvent(action: "face.image_read", actor: principal.actor, target: "face:\(id)", origin: services.origin(request, context)),
@@ -100,12 +99,12 @@ struct FacesController {
     @Sendable func personFaces(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> FaceList {
         let id = try context.parameters.id("id", "Person")
         guard let faces = try await services.store.faces(personID: id, companyID: principal.companyID) else {
-            throw APIError.notFound("Person")
+            throw ServiceError.notFound("Person")
         }
         return FaceList(faces: faces.map(FaceView.init))
     }
 
-    static func parseImport(_ data: Data) throws(APIError) -> [ImportItem] {
+    static func parseImport(_ data: Data) throws(ServiceError) -> [ImportItem] {
         let text = String(decoding: data, as: UTF8.self)
         if text.drop(while: \.isWhitespace).first == "[" {
             return try APIJSON.decode([ImportItem].self, from: data)
@@ -115,7 +114,9 @@ struct FacesController {
             do {
                 items.append(try APIJSON.decode(ImportItem.self, from: Data(line.utf8)))
             } catch {
-                throw APIError(error.status, code: error.code, "line \(index + 1): " + error.message, detail: error.detail)
+                var error = error
+                error.message = "line \(index + 1): " + error.message
+                throw error
             }
         }
         return items

@@ -39,12 +39,12 @@ struct KioskController {
         let id: Int64
         do {
             id = try await ownEmployee(context, principal)
-        } catch let error as APIError where error.status == .notFound {
-            throw APIError.noFaceToDelete
+        } catch let error as ServiceError where error.code == .notFound {
+            throw ServiceError.noFaceToDelete
         }
         guard try await services.store.deleteKioskFaces(employeeID: id, companyID: principal.companyID, actor: principal.actor,
                                                         deviceID: principal.deviceID, origin: services.origin(request, context)) else {
-            throw APIError.noFaceToDelete
+            throw ServiceError.noFaceToDelete
         }
         try await services.index.catchUp(principal.companyID)
         return KioskFaceDeleted(employeeId: id)
@@ -52,11 +52,11 @@ struct KioskController {
 
     /// The path's employee when it is the caller company's: 404 when nobody's (or left), 403 when another company's.
     private func ownEmployee(_ context: AppRequestContext, _ principal: Principal) async throws -> Int64 {
-        guard let id = Int64(context.parameters.get("id") ?? "") else { throw APIError.employeeNotFound }
+        guard let id = Int64(context.parameters.get("id") ?? "") else { throw ServiceError.employeeNotFound }
         switch try await services.store.ownership(ofEmployee: id, companyID: principal.companyID) {
         case .own: return id
-        case .otherCompany: throw APIError.otherCompanysEmployee
-        case .missing: throw APIError.employeeNotFound
+        case .otherCompany: throw ServiceError.otherCompanysEmployee
+        case .missing: throw ServiceError.employeeNotFound
         }
     }
 
@@ -71,7 +71,7 @@ struct KioskController {
         let page = try request.query("page", in: Limits.tablePage)
         let pageSize = try request.query("page_size", expected: "an integer") { Int($0) }
         if let pageSize, !Limits.tablePageSize.contains(pageSize) {
-            throw APIError.invalidQuery(
+            throw ServiceError.invalidQuery(
                 "page_size", "expected 1…\(Limits.tablePageSize.upperBound); omit page and page_size to receive every employee in one answer, "
                     + "or page through them by following the Link header (rel=\"next\") until it is absent")
         }
@@ -140,8 +140,8 @@ struct KioskController {
         let limit = try request.query("limit", in: Limits.feedPage) ?? Limits.feedPageDefault
         let companyID = principal.companyID
         try await services.store.purgeFeed(companyID: companyID, olderThan: Date().addingTimeInterval(-Double(services.configuration.tombstoneDays) * 86_400))
-        let cursor = try request.query("cursor").map { text throws(APIError) in
-            guard let cursor = SyncCursor(text), cursor.companyID == companyID else { throw APIError.cursorExpired }
+        let cursor = try request.query("cursor").map { text throws(ServiceError) in
+            guard let cursor = SyncCursor(text), cursor.companyID == companyID else { throw ServiceError.cursorExpired }
             return cursor
         }
         let page: ChangesPage
@@ -151,11 +151,11 @@ struct KioskController {
             let head = try await services.store.feedHead(companyID: companyID)
             page = try await snapshot(companyID: companyID, startSeq: head.lastSeq, afterID: nil, limit: limit)
         case .snapshot(_, let startSeq, let afterID)?:
-            guard startSeq >= (try await services.store.feedHead(companyID: companyID)).purgedThrough else { throw APIError.cursorExpired }
+            guard startSeq >= (try await services.store.feedHead(companyID: companyID)).purgedThrough else { throw ServiceError.cursorExpired }
             page = try await snapshot(companyID: companyID, startSeq: startSeq, afterID: afterID, limit: limit)
         case .delta(_, let seq)?:
             let (rows, head) = try await services.store.employeeChanges(companyID: companyID, after: seq, limit: limit)
-            guard seq >= head.purgedThrough, seq <= head.lastSeq else { throw APIError.cursorExpired }
+            guard seq >= head.purgedThrough, seq <= head.lastSeq else { throw ServiceError.cursorExpired }
             let views = try await timekeeperViews(rows.compactMap(\.employee), companyID: companyID, includeFaces: true)
             let byID = Dictionary(uniqueKeysWithValues: views.map { ($0.id, $0) })
             let changes = rows.map { row in byID[row.personID].map(Change.upsert) ?? .delete(row.personID) }
@@ -184,15 +184,15 @@ struct KioskController {
         let id = try context.parameters.id("id", "Device")
         // A kiosk acknowledges for itself (its X-Device-Id); an admin may for any device.
         if !principal.can(.manageDevices) {
-            guard let device = principal.deviceID else { throw APIError.deviceRequired }
-            guard device == id else { throw APIError.otherDevice }
+            guard let device = principal.deviceID else { throw ServiceError.deviceRequired }
+            guard device == id else { throw ServiceError.otherDevice }
         }
         let body = try await request.decodeJSON(AckRequest.self, limit: 64 << 10)
         guard let cursor = SyncCursor(body.cursor), cursor.companyID == principal.companyID else {
-            throw APIError.invalidField("cursor", "not a cursor of this company")
+            throw ServiceError.invalidField("cursor", "not a cursor of this company")
         }
         guard case .delta(_, let seq) = cursor else {
-            throw APIError.invalidField("cursor", "a snapshot is not finished: acknowledge the next_cursor of its last page")
+            throw ServiceError.invalidField("cursor", "a snapshot is not finished: acknowledge the next_cursor of its last page")
         }
         let device = try await services.store.acknowledge(deviceID: id, companyID: principal.companyID, seq: seq)
         return AckResponse(deviceId: id, ackedCursor: SyncCursor.delta(companyID: principal.companyID, seq: device.ackedSeq ?? seq).text,
@@ -204,7 +204,7 @@ struct KioskController {
         let id = try context.parameters.id("id", "Employee")
         guard let (latest, devices) = try await services.store.propagation(employeeID: id, companyID: principal.companyID),
               let employee = try await services.store.employee(id: id, companyID: principal.companyID) else {
-            throw APIError.employeeNotFound
+            throw ServiceError.employeeNotFound
         }
         let views = devices.map { device in
             DevicePropagation(id: device.id!, name: device.name, location: device.location,
@@ -226,7 +226,7 @@ struct KioskController {
     static let syncCursor = HTTPField.Name("X-Sync-Cursor")!
 
     /// At most `rateLimit.fullSyncsPerHour` full syncs per kiosk (its device, else its credential).
-    private func limitFullSync(_ principal: Principal) throws(APIError) {
+    private func limitFullSync(_ principal: Principal) throws(ServiceError) {
         try services.limit("full-sync:" + principal.rateLimitKey,
                            .atMost(services.configuration.rateLimits.fullSyncsPerHour, per: .seconds(3600)))
     }
@@ -235,12 +235,12 @@ struct KioskController {
         guard includeFaces, employees.contains(where: { $0.face != nil }) else {
             return employees.map { TimekeeperEmployee($0, encoding: nil, includeFaces: includeFaces) }
         }
-        guard let wrappedKey = try await services.store.wrappedKey(companyID: companyID) else { throw APIError.serverFault("no company key") }
+        guard let wrappedKey = try await services.store.wrappedKey(companyID: companyID) else { throw ServiceError.serverFault("no company key") }
         let sealer = try services.keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
         return try employees.map { employee in
             let encoding = try employee.face.map { face in
                 guard let values = FaceEncoding.doubles(try sealer.open(face.sealedEncoding, recordID: "face:\(face.id!)")) else {
-                    throw APIError.serverFault("face \(face.id!) does not open")
+                    throw ServiceError.serverFault("face \(face.id!) does not open")
                 }
                 return values
             }
@@ -351,7 +351,7 @@ struct KioskFaceBody {
     }
 
     /// Any malformed body, and any encoding other than exactly 128 finite numbers, is the contract's one 400.
-    static func decode(_ data: Data) throws(APIError) -> KioskFaceBody {
+    static func decode(_ data: Data) throws(ServiceError) -> KioskFaceBody {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         guard let wire = try? decoder.decode(Wire.self, from: data), let value = wire.faceEncoding else { throw .invalidFaceEncoding }

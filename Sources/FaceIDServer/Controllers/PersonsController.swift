@@ -45,7 +45,7 @@ struct PersonsController {
 
     @Sendable func show(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> PersonResponse {
         let id = try context.parameters.id("id", "Person")
-        guard let person = try await services.store.person(id: id, companyID: principal.companyID) else { throw APIError.notFound("Person") }
+        guard let person = try await services.store.person(id: id, companyID: principal.companyID) else { throw ServiceError.notFound("Person") }
         return PersonResponse(person: PersonView(person))
     }
 
@@ -94,21 +94,21 @@ struct PersonsController {
     // MARK: Checks
 
     /// Trimmed, at most 100 characters; empty means none.
-    static func externalID(_ text: String?) throws(APIError) -> String? {
+    static func externalID(_ text: String?) throws(ServiceError) -> String? {
         guard let text else { return nil }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard trimmed.count <= 100 else { throw .invalidField("external_id", "at most 100 characters") }
         return trimmed.isEmpty ? nil : trimmed
     }
 
-    static func tags(_ tags: [String]) throws(APIError) -> [String] {
+    static func tags(_ tags: [String]) throws(ServiceError) -> [String] {
         guard tags.count <= 50 else { throw .invalidField("tags", "at most 50 tags") }
         var result: [String] = []
         for tag in tags { result.append(try Validate.name(tag, field: "tags", maximum: 64)) }
         return result
     }
 
-    static func metadata(_ metadata: [String: JSONValue]) throws(APIError) -> String {
+    static func metadata(_ metadata: [String: JSONValue]) throws(ServiceError) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         guard let data = try? encoder.encode(metadata) else { throw .invalidField("metadata", "not encodable") }

@@ -26,7 +26,7 @@ struct RecognitionController {
         if let personID = body.personId {
             // A missing person is a 404 before any photo work (and before the duplicate guard could answer 409).
             guard try await services.store.person(id: personID, companyID: principal.companyID) != nil else {
-                throw APIError.notFound("Person")
+                throw ServiceError.notFound("Person")
             }
         } else {
             let now = Date()
@@ -66,12 +66,8 @@ struct RecognitionController {
                let other = owners[Int64(hit.id)] {
                 let mayOverride = principal.role == .owner || principal.role == .admin || principal.can(.manageSettings)
                 if !(body.allowDuplicate == true && mayOverride) {
-                    var error = APIError(.conflict, code: "duplicate_face",
-                                         "This face is already enrolled for another person",
-                                         detail: "person_id \(other.record.id!) (\(other.record.fullName)), distance \(Recognizer.rounded(hit.distance))")
-                    error.extra = ["person_id": .number(Double(other.record.id!)), "full_name": .string(other.record.fullName),
-                                   "distance": .number(Recognizer.rounded(hit.distance))]
-                    throw error
+                    throw ServiceError.duplicateFace(personID: other.record.id!, fullName: other.record.fullName,
+                                                     distance: Recognizer.rounded(hit.distance))
                 }
             }
         }
@@ -120,14 +116,14 @@ struct RecognitionController {
     private func identify(_ image: Data, body: SearchRequest, principal: Principal, settings: CompanySettings) async throws -> SearchResponse {
         let topK = body.topK ?? Limits.topKDefault
         guard Limits.topK.contains(topK) else {
-            throw APIError.invalidField("top_k", "expected \(Limits.topK.lowerBound)…\(Limits.topK.upperBound)")
+            throw ServiceError.invalidField("top_k", "expected \(Limits.topK.lowerBound)…\(Limits.topK.upperBound)")
         }
         let rules = try Recognizer.rules(settings: settings, maxDistance: body.maxDistance, minSimilarity: body.minSimilarity)
-        guard [nil, "all", "largest"].contains(body.faces) else { throw APIError.invalidField("faces", "expected all or largest") }
+        guard [nil, "all", "largest"].contains(body.faces) else { throw ServiceError.invalidField("faces", "expected all or largest") }
         var allow: (@Sendable (UInt64) -> Bool)?
         if let group = body.group {
             guard let members = try await services.store.faceIDs(inGroup: group, companyID: principal.companyID) else {
-                throw APIError.unknownGroup(group)
+                throw ServiceError.unknownGroup(group)
             }
             allow = { members.contains($0) }
         }
@@ -162,7 +158,7 @@ struct RecognitionController {
     private func compare(_ image: Data, body: VerifyRequest, principal: Principal, settings: CompanySettings) async throws -> VerifyResponse {
         let rules = try Recognizer.rules(settings: settings, maxDistance: body.maxDistance, minSimilarity: body.minSimilarity)
         guard let faces = try await services.store.faces(personID: body.personId, companyID: principal.companyID) else {
-            throw APIError.notFound("Person")
+            throw ServiceError.notFound("Person")
         }
         return try await Recognizer(services: services).verify(image, faces: faces, companyID: principal.companyID,
                                                                model: settings.model, rules: rules)
@@ -183,10 +179,10 @@ struct RecognitionController {
 
     // MARK: Helpers
 
-    static func image(_ base64: String) throws(APIError) -> Data {
+    static func image(_ base64: String) throws(ServiceError) -> Data {
         let text = base64.hasPrefix("data:") ? String(base64.drop { $0 != "," }.dropFirst()) : base64
         guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters) else {
-            throw APIError.invalidField("image", "expected base64 of a JPEG or PNG")
+            throw ServiceError.invalidField("image", "expected base64 of a JPEG or PNG")
         }
         return data
     }
@@ -196,21 +192,19 @@ struct RecognitionController {
     /// least two thirds of the subject's size (shorter sides) and lies wholly inside the frame, not touching its edge: a
     /// bystander further back, or one the frame cuts — which YuNet finds in many LFW photos (Tony_Blair_0001: a 60-px
     /// face at the left edge beside the 92-px subject) and HOG mostly misses — does not.
-    static func select(_ analysis: PhotoAnalysis, largest: Bool) throws(APIError) -> PhotoFace {
+    static func select(_ analysis: PhotoAnalysis, largest: Bool) throws(ServiceError) -> PhotoFace {
         guard let face = analysis.largestFace else {
-            throw APIError(.unprocessableContent, code: "no_face", "No face was found in the photo")
+            throw ServiceError.noFace
         }
         let side = min(face.box.width, face.box.height)
         let subjects = 1 + analysis.faces.filter { other in
             other.box != face.box && 3 * min(other.box.width, other.box.height) >= 2 * side && other.quality.borderMargin > 0
         }.count
         if subjects > 1 && !largest {
-            throw APIError(.unprocessableContent, code: "multiple_faces", "The photo shows \(subjects) faces",
-                           detail: "send select=largest to enroll the largest one")
+            throw ServiceError.multipleFaces(subjects)
         }
         if let reason = face.quality.reasons.first(where: { $0 != .multipleFaces }) {
-            throw APIError(.unprocessableContent, code: reason.rawValue, "The face does not pass the quality gate",
-                           detail: "size \(face.quality.size) px, detector score \(String(format: "%.2f", face.quality.detectorScore))")
+            throw ServiceError.poorQuality(reason, face.quality)
         }
         return face
     }

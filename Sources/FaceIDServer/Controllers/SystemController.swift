@@ -8,9 +8,9 @@ struct SystemController {
     func addRoutes(to router: Router<AppRequestContext>, table: inout [RouteInfo]) {
         router.get("healthz") { _, _ in OK() }
         router.get("readyz") { _, _ in
-            guard await services.store.isReady() else { throw APIError.unavailable }
+            guard await services.store.isReady() else { throw ServiceError.unavailable }
             // Until a damaged index is rebuilt from the store, searches would miss faces: not ready.
-            guard !services.index.isRebuilding else { throw APIError.indexRebuilding }
+            guard !services.index.isRebuilding else { throw ServiceError.indexRebuilding }
             return ReadyResponse(store: "ok", index: "ok")
         }
         router.get("metrics") { _, _ in
@@ -21,7 +21,7 @@ struct SystemController {
         }
         router.get("openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"],
-                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+                     body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.data)))
         }
         for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml"] {
             table.append(RouteInfo(method: .get, path: path, permission: nil))

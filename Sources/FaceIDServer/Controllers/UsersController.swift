@@ -40,7 +40,7 @@ struct UsersController {
         let updated = try await services.store.updateUser(
             id: id, companyID: principal.companyID, change: body, actor: principal.actor, origin: services.origin(request, context)
         ) { current in
-            if (current.role == .owner || promotesToOwner) && !isOwner { throw APIError.forbidden }
+            if (current.role == .owner || promotesToOwner) && !isOwner { throw ServiceError.forbidden }
         }
         return UserResponse(user: UserView(updated))
     }
@@ -50,12 +50,12 @@ struct UsersController {
         let isOwner = principal.role == .owner
         try await services.store.deleteUser(id: id, companyID: principal.companyID, actor: principal.actor,
                                             origin: services.origin(request, context)) { current in
-            if current.role == .owner && !isOwner { throw APIError.forbidden }
+            if current.role == .owner && !isOwner { throw ServiceError.forbidden }
         }
         return Response(status: .noContent)
     }
 
-    private func requireOwner(_ principal: Principal) throws(APIError) {
+    private func requireOwner(_ principal: Principal) throws(ServiceError) {
         guard principal.role == .owner else { throw .forbidden }
     }
 }

@@ -27,22 +27,22 @@ struct AuthenticationMiddleware: RouterMiddleware {
     }
 
     private func authenticate(_ request: Request) async throws -> (Principal, CompanySettings) {
-        guard let secret = Self.credential(in: request.headers) else { throw APIError.missingCredentials }
+        guard let secret = Self.credential(in: request.headers) else { throw ServiceError.missingCredentials }
         let hash = Credentials.hash(secret)
         var principal: Principal
         let company: CompanyRecord
         if secret.hasPrefix(Credentials.apiKeyPrefix) {
-            guard let (key, found) = try await services.store.liveAPIKey(secretHash: hash) else { throw APIError.invalidToken }
+            guard let (key, found) = try await services.store.liveAPIKey(secretHash: hash) else { throw ServiceError.invalidToken }
             principal = Principal(companyID: found.id!, credential: .apiKey(id: key.id!, scopes: key.scopeSet))
             company = found
         } else {
-            guard let (session, user, found) = try await services.store.liveSession(tokenHash: hash) else { throw APIError.invalidToken }
+            guard let (session, user, found) = try await services.store.liveSession(tokenHash: hash) else { throw ServiceError.invalidToken }
             principal = Principal(companyID: found.id!, credential: .session(id: session.id!, userID: user.id!, role: user.role))
             company = found
         }
         if let text = request.headers[.deviceID] {
             guard let id = Int64(text), try await services.store.device(id: id, companyID: principal.companyID) != nil else {
-                throw APIError.unknownDevice
+                throw ServiceError.unknownDevice
             }
             principal.deviceID = id
         }
@@ -65,8 +65,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
 extension AppRequestContext {
     /// The caller, or 401 when a route forgot `AuthenticationMiddleware` (it never does: `ProtectedRoutes`).
-    func requirePrincipal() throws(APIError) -> Principal {
-        guard let principal else { throw APIError.missingCredentials }
+    func requirePrincipal() throws(ServiceError) -> Principal {
+        guard let principal else { throw ServiceError.missingCredentials }
         return principal
     }
 }

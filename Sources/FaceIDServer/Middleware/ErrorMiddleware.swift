@@ -1,11 +1,12 @@
 import Foundation
 import Hummingbird
+import FaceEngine
 import Logging
 
 /// Turns every thrown error into the API's error body, so no client mistake becomes a bare 500.
 ///
-/// `APIError` keeps its status and code; Hummingbird's own `HTTPError`s (unmatched route, bad method,
-/// oversized body) get a stable code by status; anything else is a 500 whose details stay in the log.
+/// Every error becomes a `ServiceError` (`ServiceError.answering(_:)`), whose code gives the status (`ErrorCode.status`);
+/// an internal error's reason goes to the log, never to the client.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     /// Every served route: an unmatched request whose path is known gets 405 with `Allow`, not 404.
@@ -14,35 +15,42 @@ struct ErrorMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            if error.status.code >= 500, let message = error.logMessage {
-                context.logger.error("request failed", metadata: ["reason": .string(message)])
-            }
-            return error.makeResponse()
-        } catch let error as HTTPError {
-            if error.status == .notFound, case let allowed = routes.methods(for: request.uri.path), !allowed.isEmpty {
-                return APIError.methodNotAllowed(allow: allowed).makeResponse()
-            }
-            return Self.map(error).makeResponse()
-        } catch let error as DecodingError {
-            return APIJSON.map(error).makeResponse()
+        } catch let error as HTTPError where error.status == .notFound {
+            let allowed = routes.methods(for: request.uri.path)
+            return (allowed.isEmpty ? ServiceError.routeNotFound : .methodNotAllowed(allow: allowed)).makeResponse()
         } catch {
-            // The type only: a native error's text may carry data the log must never see.
-            context.logger.error("unexpected error", metadata: ["type": .string(String(describing: type(of: error)))])
-            return APIError.serverFault("unexpected").makeResponse()
+            let answer = ServiceError.answering(error)
+            if answer.code == .internalError {
+                // A type or a reason written for the log: a native error's text may carry data the log must never see.
+                context.logger.error("request failed", metadata: [
+                    "reason": .string(answer.logMessage ?? String(describing: type(of: error))),
+                ])
+            }
+            return answer.makeResponse()
+        }
+    }
+}
+
+extension ServiceError {
+    /// The answer to any error a handler throws: the one mapping from every layer's errors to the API's.
+    static func answering(_ error: any Error) -> ServiceError {
+        switch error {
+        case let error as ServiceError: error
+        case let error as HTTPError: answering(error)
+        case let error as DecodingError: APIJSON.map(error)
+        case let error as FaceEngineError: .image(error)
+        default: .serverFault("unexpected \(String(describing: type(of: error)))")
         }
     }
 
-    static func map(_ error: HTTPError) -> APIError {
+    /// Hummingbird's own errors (an unreadable or oversized body, a wrong content type).
+    private static func answering(_ error: HTTPError) -> ServiceError {
         switch error.status {
         case .notFound: .routeNotFound
-        case .contentTooLarge: APIError(.contentTooLarge, code: "payload_too_large", "The request body is too large")
-        case .badRequest: APIError(.badRequest, code: "bad_request", error.body ?? "Bad request")
+        case .contentTooLarge: .bodyTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
-        default:
-            error.status.code >= 500
-                ? .serverFault("HTTPError \(error.status.code)")
-                : APIError(error.status, code: "http_\(error.status.code)", error.status.reasonPhrase)
+        case _ where error.status.code >= 500: .serverFault("HTTPError \(error.status.code)")
+        default: .badRequest(error.body ?? error.status.reasonPhrase)
         }
     }
 }

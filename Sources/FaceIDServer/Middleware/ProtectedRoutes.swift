@@ -50,8 +50,8 @@ extension Request {
 
 extension Parameters {
     /// A numeric path id; anything else cannot name a resource, so it is a 404, like an id of another company.
-    func id(_ name: String, _ what: String) throws(APIError) -> Int64 {
-        guard let text = self.get(name), let id = Int64(text) else { throw APIError.notFound(what) }
+    func id(_ name: String, _ what: String) throws(ServiceError) -> Int64 {
+        guard let text = self.get(name), let id = Int64(text) else { throw ServiceError.notFound(what) }
         return id
     }
 }

@@ -58,7 +58,7 @@ final class AppServices: Sendable {
     }
 
     /// Takes a token or throws 429 with `Retry-After`.
-    func limit(_ key: String, _ limit: RateLimiter.Limit) throws(APIError) {
+    func limit(_ key: String, _ limit: RateLimiter.Limit) throws(ServiceError) {
         if let retryAfter = limiter.take(key, limit: limit) { throw .rateLimited(retryAfter: retryAfter) }
     }
 }

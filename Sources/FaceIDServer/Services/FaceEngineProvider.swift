@@ -15,19 +15,19 @@ final class FaceEngineProvider: Sendable {
         self.modelDirectory = modelDirectory
     }
 
-    func engine() throws(APIError) -> FaceEngine {
+    func engine() throws(ServiceError) -> FaceEngine {
         try Self.load(loaded) { [modelDirectory] in try FaceEngine(modelDirectory: modelDirectory, poolSize: Self.poolSize) }
     }
 
-    func sface() throws(APIError) -> SFaceEngine {
+    func sface() throws(ServiceError) -> SFaceEngine {
         try Self.load(loadedSFace) { [modelDirectory] in try SFaceEngine(modelDirectory: modelDirectory, poolSize: Self.poolSize) }
     }
 
     private static var poolSize: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     /// The engine in `slot`, made on first use; a failure is 503 `models_unavailable`, and the next call tries again.
-    private static func load<Engine: Sendable>(_ slot: borrowing Mutex<Engine?>, _ make: () throws -> Engine) throws(APIError) -> Engine {
-        try slot.withLock { (engine: inout Engine?) throws(APIError) -> Engine in
+    private static func load<Engine: Sendable>(_ slot: borrowing Mutex<Engine?>, _ make: () throws -> Engine) throws(ServiceError) -> Engine {
+        try slot.withLock { (engine: inout Engine?) throws(ServiceError) -> Engine in
             if let engine { return engine }
             do {
                 let made = try make()
@@ -39,28 +39,25 @@ final class FaceEngineProvider: Sendable {
         }
     }
 
-    private static func unavailable(_ error: any Error) -> APIError {
-        var failure = APIError(.serviceUnavailable, code: "models_unavailable", "The face models are not available",
-                               detail: "make setup installs them")
-        failure.logMessage = String(describing: error)
-        return failure
+    private static func unavailable(_ error: any Error) -> ServiceError {
+        .modelsUnavailable(String(describing: error))
     }
 
     /// Finds the faces with `model`'s detector (its boxes and quality decide) and gives each face the embedding of every
     /// model in `also` too: dlib's from the dlib face whose box overlaps most (IoU ≥ 0.3), else computed at SFace's box;
     /// SFace's from the overlapping YuNet face (none when YuNet did not find it).
-    func analyze(_ image: Data, model: RecognitionModel, also: Set<RecognitionModel> = []) async throws(APIError) -> PhotoAnalysis {
+    func analyze(_ image: Data, model: RecognitionModel, also: Set<RecognitionModel> = []) async throws(ServiceError) -> PhotoAnalysis {
         switch model {
         case .dlib:
             var analysis = PhotoAnalysis(try await analyze(image))
             if also.contains(.sface), !analysis.faces.isEmpty {
-                try await Self.unlessUnavailable { () async throws(APIError) in try await addSFace(to: &analysis, image: image) }
+                try await Self.unlessUnavailable { () async throws(ServiceError) in try await addSFace(to: &analysis, image: image) }
             }
             return analysis
         case .sface:
             var analysis = try await analyzeSFace(image)
             if also.contains(.dlib), !analysis.faces.isEmpty {
-                try await Self.unlessUnavailable { () async throws(APIError) in try await addDlib(to: &analysis, image: image) }
+                try await Self.unlessUnavailable { () async throws(ServiceError) in try await addDlib(to: &analysis, image: image) }
             }
             return analysis
         }
@@ -68,16 +65,16 @@ final class FaceEngineProvider: Sendable {
 
     /// Runs `body`; the other model's files missing (`models_unavailable`) is not the photo's fault: the face is stored
     /// without that embedding (a later model switch re-embeds stored photos) instead of refusing the enrollment.
-    private static func unlessUnavailable(_ body: () async throws(APIError) -> Void) async throws(APIError) {
+    private static func unlessUnavailable(_ body: () async throws(ServiceError) -> Void) async throws(ServiceError) {
         do {
             try await body()
         } catch {
-            if error.code != "models_unavailable" { throw error }
+            if error.code != .modelsUnavailable { throw error }
         }
     }
 
     /// Adds dlib embeddings to faces found by SFace (used again by a search's dlib fallback).
-    func addDlib(to analysis: inout PhotoAnalysis, image: Data) async throws(APIError) {
+    func addDlib(to analysis: inout PhotoAnalysis, image: Data) async throws(ServiceError) {
         let dlib = try await analyze(image)
         var unpaired: [Int] = []
         for i in analysis.faces.indices where analysis.faces[i].embeddings[.dlib] == nil {
@@ -100,7 +97,7 @@ final class FaceEngineProvider: Sendable {
         }
     }
 
-    func addSFace(to analysis: inout PhotoAnalysis, image: Data) async throws(APIError) {
+    func addSFace(to analysis: inout PhotoAnalysis, image: Data) async throws(ServiceError) {
         let found = try await analyzeSFace(image)
         for i in analysis.faces.indices {
             if let match = Self.bestOverlap(analysis.faces[i].box, found.faces.map(\.box)) {
@@ -110,7 +107,7 @@ final class FaceEngineProvider: Sendable {
     }
 
     /// YuNet + SFace, with the same quality rules as dlib's faces (size, cut off, several faces).
-    private func analyzeSFace(_ image: Data) async throws(APIError) -> PhotoAnalysis {
+    private func analyzeSFace(_ image: Data) async throws(ServiceError) -> PhotoAnalysis {
         let engine = try sface()
         let analysis: SFaceAnalysis
         do {
@@ -146,7 +143,7 @@ final class FaceEngineProvider: Sendable {
     /// face_recognition's detector upsamples every photo once, so faces from ~40 px are found — at four times the HOG
     /// work. A kiosk or webcam frame (≥ 400 px on its shorter side) is first searched as it is, which finds faces from
     /// ~80 px; only when that finds none is it searched upsampled. Smaller photos are always upsampled.
-    func analyze(_ image: Data) async throws(APIError) -> FaceAnalysis {
+    func analyze(_ image: Data) async throws(ServiceError) -> FaceAnalysis {
         let engine = try engine()
         do {
             if let size = ImageHeader.size(of: image), min(size.width, size.height) >= Self.quickDetectionMinSide {
@@ -161,15 +158,8 @@ final class FaceEngineProvider: Sendable {
         }
     }
 
-    static func map(_ error: FaceEngineError) -> APIError {
-        switch error {
-        case .emptyImage: APIError(.badRequest, code: error.code, "The image is empty")
-        case .unsupportedFormat: APIError(.unsupportedMediaType, code: error.code, "The image is not a JPEG or PNG")
-        case .corruptImage(let why): APIError(.badRequest, code: error.code, "The image cannot be decoded", detail: why)
-        case .imageTooLarge(let why): APIError(.contentTooLarge, code: error.code, "The image is too large", detail: why)
-        case .invalidArgument(let why): APIError(.badRequest, code: error.code, "Invalid image request", detail: why)
-        case .modelUnavailable, .internalFailure: APIError.serverFault(error.description)
-        }
+    static func map(_ error: FaceEngineError) -> ServiceError {
+        .image(error)
     }
 }
 

@@ -115,7 +115,7 @@ final class IndexService: Sendable {
     var movedAside: [String] { current.withLock { $0.movedAside } }
 
     /// The company's collection of `space`, created on first use.
-    /// - Throws: `APIError.indexRebuilding` while the index is rebuilt (also when this call finds it damaged).
+    /// - Throws: `ServiceError.indexRebuilding` while the index is rebuilt (also when this call finds it damaged).
     func collection(_ companyID: Int64, _ space: IndexSpace = .all(.dlib)) throws -> VectorCollection {
         let database = try servingDatabase()
         return try guarded(database) { try Self.collection(companyID, space, in: database) }
@@ -149,7 +149,7 @@ final class IndexService: Sendable {
             try await feeder.catchUp(companyID, service: self, database: database)
         } catch let error as VectorIndexError where error.isDamage {
             recover(from: error, in: database)
-            throw APIError.indexRebuilding
+            throw ServiceError.indexRebuilding
         }
     }
 
@@ -190,7 +190,7 @@ final class IndexService: Sendable {
     }
 
     /// The `k` nearest faces of the company (face ids and distances), optionally only ids `allow` accepts.
-    /// - Throws: `APIError.indexRebuilding` while the index is rebuilt: a partial index must not answer "no match".
+    /// - Throws: `ServiceError.indexRebuilding` while the index is rebuilt: a partial index must not answer "no match".
     func search(_ companyID: Int64, _ space: IndexSpace = .all(.dlib), encoding: [Float], k: Int,
                 allow: (@Sendable (UInt64) -> Bool)? = nil) throws -> [SearchResult] {
         let database = try servingDatabase()
@@ -200,19 +200,19 @@ final class IndexService: Sendable {
         }
     }
 
-    private func servingDatabase() throws(APIError) -> VectorDatabase {
+    private func servingDatabase() throws(ServiceError) -> VectorDatabase {
         let (database, rebuilding) = current.withLock { ($0.database, $0.rebuilding) }
         if rebuilding { throw .indexRebuilding }
         return database
     }
 
-    /// Runs `body`; a damage error starts the recovery and becomes `APIError.indexRebuilding`.
+    /// Runs `body`; a damage error starts the recovery and becomes `ServiceError.indexRebuilding`.
     private func guarded<R>(_ database: VectorDatabase, _ body: () throws -> R) throws -> R {
         do {
             return try body()
         } catch let error as VectorIndexError where error.isDamage {
             recover(from: error, in: database)
-            throw APIError.indexRebuilding
+            throw ServiceError.indexRebuilding
         }
     }
 

@@ -25,7 +25,7 @@ public final class KeyRing: Sendable {
     }
 
     /// The sealer of `companyID`, unwrapping `wrappedKey` unless it is cached.
-    func sealer(companyID: Int64, wrappedKey: Data) throws(APIError) -> Sealer {
+    func sealer(companyID: Int64, wrappedKey: Data) throws(ServiceError) -> Sealer {
         if let key = cache.withLock({ $0[companyID] }) {
             return Sealer(companyID: companyID, key: key)
         }
@@ -37,7 +37,7 @@ public final class KeyRing: Sendable {
             return Sealer(companyID: companyID, key: key)
         } catch {
             // A wrong master key or a damaged row: the server's fault, never the client's.
-            throw APIError.serverFault("company data key cannot be unwrapped (wrong master key?)")
+            throw ServiceError.serverFault("company data key cannot be unwrapped (wrong master key?)")
         }
     }
 
@@ -84,7 +84,7 @@ public struct Sealer: Sendable {
 
     /// Opens what `seal` produced for the same record; throws when the bytes or the binding differ.
     public func open(_ sealed: Data, recordID: String) throws -> Data {
-        guard sealed.first == 1 else { throw APIError.serverFault("unknown sealed-record version") }
+        guard sealed.first == 1 else { throw ServiceError.serverFault("unknown sealed-record version") }
         let box = try AES.GCM.SealedBox(combined: sealed.dropFirst())
         return try AES.GCM.open(box, using: key, authenticating: context(recordID))
     }

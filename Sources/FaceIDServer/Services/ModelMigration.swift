@@ -87,7 +87,7 @@ final class ModelMigration: Sendable {
         do {
             analysis = try await faces.analyze(image, model: model)
         } catch {
-            if error.code == "models_unavailable" { throw error }
+            if error.code == .modelsUnavailable { throw error }
             return nil
         }
         return analysis.largestFace?.embeddings[model]

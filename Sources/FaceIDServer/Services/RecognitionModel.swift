@@ -79,7 +79,7 @@ enum RecognitionModel: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    static func named(_ text: String, field: String) throws(APIError) -> RecognitionModel {
+    static func named(_ text: String, field: String) throws(ServiceError) -> RecognitionModel {
         guard let model = RecognitionModel(rawValue: text) else {
             throw .invalidField(field, "expected " + allCases.map(\.rawValue).joined(separator: " or "))
         }
@@ -112,7 +112,7 @@ enum Similarity {
     }
 
     /// The distance threshold of a `min_similarity`: a number in 0…1, or a percentage above 1 up to 100.
-    static func distance(minimum: Double, model: RecognitionModel) throws(APIError) -> Double {
+    static func distance(minimum: Double, model: RecognitionModel) throws(ServiceError) -> Double {
         guard minimum.isFinite, (0...100).contains(minimum) else {
             throw .invalidField("min_similarity", "expected 0…1 or a percentage up to 100")
         }

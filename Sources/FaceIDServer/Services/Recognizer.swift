@@ -20,7 +20,7 @@ struct Recognizer {
     /// The company's model with the request's or the company's threshold, and every other model at its own preset of the
     /// same name (`balanced` when the company's is custom). `max_distance` is in the company model's units and applies to
     /// it alone; `min_similarity` is converted per model.
-    static func rules(settings: CompanySettings, maxDistance: Double?, minSimilarity: Double?) throws(APIError) -> [RecognitionModel: Rule] {
+    static func rules(settings: CompanySettings, maxDistance: Double?, minSimilarity: Double?) throws(ServiceError) -> [RecognitionModel: Rule] {
         if maxDistance != nil, minSimilarity != nil {
             throw .invalidField("min_similarity", "send max_distance or min_similarity, not both")
         }

@@ -86,7 +86,7 @@ public struct CompanySettings: Codable, Sendable, Equatable {
     }
 
     /// Applies `patch`, checking each range; 400 `invalid_field` names the first bad field.
-    func applying(_ patch: Patch, serverMaximumPerMinute: Int) throws(APIError) -> CompanySettings {
+    func applying(_ patch: Patch, serverMaximumPerMinute: Int) throws(ServiceError) -> CompanySettings {
         var next = self
         if let minutes = patch.tokenLifetimeMinutes {
             guard (5...43_200).contains(minutes) else { throw .invalidField("token_lifetime_minutes", "expected 5…43200") }

@@ -84,13 +84,13 @@ extension Store {
             let person: PersonRecord
             if let personID {
                 guard let found = try Self.personRecord(id: personID, companyID: companyID, db: db) else {
-                    throw APIError.notFound("Person")
+                    throw ServiceError.notFound("Person")
                 }
                 person = found
             } else if let newPerson {
                 person = try Self.insertPerson(newPerson, groups: groups, actor: actor, origin: origin, db: db).record
             } else {
-                throw APIError.missingField("person_id")
+                throw ServiceError.missingField("person_id")
             }
             let face = try Self.insertFaces(
                 [NewFace(person: .id(person.id!), embeddings: embeddings)], companyID: companyID, source: "photo", reference: reference,
@@ -110,7 +110,7 @@ extension Store {
         _ faces: [NewFace], companyID: Int64, source: String, reference: Bool, keyRing: KeyRing, actor: String,
         origin: RequestOrigin, db: Database
     ) throws -> [FaceRecord] {
-        guard let company = try CompanyRecord.fetchOne(db, key: companyID) else { throw APIError.notFound("Company") }
+        guard let company = try CompanyRecord.fetchOne(db, key: companyID) else { throw ServiceError.notFound("Company") }
         let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: company.wrappedKey)
         var resolved: [PersonReference: Int64] = [:]
         var added: [FaceRecord] = []
@@ -123,7 +123,7 @@ extension Store {
                 personID = try resolve(face.person, companyID: companyID, now: now, actor: actor, origin: origin, db: db)
                 resolved[face.person] = personID
             }
-            guard let (primary, vector) = face.embeddings.first else { throw APIError.serverFault("a face without an embedding") }
+            guard let (primary, vector) = face.embeddings.first else { throw ServiceError.serverFault("a face without an embedding") }
             var record = FaceRecord(id: nil, companyID: companyID, personID: personID, sealedEncoding: Data(),
                                     modelID: primary.rawValue, source: source, reference: reference, createdAt: now)
             try record.insert(db)
@@ -288,12 +288,12 @@ extension Store {
                         db: Database) throws -> Int64 {
         switch reference {
         case .id(let id):
-            guard try personRecord(id: id, companyID: companyID, db: db) != nil else { throw APIError.notFound("Person \(id)") }
+            guard try personRecord(id: id, companyID: companyID, db: db) != nil else { throw ServiceError.notFound("Person \(id)") }
             return id
         case .external(let externalID, let fullName):
             if let person = try PersonRecord.filter(Column("companyID") == companyID && Column("externalID") == externalID).fetchOne(db) {
                 // A deleted (resigned) employee keeps their external id and takes no new faces.
-                guard person.deletedAt == nil else { throw APIError.externalIDTaken(personID: person.id!) }
+                guard person.deletedAt == nil else { throw ServiceError.externalIDTaken(personID: person.id!) }
                 return person.id!
             }
             let person = PersonRecord(id: nil, companyID: companyID, externalID: externalID, fullName: fullName,
@@ -316,7 +316,7 @@ extension Store {
     func deleteFace(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await pool.write { db in
             guard let face = try FaceRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
-                throw APIError.notFound("Face")
+                throw ServiceError.notFound("Face")
             }
             try Self.removeFaces([face], db: db)
             try db.execute(sql: "UPDATE persons SET faceDeletedAt = ? WHERE id = ?", arguments: [Date(), face.personID])
@@ -406,7 +406,7 @@ enum FaceEncoding {
     static let modelID = "dlib-resnet-v1"
 
     /// 400 `invalid_field` unless exactly 128 finite numbers.
-    static func validate(_ values: [Double], field: String) throws(APIError) -> [Float] {
+    static func validate(_ values: [Double], field: String) throws(ServiceError) -> [Float] {
         guard values.count == dimension else { throw .invalidField(field, "expected exactly \(dimension) numbers, got \(values.count)") }
         guard values.allSatisfy({ $0.isFinite && abs($0) < 1e6 }) else { throw .invalidField(field, "every number must be finite") }
         return values.map { Float($0) }
@@ -414,7 +414,7 @@ enum FaceEncoding {
 
     /// 400 `invalid_field` unless a unit vector (within 1e-3): SFace embeddings are L2-normalised, and its distances and
     /// thresholds assume it.
-    static func validateUnit(_ values: [Float], field: String) throws(APIError) -> [Float] {
+    static func validateUnit(_ values: [Float], field: String) throws(ServiceError) -> [Float] {
         let norm = values.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
         guard abs(norm - 1) <= 1e-3 else { throw .invalidField(field, "an sface-2021dec embedding is L2-normalised (length 1), got \(norm)") }
         return values
