@@ -4,7 +4,6 @@ import Hummingbird
 /// `POST /register`, `POST /login`, `POST /logout`, `GET /me`.
 struct AuthController {
     let services: AppServices
-    static let minimumPasswordLength = 10
 
     func addRoutes(to router: Router<AppRequestContext>, protected routes: inout ProtectedRoutes, table: inout [RouteInfo]) {
         router.post("register", use: register)
@@ -90,36 +89,5 @@ struct AuthController {
             response.apiKey = try await services.store.apiKeys(companyID: principal.companyID).first { $0.id == id }.map(APIKeyView.init)
         }
         return response
-    }
-}
-
-/// Input checks shared by controllers; each failure names its field.
-enum Validate {
-    static func name(_ text: String, field: String, maximum: Int = 200) throws(ServiceError) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw .invalidField(field, "must not be empty") }
-        guard trimmed.count <= maximum else { throw .invalidField(field, "at most \(maximum) characters") }
-        return trimmed
-    }
-
-    static func optionalName(_ text: String?, field: String) throws(ServiceError) -> String? {
-        guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
-        return try name(text, field: field)
-    }
-
-    static func email(_ text: String) throws(ServiceError) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-        let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
-              trimmed.count <= 254, !trimmed.contains(where: \.isWhitespace) else {
-            throw .invalidField("email", "expected an email address")
-        }
-        return trimmed
-    }
-
-    static func password(_ text: String) throws(ServiceError) {
-        guard text.count >= AuthController.minimumPasswordLength else { throw .weakPassword(minimum: AuthController.minimumPasswordLength) }
-        // bcrypt reads at most 72 bytes; longer passwords would be silently truncated.
-        guard text.utf8.count <= 72 else { throw .invalidField("password", "at most 72 bytes") }
     }
 }

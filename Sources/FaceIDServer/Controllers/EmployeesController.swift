@@ -49,7 +49,7 @@ struct EmployeesController {
         let change = Store.EmployeeChange(
             name: try body.name.map { try Validate.name($0, field: "name") },
             timekeeperID: try body.timekeeperId.map { try Validate.name($0, field: "timekeeper_id", maximum: 64) },
-            externalID: try body.externalId.map { try PersonsController.externalID($0) }, resigned: body.resigned)
+            externalID: try body.externalId.map { try Validate.externalID($0) }, resigned: body.resigned)
         let employee = try await services.store.updateEmployee(id: id, companyID: principal.companyID, change: change,
                                                                actor: principal.actor, origin: services.origin(request, context))
         try await services.index.catchUp(principal.companyID)
@@ -82,7 +82,7 @@ struct EmployeesController {
     static func row(_ input: EmployeeInput, field prefix: String) throws(ServiceError) -> Store.EmployeeRow {
         Store.EmployeeRow(name: try Validate.name(input.name, field: prefix + "name"),
                           timekeeperID: try Validate.name(input.timekeeperId, field: prefix + "timekeeper_id", maximum: 64),
-                          externalID: try PersonsController.externalID(input.externalId))
+                          externalID: try Validate.externalID(input.externalId))
     }
 
     static func csvRows(_ data: Data) throws(ServiceError) -> [Store.EmployeeRow] {

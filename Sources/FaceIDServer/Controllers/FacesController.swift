@@ -33,7 +33,7 @@ struct FacesController {
             if model == .sface { encoding = try FaceEncoding.validateUnit(encoding, field: field + ".encoding") }
             if let personID = item.personId {
                 faces.append(Store.NewFace(person: .id(personID), encoding: encoding, model: model))
-            } else if let externalID = try PersonsController.externalID(item.externalId) {
+            } else if let externalID = try Validate.externalID(item.externalId) {
                 let name = try Validate.optionalName(item.fullName, field: field + ".full_name") ?? externalID
                 faces.append(Store.NewFace(person: .external(externalID, fullName: name), encoding: encoding, model: model))
             } else {

@@ -5,8 +5,6 @@ import Hummingbird
 /// and `POST /groups`, `GET /groups`, `DELETE /groups/{id}`. Membership is a person's `groups` (by name).
 struct PersonsController {
     let services: AppServices
-    /// The largest `metadata` object accepted, encoded.
-    static let maximumMetadataBytes = 16 * 1024
 
     func addRoutes(to routes: inout ProtectedRoutes) {
         routes.on(.post, "/persons", .managePersons, use: create)
@@ -23,9 +21,9 @@ struct PersonsController {
         let body = try await request.decodeJSON(CreatePersonRequest.self, limit: services.configuration.maxBodySize)
         let now = Date()
         let record = PersonRecord(
-            id: nil, companyID: principal.companyID, externalID: try Self.externalID(body.externalId),
-            fullName: try Validate.name(body.fullName, field: "full_name"), tags: PersonRecord.encodeTags(try Self.tags(body.tags ?? [])),
-            metadata: try Self.metadata(body.metadata ?? [:]), createdAt: now, updatedAt: now)
+            id: nil, companyID: principal.companyID, externalID: try Validate.externalID(body.externalId),
+            fullName: try Validate.name(body.fullName, field: "full_name"), tags: PersonRecord.encodeTags(try Validate.tags(body.tags ?? [])),
+            metadata: try Validate.metadata(body.metadata ?? [:]), createdAt: now, updatedAt: now)
         let groups = try (body.groups ?? []).map { try Validate.name($0, field: "groups", maximum: 100) }
         let person = try await services.store.createPerson(record, groups: groups, actor: principal.actor,
                                                            origin: services.origin(request, context))
@@ -53,11 +51,11 @@ struct PersonsController {
         let id = try context.parameters.id("id", "Person")
         let body = try await request.decodeJSON(UpdatePersonRequest.self, limit: services.configuration.maxBodySize)
         var change = Store.PersonChange()
-        if let externalID = body.externalId { change.externalID = .some(try Self.externalID(externalID)) }
+        if let externalID = body.externalId { change.externalID = .some(try Validate.externalID(externalID)) }
         if let name = body.fullName { change.fullName = try Validate.name(name, field: "full_name") }
-        if let tags = body.tags { change.tags = try Self.tags(tags) }
+        if let tags = body.tags { change.tags = try Validate.tags(tags) }
         if let groups = body.groups { change.groups = try groups.map { try Validate.name($0, field: "groups", maximum: 100) } }
-        if let metadata = body.metadata { change.metadata = try Self.metadata(metadata) }
+        if let metadata = body.metadata { change.metadata = try Validate.metadata(metadata) }
         let person = try await services.store.updatePerson(
             id: id, companyID: principal.companyID, change: change, actor: principal.actor, origin: services.origin(request, context))
         return PersonResponse(person: PersonView(person))
@@ -89,30 +87,5 @@ struct PersonsController {
         try await services.store.deleteGroup(id: id, companyID: principal.companyID, actor: principal.actor,
                                              origin: services.origin(request, context))
         return Response(status: .noContent)
-    }
-
-    // MARK: Checks
-
-    /// Trimmed, at most 100 characters; empty means none.
-    static func externalID(_ text: String?) throws(ServiceError) -> String? {
-        guard let text else { return nil }
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard trimmed.count <= 100 else { throw .invalidField("external_id", "at most 100 characters") }
-        return trimmed.isEmpty ? nil : trimmed
-    }
-
-    static func tags(_ tags: [String]) throws(ServiceError) -> [String] {
-        guard tags.count <= 50 else { throw .invalidField("tags", "at most 50 tags") }
-        var result: [String] = []
-        for tag in tags { result.append(try Validate.name(tag, field: "tags", maximum: 64)) }
-        return result
-    }
-
-    static func metadata(_ metadata: [String: JSONValue]) throws(ServiceError) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        guard let data = try? encoder.encode(metadata) else { throw .invalidField("metadata", "not encodable") }
-        guard data.count <= maximumMetadataBytes else { throw .invalidField("metadata", "at most \(maximumMetadataBytes) bytes") }
-        return String(decoding: data, as: UTF8.self)
     }
 }

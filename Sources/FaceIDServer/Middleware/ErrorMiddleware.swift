@@ -36,6 +36,7 @@ extension ServiceError {
     static func answering(_ error: any Error) -> ServiceError {
         switch error {
         case let error as ServiceError: error
+        case let error as StoreError: ServiceError(error)
         case let error as HTTPError: answering(error)
         case let error as DecodingError: APIJSON.map(error)
         case let error as FaceEngineError: .image(error)

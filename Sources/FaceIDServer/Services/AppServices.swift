@@ -14,6 +14,10 @@ final class AppServices: Sendable {
     let faces: FaceEngineProvider
     /// Re-embedding stored photos after a company switches its recognition model.
     let migration: ModelMigration
+    /// 1:N and 1:1 search, the decision rule, the access log.
+    let recognition: Recognition
+    /// Photo enrollment, imports, face removal.
+    let enrollment: Enrollment
     let limiter = RateLimiter()
     /// The audit chain's signed head, outside the store; moved by every committed audit append.
     let auditHead: AuditHead
@@ -34,6 +38,9 @@ final class AppServices: Sendable {
                                  images: ImageVault(directory: configuration.imagesPath), logger: logger, checker: indexChecker)
         faces = FaceEngineProvider(modelDirectory: configuration.modelDirectory)
         migration = ModelMigration(logger: logger)
+        recognition = Recognition(store: store, index: index, faces: faces)
+        enrollment = Enrollment(store: store, index: index, faces: faces, keyRing: keyRing, recognition: recognition,
+                                defaults: .defaults(configuration))
         self.metrics = metrics
         self.logger = logger
         auditHead = try store.publishAuditHead(directory: configuration.auditHeadPath, master: keyRing.master, logger: logger)

@@ -106,7 +106,7 @@ extension Store {
 
     func updateEmployee(id: Int64, companyID: Int64, change: EmployeeChange, actor: String, origin: RequestOrigin) async throws -> Employee {
         try await pool.write { db in
-            guard var person = try Self.employeeRecord(id: id, companyID: companyID, db: db) else { throw ServiceError.employeeNotFound }
+            guard var person = try Self.employeeRecord(id: id, companyID: companyID, db: db) else { throw StoreError.notFound(.employee) }
             var changed: [String] = []
             if let name = change.name, name != person.fullName { person.fullName = name; changed.append("name") }
             if let timekeeperID = change.timekeeperID, timekeeperID != person.timekeeperID {
@@ -137,7 +137,7 @@ extension Store {
     func deleteEmployee(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await pool.write { db in
             guard let person = try Self.employeeRecord(id: id, companyID: companyID, db: db), person.deletedAt == nil else {
-                throw ServiceError.employeeNotFound
+                throw StoreError.notFound(.employee)
             }
             try Self.softDelete(person, actor: actor, origin: origin, db: db)
         }
@@ -176,7 +176,7 @@ extension Store {
     ) async throws -> Date {
         try await pool.write { db in
             guard let person = try Self.personRecord(id: employeeID, companyID: companyID, db: db),
-                  let company = try CompanyRecord.fetchOne(db, key: companyID) else { throw ServiceError.notFound("Employee") }
+                  let company = try CompanyRecord.fetchOne(db, key: companyID) else { throw StoreError.notFound(.employee) }
             let now = Date()
             // The store keeps milliseconds: compare at that precision, so a retried upload is not stale against itself.
             func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
@@ -185,10 +185,10 @@ extension Store {
             // Newer than every stored face and than the last deletion: a deleted face cannot come back from an old upload.
             if registeredAt != nil {
                 if let latest = existing.map(\.registration).max(), millis(registered) < millis(latest) {
-                    throw ServiceError.staleRegistration(stored: latest, deleted: false)
+                    throw StoreError.staleRegistration(stored: latest, deleted: false)
                 }
                 if let deleted = person.faceDeletedAt, millis(registered) < millis(deleted) {
-                    throw ServiceError.staleRegistration(stored: deleted, deleted: true)
+                    throw StoreError.staleRegistration(stored: deleted, deleted: true)
                 }
             }
             try Self.removeFaces(existing.filter { $0.source == "kiosk" }, db: db)
@@ -309,10 +309,10 @@ extension Store {
     func acknowledge(deviceID: Int64, companyID: Int64, seq: Int64) async throws -> DeviceRecord {
         try await pool.write { db in
             guard var device = try DeviceRecord.filter(Column("id") == deviceID && Column("companyID") == companyID).fetchOne(db) else {
-                throw ServiceError.notFound("Device")
+                throw StoreError.notFound(.device)
             }
             guard seq <= (try Self.feedHead(companyID: companyID, db: db)).lastSeq else {
-                throw ServiceError.invalidField("cursor", "beyond the end of the feed")
+                throw StoreError.beyondFeedEnd
             }
             device.ackedSeq = max(device.ackedSeq ?? 0, seq)
             device.ackedAt = Date()
@@ -342,14 +342,14 @@ extension Store {
     }
 
     private static func person(_ id: Int64, db: Database) throws -> PersonRecord {
-        guard let person = try PersonRecord.fetchOne(db, key: id) else { throw ServiceError.notFound("Employee") }
+        guard let person = try PersonRecord.fetchOne(db, key: id) else { throw StoreError.notFound(.employee) }
         return person
     }
 
     private static func requireFreeTimekeeperID(_ timekeeperID: String, companyID: Int64, except: Int64?, db: Database) throws {
         if let other = try Int64.fetchOne(db, sql: "SELECT id FROM persons WHERE companyID = ? AND timekeeperID = ?",
                                           arguments: [companyID, timekeeperID]), other != except {
-            throw ServiceError.timekeeperIDTaken(employeeID: other)
+            throw StoreError.timekeeperIDTaken(employeeID: other)
         }
     }
 

@@ -84,13 +84,13 @@ extension Store {
             let person: PersonRecord
             if let personID {
                 guard let found = try Self.personRecord(id: personID, companyID: companyID, db: db) else {
-                    throw ServiceError.notFound("Person")
+                    throw StoreError.notFound(.person)
                 }
                 person = found
             } else if let newPerson {
                 person = try Self.insertPerson(newPerson, groups: groups, actor: actor, origin: origin, db: db).record
             } else {
-                throw ServiceError.missingField("person_id")
+                throw StoreError.inconsistent("enroll without a person")
             }
             let face = try Self.insertFaces(
                 [NewFace(person: .id(person.id!), embeddings: embeddings)], companyID: companyID, source: "photo", reference: reference,
@@ -110,7 +110,7 @@ extension Store {
         _ faces: [NewFace], companyID: Int64, source: String, reference: Bool, keyRing: KeyRing, actor: String,
         origin: RequestOrigin, db: Database
     ) throws -> [FaceRecord] {
-        guard let company = try CompanyRecord.fetchOne(db, key: companyID) else { throw ServiceError.notFound("Company") }
+        guard let company = try CompanyRecord.fetchOne(db, key: companyID) else { throw StoreError.notFound(.company) }
         let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: company.wrappedKey)
         var resolved: [PersonReference: Int64] = [:]
         var added: [FaceRecord] = []
@@ -123,7 +123,7 @@ extension Store {
                 personID = try resolve(face.person, companyID: companyID, now: now, actor: actor, origin: origin, db: db)
                 resolved[face.person] = personID
             }
-            guard let (primary, vector) = face.embeddings.first else { throw ServiceError.serverFault("a face without an embedding") }
+            guard let (primary, vector) = face.embeddings.first else { throw StoreError.inconsistent("a face without an embedding") }
             var record = FaceRecord(id: nil, companyID: companyID, personID: personID, sealedEncoding: Data(),
                                     modelID: primary.rawValue, source: source, reference: reference, createdAt: now)
             try record.insert(db)
@@ -288,12 +288,12 @@ extension Store {
                         db: Database) throws -> Int64 {
         switch reference {
         case .id(let id):
-            guard try personRecord(id: id, companyID: companyID, db: db) != nil else { throw ServiceError.notFound("Person \(id)") }
+            guard try personRecord(id: id, companyID: companyID, db: db) != nil else { throw StoreError.notFound(.person, id: id) }
             return id
         case .external(let externalID, let fullName):
             if let person = try PersonRecord.filter(Column("companyID") == companyID && Column("externalID") == externalID).fetchOne(db) {
                 // A deleted (resigned) employee keeps their external id and takes no new faces.
-                guard person.deletedAt == nil else { throw ServiceError.externalIDTaken(personID: person.id!) }
+                guard person.deletedAt == nil else { throw StoreError.externalIDTaken(personID: person.id!) }
                 return person.id!
             }
             let person = PersonRecord(id: nil, companyID: companyID, externalID: externalID, fullName: fullName,
@@ -316,7 +316,7 @@ extension Store {
     func deleteFace(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await pool.write { db in
             guard let face = try FaceRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
-                throw ServiceError.notFound("Face")
+                throw StoreError.notFound(.face)
             }
             try Self.removeFaces([face], db: db)
             try db.execute(sql: "UPDATE persons SET faceDeletedAt = ? WHERE id = ?", arguments: [Date(), face.personID])
@@ -397,59 +397,5 @@ extension Store {
 
     func wrappedKey(companyID: Int64) async throws -> Data? {
         try await pool.read { db in try Data.fetchOne(db, sql: "SELECT wrappedKey FROM companies WHERE id = ?", arguments: [companyID]) }
-    }
-}
-
-/// The 128-d dlib face encoding as it is validated, stored and sealed.
-enum FaceEncoding {
-    static let dimension = 128
-    static let modelID = "dlib-resnet-v1"
-
-    /// 400 `invalid_field` unless exactly 128 finite numbers.
-    static func validate(_ values: [Double], field: String) throws(ServiceError) -> [Float] {
-        guard values.count == dimension else { throw .invalidField(field, "expected exactly \(dimension) numbers, got \(values.count)") }
-        guard values.allSatisfy({ $0.isFinite && abs($0) < 1e6 }) else { throw .invalidField(field, "every number must be finite") }
-        return values.map { Float($0) }
-    }
-
-    /// 400 `invalid_field` unless a unit vector (within 1e-3): SFace embeddings are L2-normalised, and its distances and
-    /// thresholds assume it.
-    static func validateUnit(_ values: [Float], field: String) throws(ServiceError) -> [Float] {
-        let norm = values.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
-        guard abs(norm - 1) <= 1e-3 else { throw .invalidField(field, "an sface-2021dec embedding is L2-normalised (length 1), got \(norm)") }
-        return values
-    }
-
-    /// float32 little-endian (photo enrollments and imports: what the index holds).
-    static func bytes(_ encoding: [Float]) -> Data {
-        var data = Data(capacity: encoding.count * 4)
-        for value in encoding { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-        return data
-    }
-
-    /// float64 little-endian: a kiosk's encoding kept exactly as the kiosk sent it (`face_recognition` computes float64).
-    static func bytes(_ encoding: [Double]) -> Data {
-        var data = Data(capacity: encoding.count * 8)
-        for value in encoding { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-        return data
-    }
-
-    /// The stored values, from either layout (128 float32 or 128 float64), exactly; nil for any other length.
-    static func doubles(_ data: Data) -> [Double]? {
-        data.withUnsafeBytes { raw -> [Double]? in
-            switch raw.count {
-            case dimension * 4:
-                (0..<dimension).map { Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))) }
-            case dimension * 8:
-                (0..<dimension).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
-            default:
-                nil
-            }
-        }
-    }
-
-    /// The stored values as float32, what the index and the distance kernels use.
-    static func floats(_ data: Data) -> [Float]? {
-        doubles(data).map { $0.map(Float.init) }
     }
 }

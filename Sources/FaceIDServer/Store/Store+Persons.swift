@@ -34,7 +34,7 @@ extension Store {
     func createGroup(_ group: GroupRecord, actor: String, origin: RequestOrigin) async throws -> GroupRecord {
         try await pool.write { db in
             if try GroupRecord.filter(Column("companyID") == group.companyID && Column("name") == group.name).fetchCount(db) > 0 {
-                throw ServiceError.groupExists
+                throw StoreError.groupExists
             }
             var group = group
             try group.insert(db)
@@ -60,7 +60,7 @@ extension Store {
     func deleteGroup(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await pool.write { db in
             guard let group = try GroupRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
-                throw ServiceError.notFound("Group")
+                throw StoreError.notFound(.group)
             }
             _ = try GroupRecord.deleteOne(db, key: id)
             try AuditLog.append(
@@ -121,7 +121,7 @@ extension Store {
 
     func updatePerson(id: Int64, companyID: Int64, change: PersonChange, actor: String, origin: RequestOrigin) async throws -> Person {
         try await pool.write { db in
-            guard var person = try Self.personRecord(id: id, companyID: companyID, db: db) else { throw ServiceError.notFound("Person") }
+            guard var person = try Self.personRecord(id: id, companyID: companyID, db: db) else { throw StoreError.notFound(.person) }
             var changed: [String] = []
             if let externalID = change.externalID, externalID != person.externalID {
                 try Self.requireFreeExternalID(externalID, companyID: companyID, except: id, db: db)
@@ -153,7 +153,7 @@ extension Store {
     /// Deletes a person, their memberships and their faces (with delete changes in the feed).
     func deletePerson(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await pool.write { db in
-            guard let person = try Self.personRecord(id: id, companyID: companyID, db: db) else { throw ServiceError.notFound("Person") }
+            guard let person = try Self.personRecord(id: id, companyID: companyID, db: db) else { throw StoreError.notFound(.person) }
             // Faces leave through the feed, so the index and kiosks drop them too.
             let faces = try FaceRecord.filter(Column("personID") == id && Column("companyID") == companyID).fetchAll(db)
             try Self.removeFaces(faces, db: db)
@@ -176,7 +176,7 @@ extension Store {
         guard let externalID else { return }
         if let other = try Int64.fetchOne(db, sql: "SELECT id FROM persons WHERE companyID = ? AND externalID = ?",
                                           arguments: [companyID, externalID]), other != except {
-            throw ServiceError.externalIDTaken(personID: other)
+            throw StoreError.externalIDTaken(personID: other)
         }
     }
 
@@ -184,7 +184,7 @@ extension Store {
     private static func groupIDs(_ names: [String], companyID: Int64, db: Database) throws -> [Int64] {
         try names.uniqued().map { name in
             guard let id = try Int64.fetchOne(db, sql: #"SELECT id FROM "groups" WHERE companyID = ? AND name = ?"#,
-                                              arguments: [companyID, name]) else { throw ServiceError.unknownGroup(name) }
+                                              arguments: [companyID, name]) else { throw StoreError.unknownGroup(name) }
             return id
         }
     }

@@ -14,7 +14,7 @@ extension Store {
     ) async throws -> (CompanyRecord, UserRecord, SessionRecord) {
         try await pool.write { db in
             if try UserRecord.filter(Column("email").collating(.nocase) == owner.email).fetchCount(db) > 0 {
-                throw ServiceError.emailTaken
+                throw StoreError.emailTaken
             }
             let now = Date()
             var company = CompanyRecord(id: nil, name: name, wrappedKey: Data(), settings: settings.encoded(), createdAt: now)
@@ -122,7 +122,7 @@ extension Store {
     func createUser(_ user: UserRecord, actor: String, origin: RequestOrigin) async throws -> UserRecord {
         try await pool.write { db in
             if try UserRecord.filter(Column("email").collating(.nocase) == user.email).fetchCount(db) > 0 {
-                throw ServiceError.emailTaken
+                throw StoreError.emailTaken
             }
             var user = user
             try user.insert(db)
@@ -141,14 +141,14 @@ extension Store {
         check: @Sendable (UserRecord) throws -> Void
     ) async throws -> UserRecord {
         try await pool.write { db in
-            guard var user = try Self.user(id: id, companyID: companyID, db: db) else { throw ServiceError.notFound("User") }
+            guard var user = try Self.user(id: id, companyID: companyID, db: db) else { throw StoreError.notFound(.user) }
             try check(user)
             let before = user
             if let role = change.role { user.role = role }
             if let disabled = change.disabled { user.disabled = disabled }
             if let name = change.fullName { user.fullName = name }
             let losesOwnership = before.role == .owner && !before.disabled && (user.role != .owner || user.disabled)
-            if losesOwnership, try Self.enabledOwnerCount(companyID: companyID, db: db) <= 1 { throw ServiceError.lastOwner }
+            if losesOwnership, try Self.enabledOwnerCount(companyID: companyID, db: db) <= 1 { throw StoreError.lastOwner }
             try user.update(db)
             if user.disabled && !before.disabled {
                 try db.execute(sql: "UPDATE sessions SET revokedAt = ? WHERE userID = ? AND companyID = ? AND revokedAt IS NULL",
@@ -168,10 +168,10 @@ extension Store {
     func deleteUser(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin,
                     check: @Sendable (UserRecord) throws -> Void) async throws {
         try await pool.write { db in
-            guard let user = try Self.user(id: id, companyID: companyID, db: db) else { throw ServiceError.notFound("User") }
+            guard let user = try Self.user(id: id, companyID: companyID, db: db) else { throw StoreError.notFound(.user) }
             try check(user)
             if user.role == .owner && !user.disabled, try Self.enabledOwnerCount(companyID: companyID, db: db) <= 1 {
-                throw ServiceError.lastOwner
+                throw StoreError.lastOwner
             }
             _ = try UserRecord.deleteOne(db, key: id)
             try AuditLog.append(
@@ -206,7 +206,7 @@ extension Store {
     func revokeAPIKey(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await pool.write { db in
             guard var key = try APIKeyRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db),
-                  key.revokedAt == nil else { throw ServiceError.notFound("API key") }
+                  key.revokedAt == nil else { throw StoreError.notFound(.apiKey) }
             key.revokedAt = Date()
             try key.update(db)
             try AuditLog.append(AuditEvent(action: "api_key.revoke", actor: actor, target: "api_key:\(id)", origin: origin),
@@ -239,7 +239,7 @@ extension Store {
     func deleteDevice(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await pool.write { db in
             guard let device = try DeviceRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
-                throw ServiceError.notFound("Device")
+                throw StoreError.notFound(.device)
             }
             _ = try DeviceRecord.deleteOne(db, key: id)
             try AuditLog.append(
@@ -255,7 +255,7 @@ extension Store {
     func updateSettings(companyID: Int64, fallback: CompanySettings, actor: String, origin: RequestOrigin,
                         change: @Sendable (CompanySettings) throws -> CompanySettings) async throws -> (before: CompanySettings, after: CompanySettings) {
         try await pool.write { db in
-            guard var company = try CompanyRecord.fetchOne(db, key: companyID) else { throw ServiceError.notFound("Company") }
+            guard var company = try CompanyRecord.fetchOne(db, key: companyID) else { throw StoreError.notFound(.company) }
             let before = CompanySettings.decode(company.settings, fallback: fallback)
             let after = try change(before)
             company.settings = after.encoded()

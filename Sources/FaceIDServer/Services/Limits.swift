@@ -16,4 +16,8 @@ enum Limits {
     static let tablePageSizeDefault = 500
     /// Items of one `POST /faces/import` or `POST /api/employees/import`.
     static let importItems = 10_000
+    /// A person's `metadata` object, encoded.
+    static let metadataBytes = 16 * 1024
+    /// Passwords: at least 10 characters; bcrypt reads at most 72 bytes.
+    static let passwordLength = 10...72
 }
