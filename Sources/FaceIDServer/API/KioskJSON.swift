@@ -11,12 +11,13 @@ struct TimekeeperEmployee: Sendable {
     var faceRegisteredAt: String?
     var hasFaceRegistration: Bool
 
-    init(_ employee: Store.Employee, encoding: [Double]?, includeFaces: Bool) {
+    init(_ synced: KioskSync.Employee, includeFaces: Bool) {
+        let employee = synced.employee
         id = employee.record.id!
         name = employee.record.fullName
         timekeeperId = employee.record.timekeeperID
         self.includeFaces = includeFaces
-        faceEncoding = encoding.map(KioskJSON.encodingBytes)
+        faceEncoding = synced.encoding.map(KioskJSON.encodingBytes)
         faceRegisteredAt = employee.face.map { Timestamp.format($0.registration) }
         hasFaceRegistration = employee.face != nil
     }

@@ -11,7 +11,8 @@ struct SystemController {
             guard await services.store.isReady() else { throw ServiceError.unavailable }
             // Until a damaged index is rebuilt from the store, searches would miss faces: not ready.
             guard !services.index.isRebuilding else { throw ServiceError.indexRebuilding }
-            return ReadyResponse(store: "ok", index: "ok")
+            // Damaged faces set aside: the server is ready (everything else is served), and says how many.
+            return ReadyResponse(store: "ok", index: "ok", quarantinedFaces: try await services.store.quarantinedFaceCount())
         }
         router.get("metrics") { _, _ in
             var buffer: [UInt8] = []
@@ -33,4 +34,6 @@ struct ReadyResponse: ResponseEncodable, Sendable {
     var success = true
     var store: String
     var index: String
+    /// Stored faces whose encoding does not open, left out of kiosk lists and the index (the log and the audit name them).
+    var quarantinedFaces: Int
 }

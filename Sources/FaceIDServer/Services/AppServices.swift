@@ -18,6 +18,8 @@ final class AppServices: Sendable {
     let recognition: Recognition
     /// Photo enrollment, imports, face removal.
     let enrollment: Enrollment
+    /// The kiosks' contract: face registration, the employee table, the feed, acknowledgements.
+    let kioskSync: KioskSync
     let limiter = RateLimiter()
     /// The audit chain's signed head, outside the store; moved by every committed audit append.
     let auditHead: AuditHead
@@ -41,6 +43,8 @@ final class AppServices: Sendable {
         recognition = Recognition(store: store, index: index, faces: faces)
         enrollment = Enrollment(store: store, index: index, faces: faces, keyRing: keyRing, recognition: recognition,
                                 defaults: .defaults(configuration))
+        kioskSync = KioskSync(store: store, index: index, keyRing: keyRing, limiter: limiter, limits: configuration.rateLimits,
+                              logger: logger)
         self.metrics = metrics
         self.logger = logger
         auditHead = try store.publishAuditHead(directory: configuration.auditHeadPath, master: keyRing.master, logger: logger)

@@ -319,12 +319,20 @@ final class IndexService: Sendable {
         guard let wrappedKey = try await store.wrappedKey(companyID: companyID) else { return false }
         let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
         // Each change's vectors per model, opened once. An upsert whose face is gone was deleted later in the feed:
-        // no vectors, so it is removed now, which keeps order.
+        // no vectors, so it is removed now, which keeps order. A stored embedding that does not open is damage in the store,
+        // not in the index: the face is quarantined and left out, and the feed goes on.
         var opened: [Int64: [RecognitionModel: [Float]]] = [:]
         for change in changes where change.operation == .upsert {
             var vectors: [RecognitionModel: [Float]] = [:]
             for embedding in change.embeddings {
-                vectors[embedding.model] = FaceEncoding.floats(try sealer.open(embedding.sealed, recordID: embedding.recordID))
+                if let data = try? sealer.open(embedding.sealed, recordID: embedding.recordID), let vector = FaceEncoding.floats(data) {
+                    vectors[embedding.model] = vector
+                } else {
+                    try await Quarantine(store: store, logger: logger).setAside(
+                        faceID: change.faceID, companyID: companyID, reason: "the sealed \(embedding.model.rawValue) embedding does not open")
+                    vectors = [:]
+                    break
+                }
             }
             opened[change.seq] = vectors
         }

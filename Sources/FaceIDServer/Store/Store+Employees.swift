@@ -359,8 +359,9 @@ extension Store {
         var faces: [Int64: [FaceRecord]] = [:]
         for chunk in stride(from: 0, to: records.count, by: 500).map({ records[$0..<min($0 + 500, records.count)] }) {
             // Kiosks hold dlib encodings only: a face imported with another model's embedding alone is not theirs.
+            // A quarantined face (its encoding does not open) is left out: the employee's previous face, or none, is served.
             for face in try FaceRecord.filter(chunk.map { $0.id! }.contains(Column("personID")) && Column("modelID") == FaceEncoding.modelID)
-                .fetchAll(db) {
+                .filter(sql: "id NOT IN (SELECT faceID FROM quarantinedFaces)").fetchAll(db) {
                 faces[face.personID, default: []].append(face)
             }
         }

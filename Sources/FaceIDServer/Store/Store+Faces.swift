@@ -398,4 +398,27 @@ extension Store {
     func wrappedKey(companyID: Int64) async throws -> Data? {
         try await pool.read { db in try Data.fetchOne(db, sql: "SELECT wrappedKey FROM companies WHERE id = ?", arguments: [companyID]) }
     }
+
+    // MARK: Quarantine
+
+    /// Sets a damaged face aside (its sealed encoding does not open): audited `face.quarantine` once, then left out of kiosk
+    /// lists. True when this call quarantined it (false: already quarantined, or the face is gone).
+    func quarantine(faceID: Int64, companyID: Int64, reason: String) async throws -> Bool {
+        try await pool.write { db in
+            guard let face = try FaceRecord.filter(Column("id") == faceID && Column("companyID") == companyID).fetchOne(db) else { return false }
+            try db.execute(sql: "INSERT OR IGNORE INTO quarantinedFaces (faceID, companyID, reason, at) VALUES (?, ?, ?, ?)",
+                           arguments: [faceID, companyID, reason, Date()])
+            guard db.changesCount > 0 else { return false }
+            try AuditLog.append(
+                AuditEvent(action: "face.quarantine", actor: "system", target: "face:\(faceID)",
+                           detail: ["person": "person:\(face.personID)", "reason": reason], origin: .unknown),
+                companyID: companyID, db: db)
+            return true
+        }
+    }
+
+    /// How many faces are quarantined, server-wide (`/readyz`).
+    func quarantinedFaceCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM quarantinedFaces") ?? 0 }
+    }
 }

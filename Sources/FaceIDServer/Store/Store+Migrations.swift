@@ -226,6 +226,16 @@ extension Store {
             // A company's faces in id order (the re-embedding job's batches) without sorting them.
             try db.create(index: "faces_company_id", on: "faces", columns: ["companyID"])
         }
+        migrator.registerMigration("v9-quarantine") { db in
+            // Stored faces whose sealed encoding does not open (damage): kept for inspection, left out of every kiosk list
+            // and of the index, counted in /readyz. Gone with the face.
+            try db.create(table: "quarantinedFaces") { t in
+                t.primaryKey("faceID", .integer).references("faces", onDelete: .cascade)
+                t.column("companyID", .integer).notNull()
+                t.column("reason", .text).notNull()
+                t.column("at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }
