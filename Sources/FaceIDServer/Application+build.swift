@@ -57,7 +57,7 @@ public func buildApplication(
     }
     let swept = try await services.index.images.sweep(store)
     if swept > 0 { logger.info("removed \(swept) stored photos of deleted faces") }
-    try await services.migration.resumeAll(services: services)
+    try await services.migration.resumeAll()
     let (router, _) = buildRouter(services: services)
 
     let server: HTTPServerBuilder

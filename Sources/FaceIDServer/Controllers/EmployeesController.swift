@@ -50,17 +50,14 @@ struct EmployeesController {
             name: try body.name.map { try Validate.name($0, field: "name") },
             timekeeperID: try body.timekeeperId.map { try Validate.name($0, field: "timekeeper_id", maximum: 64) },
             externalID: try body.externalId.map { try Validate.externalID($0) }, resigned: body.resigned)
-        let employee = try await services.store.updateEmployee(id: id, companyID: principal.companyID, change: change,
-                                                               actor: principal.actor, origin: services.origin(request, context))
-        try await services.index.catchUp(principal.companyID)
+        let employee = try await services.directory.updateEmployee(id: id, change: change, principal: principal,
+                                                                   origin: services.origin(request, context))
         return EmployeeResponse(employee: EmployeeView(employee))
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
         let id = try context.parameters.id("id", "Employee")
-        try await services.store.deleteEmployee(id: id, companyID: principal.companyID, actor: principal.actor,
-                                                origin: services.origin(request, context))
-        try await services.index.catchUp(principal.companyID)
+        try await services.directory.deleteEmployee(id: id, principal: principal, origin: services.origin(request, context))
         return Response(status: .noContent)
     }
 

@@ -40,10 +40,7 @@ struct FacesController {
                 throw ServiceError.missingField(field + ".person_id")
             }
         }
-        let added = try await services.store.addFaces(
-            faces, companyID: principal.companyID, source: "import", reference: false, keyRing: services.keyRing,
-            actor: principal.actor, origin: services.origin(request, context))
-        try await services.index.catchUp(principal.companyID)
+        let added = try await services.enrollment.importFaces(faces, principal: principal, origin: services.origin(request, context))
         return Created(value: ImportResponse(imported: added.count, faceIds: added.map { $0.id! },
                                              personIds: added.map(\.personID)))
     }
@@ -57,15 +54,7 @@ struct FacesController {
         guard let face = try await services.store.face(id: id, companyID: principal.companyID) else { throw ServiceError.notFound("Face") }
         var view = FaceView(face)
         if includeEncoding {
-            guard let wrappedKey = try await services.store.wrappedKey(companyID: principal.companyID),
-                  let encoding = FaceEncoding.doubles(try services.keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)
-                      .open(face.sealedEncoding, recordID: "face:\(id)")) else {
-                throw ServiceError.serverFault("face encoding cannot be opened")
-            }
-            try await services.store.audit(
-                AuditEvent(action: "face.encoding_read", actor: principal.actor, target: "face:\(id)", origin: services.origin(request, context)),
-                companyID: principal.companyID)
-            view.encoding = encoding
+            view.encoding = try await services.directory.encoding(ofFace: face, principal: principal, origin: services.origin(request, context))
         }
         return FaceResponse(face: view)
     }
@@ -73,16 +62,7 @@ struct FacesController {
     /// The enrollment photo, when the company stores them (`store_images`); every read is audited.
     @Sendable func image(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
         let id = try context.parameters.id("id", "Face")
-        guard try await services.store.face(id: id, companyID: principal.companyID) != nil else { throw ServiceError.notFound("Face") }
-        guard let wrappedKey = try await services.store.wrappedKey(companyID: principal.companyID),
-              let image = try services.index.images.read(
-                companyID: principal.companyID, faceID: id,
-                sealer: try services.keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)) else {
-            throw ServiceError.imageNotStored
-        }
-        try await services.store.audit(
-            AuditEvent(action: "face.image_read", actor: principal.actor, target: "face:\(id)", origin: services.origin(request, context)),
-            companyID: principal.companyID)
+        let image = try await services.directory.photo(ofFace: id, principal: principal, origin: services.origin(request, context))
         let type = image.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? "image/png" : "image/jpeg"
         return Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-store"],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: image)))
@@ -90,9 +70,7 @@ struct FacesController {
 
     @Sendable func delete(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
         let id = try context.parameters.id("id", "Face")
-        try await services.store.deleteFace(id: id, companyID: principal.companyID, actor: principal.actor,
-                                            origin: services.origin(request, context))
-        try await services.index.catchUp(principal.companyID)
+        try await services.enrollment.deleteFace(id: id, principal: principal, origin: services.origin(request, context))
         return Response(status: .noContent)
     }
 

@@ -63,9 +63,7 @@ struct PersonsController {
 
     @Sendable func delete(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
         let id = try context.parameters.id("id", "Person")
-        try await services.store.deletePerson(id: id, companyID: principal.companyID, actor: principal.actor,
-                                              origin: services.origin(request, context))
-        try await services.index.catchUp(principal.companyID)  // the person's faces leave the index before the answer
+        try await services.directory.deletePerson(id: id, principal: principal, origin: services.origin(request, context))
         return Response(status: .noContent)
     }
 

@@ -16,17 +16,7 @@ struct SettingsController {
 
     @Sendable func update(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> SettingsResponse {
         let patch = try await request.decodeJSON(CompanySettings.Patch.self, limit: services.configuration.maxBodySize)
-        let maximum = services.configuration.rateLimits.companyPerMinute
-        let (before, settings) = try await services.store.updateSettings(
-            companyID: principal.companyID, fallback: services.defaultSettings, actor: principal.actor,
-            origin: services.origin(request, context)
-        ) { current in try current.applying(patch, serverMaximumPerMinute: maximum) }
-        // Turning store_images off deletes the photos kept so far: "only while it is on" is what admins were told.
-        if !settings.storeImages { services.index.images.removeAll(companyID: principal.companyID) }
-        // A new model: the stored photos are re-embedded in the background (`GET /models/status`).
-        if settings.model != before.model && settings.storeImages {
-            services.migration.start(companyID: principal.companyID, model: settings.model, services: services)
-        }
-        return SettingsResponse(settings: settings)
+        return SettingsResponse(settings: try await services.tenancy.updateSettings(patch, principal: principal,
+                                                                                  origin: services.origin(request, context)))
     }
 }

@@ -14,10 +14,14 @@ final class AppServices: Sendable {
     let faces: FaceEngineProvider
     /// Re-embedding stored photos after a company switches its recognition model.
     let migration: ModelMigration
+    /// Company settings and what changing them starts.
+    let tenancy: Tenancy
     /// 1:N and 1:1 search, the decision rule, the access log.
     let recognition: Recognition
     /// Photo enrollment, imports, face removal.
     let enrollment: Enrollment
+    /// Persons, groups, employees: the writes that remove faces wait for the index.
+    let directory: Directory
     /// The kiosks' contract: face registration, the employee table, the feed, acknowledgements.
     let kioskSync: KioskSync
     let limiter = RateLimiter()
@@ -39,10 +43,14 @@ final class AppServices: Sendable {
         index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing,
                                  images: ImageVault(directory: configuration.imagesPath), logger: logger, checker: indexChecker)
         faces = FaceEngineProvider(modelDirectory: configuration.modelDirectory)
-        migration = ModelMigration(logger: logger)
+        migration = ModelMigration(store: store, index: index, faces: faces, keyRing: keyRing, defaults: .defaults(configuration),
+                                   logger: logger)
+        tenancy = Tenancy(store: store, images: index.images, migration: migration, defaults: .defaults(configuration),
+                          maximumPerMinute: configuration.rateLimits.companyPerMinute)
         recognition = Recognition(store: store, index: index, faces: faces)
         enrollment = Enrollment(store: store, index: index, faces: faces, keyRing: keyRing, recognition: recognition,
                                 defaults: .defaults(configuration))
+        directory = Directory(store: store, index: index, keyRing: keyRing)
         kioskSync = KioskSync(store: store, index: index, keyRing: keyRing, limiter: limiter, limits: configuration.rateLimits,
                               logger: logger)
         self.metrics = metrics

@@ -33,10 +33,20 @@ final class ModelMigration: Sendable {
 
     private let jobs = Mutex<[Int64: Job]>([:])
     private let tokens = Atomic<UInt64>(0)
+    private let store: Store
+    private let index: IndexService
+    private let faces: FaceEngineProvider
+    private let keyRing: KeyRing
+    private let defaults: CompanySettings
     private let logger: Logger
     static let batchSize = 100
 
-    init(logger: Logger) {
+    init(store: Store, index: IndexService, faces: FaceEngineProvider, keyRing: KeyRing, defaults: CompanySettings, logger: Logger) {
+        self.store = store
+        self.index = index
+        self.faces = faces
+        self.keyRing = keyRing
+        self.defaults = defaults
         self.logger = logger
     }
 
@@ -45,13 +55,13 @@ final class ModelMigration: Sendable {
     }
 
     /// Starts (or restarts) the company's job for `model`. Nothing is started when the company keeps no photos.
-    func start(companyID: Int64, model: RecognitionModel, services: AppServices) {
+    func start(companyID: Int64, model: RecognitionModel) {
         let token = tokens.add(1, ordering: .relaxed).newValue
         jobs.withLock { jobs in
             jobs[companyID]?.task?.cancel()
             var job = Job(token: token, progress: Progress(model: model, running: true))
             job.task = Task { [self] in
-                await run(companyID: companyID, model: model, token: token, services: services)
+                await run(companyID: companyID, model: model, token: token)
             }
             jobs[companyID] = job
         }
@@ -70,11 +80,10 @@ final class ModelMigration: Sendable {
     }
 
     /// At start: a job for every company whose stored photos lack its model's embedding.
-    func resumeAll(services: AppServices) async throws {
-        for (companyID, settings) in try await services.store.companySettings(fallback: services.defaultSettings)
-        where settings.storeImages {
-            if try await !services.store.facesLacking(settings.model, companyID: companyID, afterID: 0, limit: 1).isEmpty {
-                start(companyID: companyID, model: settings.model, services: services)
+    func resumeAll() async throws {
+        for (companyID, settings) in try await store.companySettings(fallback: defaults) where settings.storeImages {
+            if try await !store.facesLacking(settings.model, companyID: companyID, afterID: 0, limit: 1).isEmpty {
+                start(companyID: companyID, model: settings.model)
             }
         }
     }
@@ -102,22 +111,22 @@ final class ModelMigration: Sendable {
         }
     }
 
-    private func run(companyID: Int64, model: RecognitionModel, token: UInt64, services: AppServices) async {
+    private func run(companyID: Int64, model: RecognitionModel, token: UInt64) async {
         var afterID: Int64 = 0
         do {
             while !Task.isCancelled {
-                guard let wrappedKey = try await services.store.wrappedKey(companyID: companyID),
-                      let company = try await services.store.companySettings(companyID: companyID, fallback: services.defaultSettings),
+                guard let wrappedKey = try await store.wrappedKey(companyID: companyID),
+                      let company = try await store.companySettings(companyID: companyID, fallback: defaults),
                       company.model == model else { break }
-                let sealer = try services.keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
-                let batch = try await services.store.facesLacking(model, companyID: companyID, afterID: afterID, limit: Self.batchSize)
+                let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
+                let batch = try await store.facesLacking(model, companyID: companyID, afterID: afterID, limit: Self.batchSize)
                 guard let last = batch.last else { break }
                 for face in batch {
                     try Task.checkCancellation()
                     // A photo that no longer opens is counted and skipped, not the end of the job.
                     let stored: Data?
                     do {
-                        stored = try services.index.images.read(companyID: companyID, faceID: face.faceID, sealer: sealer)
+                        stored = try index.images.read(companyID: companyID, faceID: face.faceID, sealer: sealer)
                     } catch {
                         logger.error("a stored photo does not open", metadata: ["face": .stringConvertible(face.faceID)])
                         update(companyID, token) { $0.noFace += 1 }
@@ -128,16 +137,16 @@ final class ModelMigration: Sendable {
                         continue
                     }
                     // The photo was enrolled with one face chosen (the only one, or the largest): the largest again.
-                    guard let vector = try await Self.embedding(image, model: model, faces: services.faces) else {
+                    guard let vector = try await Self.embedding(image, model: model, faces: faces) else {
                         update(companyID, token) { $0.noFace += 1 }
                         continue
                     }
-                    if try await services.store.addEmbedding(faceID: face.faceID, companyID: companyID, model: model, vector: vector,
-                                                             keyRing: services.keyRing) {
+                    if try await store.addEmbedding(faceID: face.faceID, companyID: companyID, model: model, vector: vector,
+                                                             keyRing: keyRing) {
                         update(companyID, token) { $0.embedded += 1 }
                     }
                 }
-                try await services.index.catchUp(companyID)
+                try await index.catchUp(companyID)
                 afterID = last.faceID
             }
         } catch is CancellationError {
