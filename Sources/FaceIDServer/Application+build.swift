@@ -45,9 +45,9 @@ public func buildApplication(
     // Before the index opens: its records are sealed with a key derived from the master key, so with a wrong key
     // every one would fail to open and look like damage.
     try await keyRing.verify(against: store)
-    let services = try AppServices(
-        configuration: configuration, store: store, keyRing: keyRing,
-        metrics: PrometheusCollectorRegistry(), logger: logger, indexChecker: indexChecker)
+    let services = try AppServices.assemble(
+        configuration: configuration, store: store, keyRing: keyRing, metrics: PrometheusCollectorRegistry(), logger: logger,
+        indexChecker: indexChecker)
     // Replays whatever the store committed and the index did not (a crash, or a deleted index folder); a damaged
     // index is moved aside and rebuilt in the background (`/readyz` 503 until done).
     do {
@@ -71,7 +71,7 @@ public func buildApplication(
         router: router,
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "faceid"),
-        services: [StoreService(store: store, logger: logger, beforeClose: {
+        services: [services.retention, StoreService(store: store, logger: logger, beforeClose: {
             await services.migration.shutdown()
             await services.index.shutdown()
         })],

@@ -120,14 +120,18 @@ struct AuthTests {
     }
 
     @Test func expiredTokenIs401() async throws {
-        let server = try TestServer()
-        try await server.run { client in
+        let clock = ServerClock.manual()
+        try await TestServer(clock: clock).run { client in
             let tenant = try await client.register("Acme")
-            #expect(try await client.call(.get, "/me", as: tenant.caller).status == .ok)
-            try await server.services.store.pool.write { db in
-                try db.execute(sql: "UPDATE sessions SET expiresAt = ?", arguments: [Date(timeIntervalSinceNow: -1)])
-            }
-            expectError(try await client.call(.get, "/me", as: tenant.caller), .unauthorized, "invalid_token")
+            let patch = try await client.call(.patch, "/settings", as: tenant.caller, json: JSON(["token_lifetime_minutes": 30]))
+            #expect(patch.status == .ok, "\(patch.text)")
+            let login = try await client.call(.post, "/login", json: JSON(["email": tenant.email, "password": Client.password]))
+            let token = Caller.token(try #require(login["token"] as? String))
+            // Valid to the last second of its 30 minutes, refused after them.
+            clock.advance(by: .seconds(30 * 60 - 1))
+            #expect(try await client.call(.get, "/me", as: token).status == .ok)
+            clock.advance(by: .seconds(2))
+            expectError(try await client.call(.get, "/me", as: token), .unauthorized, "invalid_token")
         }
     }
 

@@ -48,9 +48,9 @@ struct IndexRecoveryTests {
             logger.logLevel = .critical
             let configuration = configuration()
             // The child check as the server runs it, so that damage LMDB would crash on never reaches this test process.
-            return try AppServices(configuration: configuration, store: try Store(path: configuration.databasePath),
-                                   keyRing: KeyRing(master: masterKey), metrics: PrometheusCollectorRegistry(), logger: logger,
-                                   indexChecker: ServerProcess.checker)
+            return try AppServices.assemble(configuration: configuration, store: try Store(path: configuration.databasePath),
+                                            keyRing: KeyRing(master: masterKey), metrics: PrometheusCollectorRegistry(), logger: logger,
+                                            faces: TestServer.sharedFaces, indexChecker: ServerProcess.checker)
         }
 
         func remove() { try? FileManager.default.removeItem(at: url) }

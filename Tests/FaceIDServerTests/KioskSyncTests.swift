@@ -265,7 +265,8 @@ struct KioskSyncTests {
     }
 
     @Test func deltaSyncConvergesAcknowledgesAndExpires() async throws {
-        let testServer = try TestServer()
+        let clock = ServerClock.manual()
+        let testServer = try TestServer(clock: clock)
         try await testServer.run { client in
             let owner = try await client.register("Acme")
             let kioskA = try await Self.kiosk(client, owner, "Gate A")
@@ -335,7 +336,9 @@ struct KioskSyncTests {
                 expectError(try await client.call(.get, "/api/employees/timekeeper/changes/?cursor=\(cursor)", as: kioskA.caller,
                                                   headers: kioskA.headers), .gone, "cursor_expired")
             }
-            try await testServer.services.store.purgeFeed(companyID: owner.companyID, olderThan: Date().addingTimeInterval(60))
+            // Past `sync.tombstoneDays`, the retention sweep drops the feed's rows: their cursors expire.
+            clock.advance(by: .seconds(Int64(testServer.configuration.tombstoneDays) * 86_400 + 60))
+            try await testServer.services.retention.sweep()
             expectError(try await client.call(.get, "/api/employees/timekeeper/changes/?cursor=\(early)", as: kioskA.caller,
                                               headers: kioskA.headers), .gone, "cursor_expired")
             var fresh = Replica()

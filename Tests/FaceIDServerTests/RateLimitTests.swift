@@ -56,36 +56,36 @@ struct RateLimitTests {
     }
 
     @Test func perCredentialAndPerCompanyBuckets() async throws {
-        try await TestServer { $0.rateLimits.credentialPerMinute = 5 }.run { client in
+        // The server's clock stands still: no token comes back unless the test moves time.
+        let clock = ServerClock.manual()
+        try await TestServer(clock: clock) { $0.rateLimits.credentialPerMinute = 5 }.run { client in
             let tenant = try await client.register("Acme")
-            // `tenant` has made one authenticated call (none yet: register is public); spend the five.
+            // Register is public; spend the session's five.
             for _ in 0..<5 { #expect(try await client.call(.get, "/me", as: tenant.caller).status == .ok) }
-            // The bucket refills one token every 12 s; a slow, busy test machine may earn one back meanwhile.
-            var limited: Reply?
-            for _ in 0..<3 where limited == nil {
-                let reply = try await client.call(.get, "/me", as: tenant.caller)
-                if reply.status == .tooManyRequests { limited = reply }
-            }
-            Self.expectLimited(try #require(limited))
+            Self.expectLimited(try await client.call(.get, "/me", as: tenant.caller))
+            // One token every 12 s.
+            clock.advance(by: .seconds(12))
+            #expect(try await client.call(.get, "/me", as: tenant.caller).status == .ok)
+            Self.expectLimited(try await client.call(.get, "/me", as: tenant.caller))
             // Another session of the same company has its own credential bucket.
             let login = try await client.call(.post, "/login", json: JSON(["email": tenant.email, "password": Client.password]))
             #expect(try await client.call(.get, "/me", as: .token(login["token"] as? String ?? "")).status == .ok)
         }
-        try await TestServer().run { client in
+        let companyClock = ServerClock.manual()
+        try await TestServer(clock: companyClock).run { client in
             let tenant = try await client.register("Acme")
             let patch = try await client.call(.patch, "/settings", as: tenant.caller, json: JSON(["requests_per_minute": 10]))
             #expect(patch.status == .ok, "\(patch.text)")
             let other = try await client.register("Bravo")
-            var limited = 0
-            for _ in 0..<12 where try await client.call(.get, "/me", as: tenant.caller).status == .tooManyRequests { limited += 1 }
-            #expect(limited >= 1)
-            // Every route of the company shares the bucket (one token comes back every 6 s).
-            var refused: Reply?
-            for _ in 0..<3 where refused == nil {
-                let reply = try await client.call(.get, "/devices", as: tenant.caller)
-                if reply.status == .tooManyRequests { refused = reply }
-            }
-            Self.expectLimited(try #require(refused))
+            // The bucket now holds ten: ten calls pass, the eleventh is refused…
+            for _ in 0..<10 { #expect(try await client.call(.get, "/me", as: tenant.caller).status == .ok) }
+            Self.expectLimited(try await client.call(.get, "/me", as: tenant.caller))
+            // …on every route of the company,
+            Self.expectLimited(try await client.call(.get, "/devices", as: tenant.caller))
+            // until one token comes back (every 6 s).
+            companyClock.advance(by: .seconds(6))
+            #expect(try await client.call(.get, "/devices", as: tenant.caller).status == .ok)
+            Self.expectLimited(try await client.call(.get, "/devices", as: tenant.caller))
             // The company bucket is per company.
             #expect(try await client.call(.get, "/me", as: other.caller).status == .ok)
         }

@@ -26,7 +26,12 @@ struct TestServer: Sendable {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
-    init(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) throws {
+    /// One face-engine pool for every test server of the process: the models load once (dlib's and SFace's files are
+    /// checksummed and parsed on first use), not once per test.
+    static let sharedFaces = FaceEngineProvider(modelDirectory: packageRoot + "/models")
+
+    /// - Parameter clock: the server's time; `.manual()` stands still until the test advances it.
+    init(clock: ServerClock = .system, _ adjust: (inout ServerConfiguration) -> Void = { _ in }) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = ServerConfiguration(dataDirectory: directory.path)
@@ -41,9 +46,11 @@ struct TestServer: Sendable {
         self.configuration = configuration
         var logger = Logger(label: "faceid-test")
         logger.logLevel = .critical
-        services = try AppServices(
+        // Each server its own store, index and clock; the engines are shared unless a test points at other model files.
+        services = try AppServices.assemble(
             configuration: configuration, store: try Store(path: configuration.databasePath),
-            keyRing: KeyRing(master: configuration.masterKey!), metrics: PrometheusCollectorRegistry(), logger: logger)
+            keyRing: KeyRing(master: configuration.masterKey!), metrics: PrometheusCollectorRegistry(), logger: logger, clock: clock,
+            faces: configuration.modelDirectory == Self.packageRoot + "/models" ? Self.sharedFaces : nil)
         let (router, routes) = buildRouter(services: services)
         self.routes = routes
         servedRoutes = router.routes.map { "\($0.method.rawValue) \($0.path.description)" }

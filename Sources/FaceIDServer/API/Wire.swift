@@ -51,6 +51,13 @@ struct SessionResponse: ResponseEncodable, Sendable {
     var expiresAt: String
     var user: UserView
     var company: CompanyView
+
+    init(_ started: Auth.Session) {
+        token = started.token
+        expiresAt = Timestamp.format(started.session.expiresAt)
+        user = UserView(started.user)
+        company = CompanyView(started.company)
+    }
 }
 
 struct MeResponse: ResponseEncodable, Sendable {

@@ -20,7 +20,7 @@ struct UsersController {
         try Validate.password(body.password)
         if body.role == .owner { try requireOwner(principal) }
         let user = UserRecord(
-            id: nil, companyID: principal.companyID, email: email, passwordHash: try await services.hashPassword(body.password),
+            id: nil, companyID: principal.companyID, email: email, passwordHash: try await services.auth.hashPassword(body.password),
             fullName: try Validate.optionalName(body.fullName, field: "full_name") ?? "", role: body.role, disabled: false,
             createdAt: Date())
         let created = try await services.store.createUser(user, actor: principal.actor, origin: services.origin(request, context))

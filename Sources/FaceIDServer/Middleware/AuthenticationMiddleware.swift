@@ -28,25 +28,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     private func authenticate(_ request: Request) async throws -> (Principal, CompanySettings) {
         guard let secret = Self.credential(in: request.headers) else { throw ServiceError.missingCredentials }
-        let hash = Credentials.hash(secret)
-        var principal: Principal
-        let company: CompanyRecord
-        if secret.hasPrefix(Credentials.apiKeyPrefix) {
-            guard let (key, found) = try await services.store.liveAPIKey(secretHash: hash) else { throw ServiceError.invalidToken }
-            principal = Principal(companyID: found.id!, credential: .apiKey(id: key.id!, scopes: key.scopeSet))
-            company = found
-        } else {
-            guard let (session, user, found) = try await services.store.liveSession(tokenHash: hash) else { throw ServiceError.invalidToken }
-            principal = Principal(companyID: found.id!, credential: .session(id: session.id!, userID: user.id!, role: user.role))
-            company = found
-        }
-        if let text = request.headers[.deviceID] {
-            guard let id = Int64(text), try await services.store.device(id: id, companyID: principal.companyID) != nil else {
-                throw ServiceError.unknownDevice
-            }
-            principal.deviceID = id
-        }
-        return (principal, CompanySettings.decode(company.settings, fallback: services.defaultSettings))
+        return try await services.auth.authenticate(secret: secret, deviceID: request.headers[.deviceID])
     }
 
     /// The secret from the first of `Authorization` (Token or Bearer) and `X-API-Key` present.

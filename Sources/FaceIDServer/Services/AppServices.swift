@@ -1,19 +1,26 @@
 import Foundation
 import Hummingbird
-import HummingbirdBcrypt
 import Logging
-import NIOPosix
 import Prometheus
 
-/// The dependencies controllers share: configuration, store, keys, limits, metrics.
+/// The parts controllers use: configuration, the domain services and what they stand on. It receives its parts;
+/// `AppServices.assemble` is the composition root (tests pass their own clock and a shared face-engine pool).
 final class AppServices: Sendable {
     let configuration: ServerConfiguration
     let store: Store
     let keyRing: KeyRing
     let index: IndexService
     let faces: FaceEngineProvider
+    let clock: ServerClock
+    let limiter: RateLimiter
+    /// The audit chain's signed head, outside the store; moved by every committed audit append.
+    let auditHead: AuditHead
+    let metrics: PrometheusCollectorRegistry
+    let logger: Logger
     /// Re-embedding stored photos after a company switches its recognition model.
     let migration: ModelMigration
+    /// Registration, login, credentials.
+    let auth: Auth
     /// Company settings and what changing them starts.
     let tenancy: Tenancy
     /// 1:N and 1:1 search, the decision rule, the access log.
@@ -24,52 +31,51 @@ final class AppServices: Sendable {
     let directory: Directory
     /// The kiosks' contract: face registration, the employee table, the feed, acknowledgements.
     let kioskSync: KioskSync
-    let limiter = RateLimiter()
-    /// The audit chain's signed head, outside the store; moved by every committed audit append.
-    let auditHead: AuditHead
-    let metrics: PrometheusCollectorRegistry
-    let logger: Logger
-    /// A bcrypt hash of a random password: verified against when an email is unknown, so a login
-    /// for a missing account costs the same time as one for a real account.
-    let decoyPasswordHash: String
+    /// The kiosk feed's retention.
+    let retention: Retention
 
-    /// - Parameter indexChecker: the `faceid-server` executable that reads the index in a child process before it is
-    ///   opened (`IndexService`); nil in tests.
-    init(configuration: ServerConfiguration, store: Store, keyRing: KeyRing, metrics: PrometheusCollectorRegistry, logger: Logger,
-         indexChecker: String? = nil) throws {
-        self.configuration = configuration
-        self.store = store
-        self.keyRing = keyRing
-        index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing,
-                                 images: ImageVault(directory: configuration.imagesPath), logger: logger, checker: indexChecker)
-        faces = FaceEngineProvider(modelDirectory: configuration.modelDirectory)
-        migration = ModelMigration(store: store, index: index, faces: faces, keyRing: keyRing, defaults: .defaults(configuration),
-                                   logger: logger)
-        tenancy = Tenancy(store: store, images: index.images, migration: migration, defaults: .defaults(configuration),
-                          maximumPerMinute: configuration.rateLimits.companyPerMinute)
-        recognition = Recognition(store: store, index: index, faces: faces)
-        enrollment = Enrollment(store: store, index: index, faces: faces, keyRing: keyRing, recognition: recognition,
-                                defaults: .defaults(configuration))
-        directory = Directory(store: store, index: index, keyRing: keyRing)
-        kioskSync = KioskSync(store: store, index: index, keyRing: keyRing, limiter: limiter, limits: configuration.rateLimits,
-                              logger: logger)
-        self.metrics = metrics
-        self.logger = logger
-        auditHead = try store.publishAuditHead(directory: configuration.auditHeadPath, master: keyRing.master, logger: logger)
-        decoyPasswordHash = Bcrypt.hash(Credentials.randomBase64URL(byteCount: 16), cost: UInt8(configuration.bcryptCost))
+    init(configuration: ServerConfiguration, store: Store, keyRing: KeyRing, index: IndexService, faces: FaceEngineProvider,
+         clock: ServerClock, limiter: RateLimiter, auditHead: AuditHead, metrics: PrometheusCollectorRegistry, logger: Logger,
+         migration: ModelMigration, auth: Auth, tenancy: Tenancy, recognition: Recognition, enrollment: Enrollment, directory: Directory,
+         kioskSync: KioskSync, retention: Retention) {
+        (self.configuration, self.store, self.keyRing, self.index, self.faces) = (configuration, store, keyRing, index, faces)
+        (self.clock, self.limiter, self.auditHead, self.metrics, self.logger) = (clock, limiter, auditHead, metrics, logger)
+        (self.migration, self.auth, self.tenancy, self.recognition) = (migration, auth, tenancy, recognition)
+        (self.enrollment, self.directory, self.kioskSync, self.retention) = (enrollment, directory, kioskSync, retention)
+    }
+
+    /// Builds every part from the configuration, the opened store and the key ring.
+    /// - Parameters:
+    ///   - faces: the face engines; tests share one pool across servers (loading the models is the slow part).
+    ///   - indexChecker: the `faceid-server` executable that reads the index in a child process before it is opened
+    ///     (`IndexService`); nil in tests.
+    static func assemble(configuration: ServerConfiguration, store: Store, keyRing: KeyRing, metrics: PrometheusCollectorRegistry,
+                         logger: Logger, clock: ServerClock = .system, faces: FaceEngineProvider? = nil,
+                         indexChecker: String? = nil) throws -> AppServices {
+        let defaults = CompanySettings.defaults(configuration)
+        let limits = configuration.rateLimits
+        let index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing,
+                                     images: ImageVault(directory: configuration.imagesPath), logger: logger, checker: indexChecker)
+        let faces = faces ?? FaceEngineProvider(modelDirectory: configuration.modelDirectory)
+        let limiter = RateLimiter(now: { clock.instant })
+        let migration = ModelMigration(store: store, index: index, faces: faces, keyRing: keyRing, defaults: defaults, logger: logger)
+        let recognition = Recognition(store: store, index: index, faces: faces, clock: clock)
+        return AppServices(
+            configuration: configuration, store: store, keyRing: keyRing, index: index, faces: faces, clock: clock, limiter: limiter,
+            auditHead: try store.publishAuditHead(directory: configuration.auditHeadPath, master: keyRing.master, logger: logger),
+            metrics: metrics, logger: logger, migration: migration,
+            auth: Auth(store: store, keyRing: keyRing, limiter: limiter, limits: limits, clock: clock, defaults: defaults,
+                       bcryptCost: configuration.bcryptCost),
+            tenancy: Tenancy(store: store, images: index.images, migration: migration, defaults: defaults,
+                             maximumPerMinute: limits.companyPerMinute),
+            recognition: recognition,
+            enrollment: Enrollment(store: store, index: index, faces: faces, keyRing: keyRing, recognition: recognition, defaults: defaults),
+            directory: Directory(store: store, index: index, keyRing: keyRing),
+            kioskSync: KioskSync(store: store, index: index, keyRing: keyRing, limiter: limiter, limits: limits, logger: logger),
+            retention: Retention(store: store, clock: clock, tombstoneDays: configuration.tombstoneDays, logger: logger))
     }
 
     var defaultSettings: CompanySettings { .defaults(configuration) }
-
-    /// bcrypt on NIO's blocking thread pool, off the event loop and the cooperative pool.
-    func hashPassword(_ password: String) async throws -> String {
-        let cost = UInt8(configuration.bcryptCost)
-        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
-    }
-
-    func verifyPassword(_ password: String, hash: String) async throws -> Bool {
-        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
-    }
 
     /// The caller's address and user agent, for the audit log and per-address limits.
     func origin(_ request: Request, _ context: AppRequestContext) -> RequestOrigin {

@@ -19,6 +19,7 @@ struct Recognition: Sendable {
     let store: Store
     let index: IndexService
     let faces: FaceEngineProvider
+    let clock: ServerClock
 
     /// A person found for a probe face, by one model's embedding.
     struct Candidate: Sendable {
@@ -286,7 +287,7 @@ struct Recognition: Sendable {
     ) async throws {
         let elapsed = ContinuousClock.now - start
         let entry = AccessRecord(
-            id: nil, companyID: principal.companyID, atMicros: Int64(Date().timeIntervalSince1970 * 1e6), actor: principal.actor,
+            id: nil, companyID: principal.companyID, atMicros: Int64(clock.now.timeIntervalSince1970 * 1e6), actor: principal.actor,
             deviceID: principal.deviceID, location: location, probeSHA256: SHA256.hash(data: image).map { String(format: "%02x", $0) }.joined(),
             decision: decision.rawValue, personID: personID, distance: distance, faceCount: faceCount,
             latencyMs: Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)

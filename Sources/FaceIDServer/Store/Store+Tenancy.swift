@@ -10,13 +10,12 @@ extension Store {
     /// Creates a company, its wrapped data key, its owner and a first session, with the audit event — one transaction.
     func registerCompany(
         name: String, owner: UserRecord, settings: CompanySettings, keyRing: KeyRing,
-        tokenHash: Data, origin: RequestOrigin
+        tokenHash: Data, origin: RequestOrigin, now: Date
     ) async throws -> (CompanyRecord, UserRecord, SessionRecord) {
         try await pool.write { db in
             if try UserRecord.filter(Column("email").collating(.nocase) == owner.email).fetchCount(db) > 0 {
                 throw StoreError.emailTaken
             }
-            let now = Date()
             var company = CompanyRecord(id: nil, name: name, wrappedKey: Data(), settings: settings.encoded(), createdAt: now)
             try company.insert(db)
             let companyID = company.id!
@@ -37,6 +36,11 @@ extension Store {
         }
     }
 
+    /// Every company's id.
+    func companyIDs() async throws -> [Int64] {
+        try await pool.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM companies ORDER BY id") }
+    }
+
     func company(_ companyID: Int64) async throws -> CompanyRecord? {
         try await pool.read { db in try CompanyRecord.fetchOne(db, key: companyID) }
     }
@@ -51,9 +55,8 @@ extension Store {
     }
 
     /// Starts a session for `user` and audits the login.
-    func createSession(user: UserRecord, tokenHash: Data, lifetimeMinutes: Int, origin: RequestOrigin) async throws -> SessionRecord {
+    func createSession(user: UserRecord, tokenHash: Data, lifetimeMinutes: Int, origin: RequestOrigin, now: Date) async throws -> SessionRecord {
         try await pool.write { db in
-            let now = Date()
             var session = SessionRecord(
                 id: nil, companyID: user.companyID, userID: user.id!, tokenHash: tokenHash, createdAt: now,
                 expiresAt: now.addingTimeInterval(TimeInterval(lifetimeMinutes * 60)), revokedAt: nil)
@@ -65,7 +68,7 @@ extension Store {
     }
 
     /// A live session (not revoked, not expired, user enabled) with its user and company.
-    func liveSession(tokenHash: Data, now: Date = Date()) async throws -> (SessionRecord, UserRecord, CompanyRecord)? {
+    func liveSession(tokenHash: Data, now: Date) async throws -> (SessionRecord, UserRecord, CompanyRecord)? {
         try await pool.read { db in
             guard let session = try SessionRecord.filter(Column("tokenHash") == tokenHash).fetchOne(db),
                   session.revokedAt == nil, session.expiresAt > now,
@@ -77,7 +80,7 @@ extension Store {
     }
 
     /// A live (unrevoked) API key with its company; records `lastUsedAt` at most once a minute.
-    func liveAPIKey(secretHash: Data, now: Date = Date()) async throws -> (APIKeyRecord, CompanyRecord)? {
+    func liveAPIKey(secretHash: Data, now: Date) async throws -> (APIKeyRecord, CompanyRecord)? {
         let found = try await pool.read { db -> (APIKeyRecord, CompanyRecord)? in
             guard let key = try APIKeyRecord.filter(Column("secretHash") == secretHash).fetchOne(db), key.revokedAt == nil,
                   let company = try CompanyRecord.fetchOne(db, key: key.companyID) else { return nil }

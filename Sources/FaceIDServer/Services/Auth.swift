@@ -1,0 +1,121 @@
+import Foundation
+import HummingbirdBcrypt
+import NIOPosix
+
+/// Who may call: company registration, login with its failure limits, logout, and resolving a credential (session token
+/// or API key, plus an optional kiosk device) to a `Principal` with the company's settings.
+struct Auth: Sendable {
+    let store: Store
+    let keyRing: KeyRing
+    let limiter: RateLimiter
+    let limits: RateLimitConfiguration
+    let clock: ServerClock
+    /// New companies' settings (and those of a row that holds none).
+    let defaults: CompanySettings
+    let bcryptCost: Int
+    /// A bcrypt hash of a random password: verified against when an email is unknown, so a login for a missing account
+    /// costs the same time as one for a real account.
+    let decoyPasswordHash: String
+
+    init(store: Store, keyRing: KeyRing, limiter: RateLimiter, limits: RateLimitConfiguration, clock: ServerClock,
+         defaults: CompanySettings, bcryptCost: Int) {
+        (self.store, self.keyRing, self.limiter, self.limits, self.clock) = (store, keyRing, limiter, limits, clock)
+        (self.defaults, self.bcryptCost) = (defaults, bcryptCost)
+        decoyPasswordHash = Bcrypt.hash(Credentials.randomBase64URL(byteCount: 16), cost: UInt8(bcryptCost))
+    }
+
+    /// A signed-in caller's new session: the token (shown once) and the stored session.
+    struct Session: Sendable {
+        var token: String
+        var session: SessionRecord
+        var user: UserRecord
+        var company: CompanyRecord
+    }
+
+    /// Creates a company with its owner and a first session; at most `rateLimit.registerPerHour` per source address.
+    func register(companyName: String, email: String, password: String, fullName: String, origin: RequestOrigin) async throws -> Session {
+        if let wait = limiter.take("register:\(origin.remoteAddress)", limit: .atMost(limits.registerPerHour, per: .seconds(3600))) {
+            throw ServiceError.rateLimited(retryAfter: wait)
+        }
+        let now = clock.now
+        let owner = UserRecord(id: nil, companyID: 0, email: email, passwordHash: try await hashPassword(password), fullName: fullName,
+                               role: .owner, disabled: false, createdAt: now)
+        let token = Credentials.newSessionToken()
+        let (company, user, session) = try await store.registerCompany(
+            name: companyName, owner: owner, settings: defaults, keyRing: keyRing, tokenHash: Credentials.hash(token), origin: origin, now: now)
+        return Session(token: token, session: session, user: user, company: company)
+    }
+
+    /// Logs in. Failures are counted per source address and per email; at either limit even the right password is refused
+    /// until the oldest failure leaves the 15-minute window.
+    func login(email: String, password: String, origin: RequestOrigin) async throws -> Session {
+        let window = Duration.seconds(15 * 60)
+        let addressKey = "login-failures-address:\(origin.remoteAddress)"
+        let emailKey = "login-failures-email:\(email.lowercased())"
+        let addressLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerAddress, per: window)
+        let emailLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerEmail, per: window)
+        if let retry = limiter.check(addressKey, limit: addressLimit) ?? limiter.check(emailKey, limit: emailLimit) {
+            throw ServiceError.rateLimited(retryAfter: retry)
+        }
+        let account = try await store.account(email: email)
+        let matches = try await verifyPassword(password, hash: account?.0.passwordHash ?? decoyPasswordHash)
+        guard let (user, company) = account, matches, !user.disabled else {
+            _ = limiter.take(addressKey, limit: addressLimit)
+            _ = limiter.take(emailKey, limit: emailLimit)
+            if let user = account?.0 {
+                try await store.audit(
+                    AuditEvent(action: "auth.login_failed", actor: "user:\(user.id!)", target: "user:\(user.id!)",
+                               detail: ["reason": user.disabled ? "disabled" : "wrong_password"], origin: origin),
+                    companyID: user.companyID)
+            }
+            throw ServiceError.invalidLogin
+        }
+        let settings = CompanySettings.decode(company.settings, fallback: defaults)
+        let token = Credentials.newSessionToken()
+        let session = try await store.createSession(user: user, tokenHash: Credentials.hash(token), lifetimeMinutes: settings.tokenLifetimeMinutes,
+                                                    origin: origin, now: clock.now)
+        return Session(token: token, session: session, user: user, company: company)
+    }
+
+    /// Revokes the caller's session (an API key cannot log out).
+    func logout(_ principal: Principal, origin: RequestOrigin) async throws {
+        guard case .session(let sessionID, _, _) = principal.credential else { throw ServiceError.sessionRequired }
+        try await store.revokeSession(companyID: principal.companyID, sessionID: sessionID, actor: principal.actor, origin: origin)
+    }
+
+    /// The caller behind `secret` (a session token, or an API key by its prefix) and `deviceID` (`X-Device-Id`, which must
+    /// name a device of the company): 401 `invalid_token` for an unknown, revoked or expired credential.
+    func authenticate(secret: String, deviceID: String?) async throws -> (Principal, CompanySettings) {
+        let hash = Credentials.hash(secret)
+        var principal: Principal
+        let company: CompanyRecord
+        if secret.hasPrefix(Credentials.apiKeyPrefix) {
+            guard let (key, found) = try await store.liveAPIKey(secretHash: hash, now: clock.now) else { throw ServiceError.invalidToken }
+            principal = Principal(companyID: found.id!, credential: .apiKey(id: key.id!, scopes: key.scopeSet))
+            company = found
+        } else {
+            guard let (session, user, found) = try await store.liveSession(tokenHash: hash, now: clock.now) else {
+                throw ServiceError.invalidToken
+            }
+            principal = Principal(companyID: found.id!, credential: .session(id: session.id!, userID: user.id!, role: user.role))
+            company = found
+        }
+        if let deviceID {
+            guard let id = Int64(deviceID), try await store.device(id: id, companyID: principal.companyID) != nil else {
+                throw ServiceError.unknownDevice
+            }
+            principal.deviceID = id
+        }
+        return (principal, CompanySettings.decode(company.settings, fallback: defaults))
+    }
+
+    /// bcrypt on NIO's blocking thread pool, off the event loop and the cooperative pool.
+    func hashPassword(_ password: String) async throws -> String {
+        let cost = UInt8(bcryptCost)
+        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+    }
+
+    func verifyPassword(_ password: String, hash: String) async throws -> Bool {
+        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+    }
+}

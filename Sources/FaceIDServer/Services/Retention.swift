@@ -1,0 +1,36 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The kiosk feed's retention, as a background service: every hour (and at start) each company's feed rows older than
+/// `sync.tombstoneDays` are dropped, and cursors from before them answer 410 `cursor_expired`. (The access log's
+/// retention runs with each append, in the same transaction.)
+struct Retention: Service {
+    let store: Store
+    let clock: ServerClock
+    let tombstoneDays: Int
+    let logger: Logger
+    static let interval = Duration.seconds(3600)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await sweep()
+                } catch {
+                    logger.error("the kiosk feed retention sweep failed; retrying in an hour",
+                                 metadata: ["error": .string(String(describing: type(of: error)))])
+                }
+                try? await Task.sleep(for: Self.interval)
+            }
+        }
+    }
+
+    /// Drops every company's feed rows older than the horizon.
+    func sweep() async throws {
+        let horizon = clock.now.addingTimeInterval(-Double(tombstoneDays) * 86_400)
+        for companyID in try await store.companyIDs() {
+            try await store.purgeFeed(companyID: companyID, olderThan: horizon)
+        }
+    }
+}
