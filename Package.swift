@@ -47,8 +47,8 @@ let package = Package(
 
         .target(
             name: "FaceEngine",
-            dependencies: ["CFaceEngine"],
-            swiftSettings: [.unsafeFlags(["-O"])]  // model checksums hash 32 MB at start
+            // swift-crypto's SHA-256 (BoringSSL, assembly on x86-64) checks the model files' pinned checksums.
+            dependencies: ["CFaceEngine", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         .target(

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The model files an engine loads, checked before any native code reads them.
@@ -10,7 +11,7 @@ enum ModelFiles {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw .modelUnavailable(file: path, reason: "missing")
             }
-            if checksums && SHA256.hex(data) != expected {
+            if checksums && SHA256.hash(data: data).map({ String(format: "%02x", $0) }).joined() != expected {
                 throw .modelUnavailable(file: path, reason: "SHA-256 mismatch: damaged or wrong file")
             }
         }
