@@ -1,6 +1,4 @@
 import Foundation
-import HummingbirdBcrypt
-import NIOPosix
 
 /// Who may call: company registration, login with its failure limits, logout, and resolving a credential (session token
 /// or API key, plus an optional kiosk device) to a `Principal` with the company's settings.
@@ -21,7 +19,7 @@ struct Auth: Sendable {
          defaults: CompanySettings, bcryptCost: Int) {
         (self.store, self.keyRing, self.limiter, self.limits, self.clock) = (store, keyRing, limiter, limits, clock)
         (self.defaults, self.bcryptCost) = (defaults, bcryptCost)
-        decoyPasswordHash = Bcrypt.hash(Credentials.randomBase64URL(byteCount: 16), cost: UInt8(bcryptCost))
+        decoyPasswordHash = PasswordHashing.hash(Credentials.randomBase64URL(byteCount: 16), cost: bcryptCost)
     }
 
     /// A signed-in caller's new session: the token (shown once) and the stored session.
@@ -109,13 +107,12 @@ struct Auth: Sendable {
         return (principal, CompanySettings.decode(company.settings, fallback: defaults))
     }
 
-    /// bcrypt on NIO's blocking thread pool, off the event loop and the cooperative pool.
+    /// bcrypt off the event loop and the cooperative pool.
     func hashPassword(_ password: String) async throws -> String {
-        let cost = UInt8(bcryptCost)
-        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+        try await PasswordHashing.hashOffLoop(password, cost: bcryptCost)
     }
 
     func verifyPassword(_ password: String, hash: String) async throws -> Bool {
-        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        try await PasswordHashing.verifyOffLoop(password, hash: hash)
     }
 }

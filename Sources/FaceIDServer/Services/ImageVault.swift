@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Enrollment photos of companies with `store_images` on: one file per face, `<data>/images/<company>/<face>.sealed`,
 /// AES-256-GCM with the company's data key (record id `image:<face>` in the associated data), mode 0600.
@@ -60,22 +59,5 @@ struct ImageVault: Sendable {
             for file in files where file.hasPrefix(".") { unlink("\(directory)/\(company)/\(file)") }  // interrupted writes
         }
         return removed
-    }
-}
-
-extension Store {
-    /// Which of `faceIDs` the company still has.
-    func existingFaces(_ faceIDs: [Int64], companyID: Int64) async throws -> Set<Int64> {
-        guard !faceIDs.isEmpty else { return [] }
-        return try await pool.read { db in
-            var present = Set<Int64>()
-            for chunk in stride(from: 0, to: faceIDs.count, by: 500).map({ faceIDs[$0..<min($0 + 500, faceIDs.count)] }) {
-                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                present.formUnion(try Int64.fetchAll(
-                    db, sql: "SELECT id FROM faces WHERE +companyID = ? AND id IN (\(placeholders))",
-                    arguments: StatementArguments([companyID] + Array(chunk))))
-            }
-            return present
-        }
     }
 }

@@ -422,3 +422,20 @@ extension Store {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM quarantinedFaces") ?? 0 }
     }
 }
+
+extension Store {
+    /// Which of `faceIDs` the company still has.
+    func existingFaces(_ faceIDs: [Int64], companyID: Int64) async throws -> Set<Int64> {
+        guard !faceIDs.isEmpty else { return [] }
+        return try await pool.read { db in
+            var present = Set<Int64>()
+            for chunk in stride(from: 0, to: faceIDs.count, by: 500).map({ faceIDs[$0..<min($0 + 500, faceIDs.count)] }) {
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                present.formUnion(try Int64.fetchAll(
+                    db, sql: "SELECT id FROM faces WHERE +companyID = ? AND id IN (\(placeholders))",
+                    arguments: StatementArguments([companyID] + Array(chunk))))
+            }
+            return present
+        }
+    }
+}

@@ -1,5 +1,4 @@
 import Foundation
-import Hummingbird
 import Logging
 import Prometheus
 
@@ -76,14 +75,4 @@ final class AppServices: Sendable {
     }
 
     var defaultSettings: CompanySettings { .defaults(configuration) }
-
-    /// The caller's address and user agent, for the audit log and per-address limits.
-    func origin(_ request: Request, _ context: AppRequestContext) -> RequestOrigin {
-        request.origin(context, trustForwardedFor: configuration.trustForwardedFor)
-    }
-
-    /// Takes a token or throws 429 with `Retry-After`.
-    func limit(_ key: String, _ limit: RateLimiter.Limit) throws(ServiceError) {
-        if let retryAfter = limiter.take(key, limit: limit) { throw .rateLimited(retryAfter: retryAfter) }
-    }
 }
