@@ -63,4 +63,17 @@ struct ErrorContractTests {
             #expect(!fields.keys.contains { $0.contains(where: \.isUppercase) }, "\(fields.keys.sorted())")
         }
     }
+
+    /// A renamed user's name is stored as validated (trimmed), as it is when the user is created.
+    @Test func aUserRenameIsStoredTrimmed() async throws {
+        try await TestServer().run { client in
+            let owner = try await client.register("Acme")
+            let (id, _) = try await client.user(.staff, in: owner)
+            let reply = try await client.call(.patch, "/users/\(id)", as: owner.caller, json: JSON(["full_name": "  Bob Staff  "]))
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(reply.object("user")["full_name"] as? String == "Bob Staff")
+            expectError(try await client.call(.patch, "/users/\(id)", as: owner.caller, json: JSON(["full_name": "   "])),
+                        .badRequest, "invalid_field")
+        }
+    }
 }

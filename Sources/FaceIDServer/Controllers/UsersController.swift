@@ -34,11 +34,12 @@ struct UsersController {
     @Sendable func update(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> UserResponse {
         let id = try context.parameters.id("id", "User")
         let body = try await request.decodeJSON(UpdateUserRequest.self, limit: services.configuration.maxBodySize)
-        if let name = body.fullName { _ = try Validate.name(name, field: "full_name") }
+        let change = Store.UserChange(role: body.role, disabled: body.disabled,
+                                      fullName: try body.fullName.map { try Validate.name($0, field: "full_name") })
         let isOwner = principal.role == .owner
         let promotesToOwner = body.role == .owner
         let updated = try await services.store.updateUser(
-            id: id, companyID: principal.companyID, change: body, actor: principal.actor, origin: services.origin(request, context)
+            id: id, companyID: principal.companyID, change: change, actor: principal.actor, origin: services.origin(request, context)
         ) { current in
             if (current.role == .owner || promotesToOwner) && !isOwner { throw ServiceError.forbidden }
         }

@@ -110,6 +110,13 @@ extension Store {
 
     // MARK: Users
 
+    /// What `PATCH /users/{id}` changes; nil keeps the current value.
+    struct UserChange: Sendable {
+        var role: Role?
+        var disabled: Bool?
+        var fullName: String?
+    }
+
     func users(companyID: Int64) async throws -> [UserRecord] {
         try await pool.read { db in try UserRecord.filter(Column("companyID") == companyID).order(Column("id")).fetchAll(db) }
     }
@@ -140,7 +147,7 @@ extension Store {
     /// Applies a role / disabled / name change. `check` sees the current row and may refuse (403);
     /// the last enabled owner can be neither demoted nor disabled (409). Disabling ends the user's sessions.
     func updateUser(
-        id: Int64, companyID: Int64, change: UpdateUserRequest, actor: String, origin: RequestOrigin,
+        id: Int64, companyID: Int64, change: UserChange, actor: String, origin: RequestOrigin,
         check: @Sendable (UserRecord) throws -> Void
     ) async throws -> UserRecord {
         try await pool.write { db in
@@ -252,6 +259,19 @@ extension Store {
     }
 
     // MARK: Settings
+
+    /// Every company's settings.
+    func companySettings(fallback: CompanySettings) async throws -> [(Int64, CompanySettings)] {
+        try await pool.read { db in
+            try CompanyRecord.fetchAll(db).map { ($0.id!, CompanySettings.decode($0.settings, fallback: fallback)) }
+        }
+    }
+
+    func companySettings(companyID: Int64, fallback: CompanySettings) async throws -> CompanySettings? {
+        try await pool.read { db in
+            try CompanyRecord.fetchOne(db, key: companyID).map { CompanySettings.decode($0.settings, fallback: fallback) }
+        }
+    }
 
     /// Applies `change` to the stored settings in one transaction; returns them before and after (what the caller acts on
     /// — a model switch — is decided from the same row the change was applied to, not from an earlier read).
