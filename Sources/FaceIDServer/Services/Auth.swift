@@ -3,7 +3,7 @@ import Foundation
 /// Who may call: company registration, login with its failure limits, logout, and resolving a credential (session token
 /// or API key, plus an optional kiosk device) to a `Principal` with the company's settings.
 struct Auth: Sendable {
-    let store: Store
+    let store: any TenancyRepository & LogRepository
     let keyRing: KeyRing
     let limiter: RateLimiter
     let limits: RateLimitConfiguration
@@ -15,7 +15,7 @@ struct Auth: Sendable {
     /// costs the same time as one for a real account.
     let decoyPasswordHash: String
 
-    init(store: Store, keyRing: KeyRing, limiter: RateLimiter, limits: RateLimitConfiguration, clock: ServerClock,
+    init(store: any TenancyRepository & LogRepository, keyRing: KeyRing, limiter: RateLimiter, limits: RateLimitConfiguration, clock: ServerClock,
          defaults: CompanySettings, bcryptCost: Int) {
         (self.store, self.keyRing, self.limiter, self.limits, self.clock) = (store, keyRing, limiter, limits, clock)
         (self.defaults, self.bcryptCost) = (defaults, bcryptCost)

@@ -3,7 +3,7 @@ import Foundation
 /// Persons, groups and employees (persons with a timekeeper id). Whatever removes faces — deleting a person, an employee
 /// leaving — returns once the index has dropped them, so a search never finds a face whose deletion was answered.
 struct Directory: Sendable {
-    let store: Store
+    let store: any PersonRepository & EmployeeRepository & TenancyRepository & LogRepository
     let index: IndexService
     let keyRing: KeyRing
 

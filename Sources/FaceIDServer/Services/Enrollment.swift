@@ -6,7 +6,7 @@ import VectorIndex
 /// precomputed encodings, and face removal. Every write returns once the index has applied it, so a face is searchable
 /// (or gone) when the caller gets the answer.
 struct Enrollment: Sendable {
-    let store: Store
+    let store: any PersonRepository
     let index: IndexService
     let faces: FaceEngineProvider
     let keyRing: KeyRing

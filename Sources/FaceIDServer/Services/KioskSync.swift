@@ -7,7 +7,7 @@ import Logging
 /// Writes return once the index has applied them. A stored face whose encoding does not open is quarantined (logged,
 /// audited, counted in `/readyz`) and the rest is served: one damaged row never fails a kiosk's whole page.
 struct KioskSync: Sendable {
-    let store: Store
+    let store: any EmployeeRepository & FeedRepository & PersonRepository & TenancyRepository
     let index: IndexService
     let keyRing: KeyRing
     let limiter: RateLimiter
@@ -222,7 +222,7 @@ struct KioskSync: Sendable {
 /// Stored faces whose sealed encoding does not open: set aside once (logged at error level, audited
 /// `face.quarantine`), then left out of kiosk lists and of the index, and counted in `/readyz`.
 struct Quarantine: Sendable {
-    let store: Store
+    let store: any PersonRepository
     let logger: Logger
 
     func setAside(faceID: Int64, companyID: Int64, reason: String) async throws {

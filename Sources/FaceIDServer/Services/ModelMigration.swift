@@ -33,7 +33,7 @@ final class ModelMigration: Sendable {
 
     private let jobs = Mutex<[Int64: Job]>([:])
     private let tokens = Atomic<UInt64>(0)
-    private let store: Store
+    private let store: any TenancyRepository & PersonRepository
     private let index: IndexService
     private let faces: FaceEngineProvider
     private let keyRing: KeyRing
@@ -41,7 +41,7 @@ final class ModelMigration: Sendable {
     private let logger: Logger
     static let batchSize = 100
 
-    init(store: Store, index: IndexService, faces: FaceEngineProvider, keyRing: KeyRing, defaults: CompanySettings, logger: Logger) {
+    init(store: any TenancyRepository & PersonRepository, index: IndexService, faces: FaceEngineProvider, keyRing: KeyRing, defaults: CompanySettings, logger: Logger) {
         self.store = store
         self.index = index
         self.faces = faces

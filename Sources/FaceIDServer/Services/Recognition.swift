@@ -16,7 +16,7 @@ enum Decision: String, Sendable {
 /// collection (`IndexSpace.only`) and its own threshold; each candidate says which model matched it. The probe is run
 /// through the second model only when such faces exist.
 struct Recognition: Sendable {
-    let store: Store
+    let store: any PersonRepository & LogRepository
     let index: IndexService
     let faces: FaceEngineProvider
     let clock: ServerClock

@@ -6,7 +6,7 @@ import ServiceLifecycle
 /// `sync.tombstoneDays` are dropped, and cursors from before them answer 410 `cursor_expired`. (The access log's
 /// retention runs with each append, in the same transaction.)
 struct Retention: Service {
-    let store: Store
+    let store: any TenancyRepository & FeedRepository
     let clock: ServerClock
     let tombstoneDays: Int
     let logger: Logger

@@ -3,7 +3,7 @@ import Foundation
 /// A company's settings and what changing them sets in motion: turning `store_images` off deletes the photos kept; a new
 /// recognition model starts re-embedding the stored photos in the background (`GET /models/status`).
 struct Tenancy: Sendable {
-    let store: Store
+    let store: any TenancyRepository
     let images: ImageVault
     let migration: ModelMigration
     /// The settings of a company whose row holds none.

@@ -1,0 +1,103 @@
+import Foundation
+
+// The store behind protocols, one per aggregate. `Store` (SQLite through GRDB) conforms to all of them; a service
+// names only those it uses, so a second implementation (PostgreSQL) plugs in without touching a service. Each call
+// carries its company and throws `StoreError`, never an HTTP error.
+
+/// Companies, users, sessions, API keys, devices and settings: who may call, inside one company.
+protocol TenancyRepository: Sendable {
+    func registerCompany(name: String, owner: UserRecord, settings: CompanySettings, keyRing: KeyRing, tokenHash: Data, origin: RequestOrigin, now: Date) async throws -> (CompanyRecord, UserRecord, SessionRecord)
+    func companyIDs() async throws -> [Int64]
+    func company(_ companyID: Int64) async throws -> CompanyRecord?
+    func account(email: String) async throws -> (UserRecord, CompanyRecord)?
+    func createSession(user: UserRecord, tokenHash: Data, lifetimeMinutes: Int, origin: RequestOrigin, now: Date) async throws -> SessionRecord
+    func liveSession(tokenHash: Data, now: Date) async throws -> (SessionRecord, UserRecord, CompanyRecord)?
+    func liveAPIKey(secretHash: Data, now: Date) async throws -> (APIKeyRecord, CompanyRecord)?
+    func revokeSession(companyID: Int64, sessionID: Int64, actor: String, origin: RequestOrigin) async throws
+    func users(companyID: Int64) async throws -> [UserRecord]
+    func user(id: Int64, companyID: Int64) async throws -> UserRecord?
+    func createUser(_ user: UserRecord, actor: String, origin: RequestOrigin) async throws -> UserRecord
+    func updateUser(id: Int64, companyID: Int64, change: Store.UserChange, actor: String, origin: RequestOrigin, check: @Sendable (UserRecord) throws -> Void) async throws -> UserRecord
+    func deleteUser(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin, check: @Sendable (UserRecord) throws -> Void) async throws
+    func createAPIKey(_ key: APIKeyRecord, origin: RequestOrigin) async throws -> APIKeyRecord
+    func apiKeys(companyID: Int64) async throws -> [APIKeyRecord]
+    func revokeAPIKey(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws
+    func createDevice(_ device: DeviceRecord, actor: String, origin: RequestOrigin) async throws -> DeviceRecord
+    func devices(companyID: Int64) async throws -> [DeviceRecord]
+    func device(id: Int64, companyID: Int64) async throws -> DeviceRecord?
+    func deleteDevice(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws
+    func companySettings(fallback: CompanySettings) async throws -> [(Int64, CompanySettings)]
+    func companySettings(companyID: Int64, fallback: CompanySettings) async throws -> CompanySettings?
+    func updateSettings(companyID: Int64, fallback: CompanySettings, actor: String, origin: RequestOrigin, change: @Sendable (CompanySettings) throws -> CompanySettings) async throws -> (before: CompanySettings, after: CompanySettings)
+    func wrappedKey(companyID: Int64) async throws -> Data?
+    func isReady() async -> Bool
+}
+
+/// Persons, groups and faces with their sealed embeddings; every call scoped by the company.
+protocol PersonRepository: Sendable {
+    func createGroup(_ group: GroupRecord, actor: String, origin: RequestOrigin) async throws -> GroupRecord
+    func groups(companyID: Int64) async throws -> [(GroupRecord, Int)]
+    func deleteGroup(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws
+    func createPerson(_ person: PersonRecord, groups: [String], actor: String, origin: RequestOrigin) async throws -> Store.Person
+    func person(id: Int64, companyID: Int64) async throws -> Store.Person?
+    func persons(ofFaces faceIDs: [Int64], companyID: Int64) async throws -> [Int64: Store.Person]
+    func persons(companyID: Int64, filter: Store.PersonFilter) async throws -> [Store.Person]
+    func updatePerson(id: Int64, companyID: Int64, change: Store.PersonChange, actor: String, origin: RequestOrigin) async throws -> Store.Person
+    func deletePerson(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws
+    func addFaces( _ faces: [Store.NewFace], companyID: Int64, source: String, reference: Bool, keyRing: KeyRing, actor: String, origin: RequestOrigin) async throws -> [FaceRecord]
+    func enroll(companyID: Int64, embeddings: [RecognitionModel: [Float]], personID: Int64?, newPerson: PersonRecord?, groups: [String], reference: Bool, keyRing: KeyRing, photo: Store.KeptPhoto?, actor: String, origin: RequestOrigin) async throws -> (Store.Person, FaceRecord)
+    func addEmbedding(faceID: Int64, companyID: Int64, model: RecognitionModel, vector: [Float], keyRing: KeyRing) async throws -> Bool
+    func faceIDs(inGroup name: String, companyID: Int64) async throws -> Set<UInt64>?
+    func face(id: Int64, companyID: Int64) async throws -> FaceRecord?
+    func faces(personID: Int64, companyID: Int64) async throws -> [FaceRecord]?
+    func deleteFace(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws
+    func existingFaces(_ faceIDs: [Int64], companyID: Int64) async throws -> Set<Int64>
+    func facesLacking(_ model: RecognitionModel, companyID: Int64, afterID: Int64, limit: Int) async throws -> [(faceID: Int64, personID: Int64)]
+    func personsLacking(_ model: RecognitionModel, companyID: Int64, limit: Int) async throws -> (count: Int, persons: [(PersonRecord, Int)])
+    func hasFaces(onlyOf model: RecognitionModel, companyID: Int64) async throws -> Bool
+    func rowModels(ofFaces faceIDs: [Int64], companyID: Int64) async throws -> [Int64: String]
+    func embeddingCounts(companyID: Int64) async throws -> (faces: Int, with: [RecognitionModel: Int])
+    func quarantine(faceID: Int64, companyID: Int64, reason: String) async throws -> Bool
+    func quarantinedFaceCount() async throws -> Int
+}
+
+/// Employees (persons with a timekeeper id), kiosk face registrations, devices' acknowledgements.
+protocol EmployeeRepository: Sendable {
+    func createEmployee(_ row: Store.EmployeeRow, companyID: Int64, actor: String, origin: RequestOrigin) async throws -> Store.Employee
+    func importEmployees(_ rows: [Store.EmployeeRow], companyID: Int64, actor: String, origin: RequestOrigin) async throws -> (created: Int, updated: Int)
+    func employees(companyID: Int64, includeDeleted: Bool, afterID: Int64?, limit: Int) async throws -> [Store.Employee]
+    func employee(id: Int64, companyID: Int64) async throws -> Store.Employee?
+    func updateEmployee(id: Int64, companyID: Int64, change: Store.EmployeeChange, actor: String, origin: RequestOrigin) async throws -> Store.Employee
+    func deleteEmployee(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws
+    func ownership(ofEmployee id: Int64, companyID: Int64) async throws -> Store.Ownership
+    func registerKioskFace(employeeID: Int64, companyID: Int64, encoding: [Double], registeredAt: Date?, keyRing: KeyRing, actor: String, deviceID: Int64?, origin: RequestOrigin) async throws -> Date
+    func deleteKioskFaces(employeeID: Int64, companyID: Int64, actor: String, deviceID: Int64?, origin: RequestOrigin) async throws -> Bool
+    func activeEmployeeCount(companyID: Int64) async throws -> Int
+    func timekeeperPage(companyID: Int64, page: Int, pageSize: Int) async throws -> (total: Int, employees: [Store.Employee])
+    func acknowledge(deviceID: Int64, companyID: Int64, seq: Int64) async throws -> DeviceRecord
+    func propagation(employeeID: Int64, companyID: Int64) async throws -> (latest: (seq: Int64, atMicros: Int64?), devices: [DeviceRecord])?
+}
+
+/// The change feeds: what the index follows (faces) and what kiosks follow (employees), with their heads and retention.
+protocol FeedRepository: Sendable {
+    func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> [Store.FaceChange]
+    func lastFaceChange(companyID: Int64) async throws -> Int64
+    func companiesWithFaces() async throws -> [(Int64, Data)]
+    func feedHead(companyID: Int64) async throws -> Store.FeedHead
+    func employeeChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> (changes: [(seq: Int64, personID: Int64, employee: Store.Employee?)], head: Store.FeedHead)
+    func purgeFeed(companyID: Int64, olderThan horizon: Date) async throws
+}
+
+/// The access log and the hash-chained audit log.
+protocol LogRepository: Sendable {
+    func appendAccess(_ entry: AccessRecord, retentionDays: Int) async throws
+    func accessEntries(companyID: Int64, filter: Store.AccessFilter) async throws -> [AccessRecord]
+    func audit(_ event: AuditEvent, companyID: Int64) async throws
+    func auditEvents(companyID: Int64, filter: Store.AuditFilter) async throws -> [AuditRecord]
+    func verifyAudit(companyID: Int64, head: AuditHead) async throws -> (chain: AuditLog.Verification, head: AuditHead.Status, eventsAfterHead: Int)
+}
+
+/// Every aggregate of the store.
+typealias FaceIDStore = TenancyRepository & PersonRepository & EmployeeRepository & FeedRepository & LogRepository
+
+extension Store: TenancyRepository, PersonRepository, EmployeeRepository, FeedRepository, LogRepository {}
