@@ -89,14 +89,10 @@ public struct CompanySettings: Codable, Sendable, Equatable {
     func applying(_ patch: Patch, serverMaximumPerMinute: Int) throws(ServiceError) -> CompanySettings {
         var next = self
         if let minutes = patch.tokenLifetimeMinutes {
-            guard (5...43_200).contains(minutes) else { throw .invalidField("token_lifetime_minutes", "expected 5…43200") }
-            next.tokenLifetimeMinutes = minutes
+            next.tokenLifetimeMinutes = try Self.check(minutes, in: 5...43_200, "token_lifetime_minutes")
         }
         if let perMinute = patch.requestsPerMinute {
-            guard (10...serverMaximumPerMinute).contains(perMinute) else {
-                throw .invalidField("requests_per_minute", "expected 10…\(serverMaximumPerMinute)")
-            }
-            next.requestsPerMinute = perMinute
+            next.requestsPerMinute = try Self.check(perMinute, in: 10...serverMaximumPerMinute, "requests_per_minute")
         }
         if let name = patch.recognitionModel {
             let model = try RecognitionModel.named(name, field: "recognition_model")
@@ -110,32 +106,27 @@ public struct CompanySettings: Codable, Sendable, Equatable {
             (next.matchPreset, next.matchThreshold, next.matchMargin) = (preset.rawValue, model.threshold(preset), model.margin(preset))
         }
         if let value = patch.matchThreshold {
-            let range = model.thresholdRange
-            guard range.contains(value) else {
-                throw .invalidField("match_threshold", "expected \(range.lowerBound)…\(range.upperBound) for \(model.rawValue)")
-            }
-            next.matchThreshold = value
+            next.matchThreshold = try Self.check(value, in: model.thresholdRange, "match_threshold", for: model)
         }
-        if let value = patch.matchMargin {
-            guard (0...0.3).contains(value) else { throw .invalidField("match_margin", "expected 0…0.3") }
-            next.matchMargin = value
-        }
+        if let value = patch.matchMargin { next.matchMargin = try Self.check(value, in: 0...0.3, "match_margin") }
         if patch.matchThreshold != nil || patch.matchMargin != nil {
             next.matchPreset = MatchPreset.named(threshold: next.matchThreshold, margin: next.matchMargin, model: model)
         }
         if let value = patch.storeImages { next.storeImages = value }
         if let value = patch.duplicateDistance {
-            let range = model.duplicateRange
-            guard range.contains(value) else {
-                throw .invalidField("duplicate_distance", "expected \(range.lowerBound)…\(range.upperBound) for \(model.rawValue)")
-            }
-            next.duplicateDistance = value
+            next.duplicateDistance = try Self.check(value, in: model.duplicateRange, "duplicate_distance", for: model)
         }
-        if let days = patch.logRetentionDays {
-            guard (1...3650).contains(days) else { throw .invalidField("log_retention_days", "expected 1…3650") }
-            next.logRetentionDays = days
-        }
+        if let days = patch.logRetentionDays { next.logRetentionDays = try Self.check(days, in: 1...3650, "log_retention_days") }
         return next
+    }
+
+    /// `value` when `range` holds it; else 400 `invalid_field` naming `field`, the range and (for a model's units) the model.
+    private static func check<T: Comparable>(_ value: T, in range: ClosedRange<T>, _ field: String,
+                                             for model: RecognitionModel? = nil) throws(ServiceError) -> T {
+        guard range.contains(value) else {
+            throw .invalidField(field, "expected \(range.lowerBound)…\(range.upperBound)" + (model.map { " for \($0.rawValue)" } ?? ""))
+        }
+        return value
     }
 
     func encoded() -> String {

@@ -188,3 +188,10 @@ struct AccessRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendabl
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
+
+extension TableRecord where Self: FetchableRecord {
+    /// The company's row `id`, or nil: another company's id finds nothing, like a missing one.
+    static func owned(_ id: Int64, companyID: Int64, db: Database) throws -> Self? {
+        try filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db)
+    }
+}

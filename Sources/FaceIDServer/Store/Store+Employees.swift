@@ -308,7 +308,7 @@ extension Store {
     /// Records that the device applied the feed through `seq` (never moving backwards; never past the feed's end).
     func acknowledge(deviceID: Int64, companyID: Int64, seq: Int64) async throws -> DeviceRecord {
         try await pool.write { db in
-            guard var device = try DeviceRecord.filter(Column("id") == deviceID && Column("companyID") == companyID).fetchOne(db) else {
+            guard var device = try DeviceRecord.owned(deviceID, companyID: companyID, db: db) else {
                 throw StoreError.notFound(.device)
             }
             guard seq <= (try Self.feedHead(companyID: companyID, db: db)).lastSeq else {

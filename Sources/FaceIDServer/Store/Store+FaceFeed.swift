@@ -69,7 +69,7 @@ extension Store {
     /// lists. True when this call quarantined it (false: already quarantined, or the face is gone).
     func quarantine(faceID: Int64, companyID: Int64, reason: String) async throws -> Bool {
         try await pool.write { db in
-            guard let face = try FaceRecord.filter(Column("id") == faceID && Column("companyID") == companyID).fetchOne(db) else { return false }
+            guard let face = try FaceRecord.owned(faceID, companyID: companyID, db: db) else { return false }
             try db.execute(sql: "INSERT OR IGNORE INTO quarantinedFaces (faceID, companyID, reason, at) VALUES (?, ?, ?, ?)",
                            arguments: [faceID, companyID, reason, Date()])
             guard db.changesCount > 0 else { return false }

@@ -159,7 +159,7 @@ extension Store {
     /// feed row, so the index adds it to that model's collection. False when the face is gone or already has one.
     func addEmbedding(faceID: Int64, companyID: Int64, model: RecognitionModel, vector: [Float], keyRing: KeyRing) async throws -> Bool {
         try await pool.write { db in
-            guard let face = try FaceRecord.filter(Column("id") == faceID && Column("companyID") == companyID).fetchOne(db),
+            guard let face = try FaceRecord.owned(faceID, companyID: companyID, db: db),
                   face.modelID != model.rawValue,
                   try Int.fetchOne(db, sql: "SELECT 1 FROM faceEmbeddings WHERE faceID = ? AND modelID = ?",
                                    arguments: [faceID, model.rawValue]) == nil,
@@ -221,7 +221,7 @@ extension Store {
     }
 
     func face(id: Int64, companyID: Int64) async throws -> FaceRecord? {
-        try await pool.read { db in try FaceRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) }
+        try await pool.read { db in try FaceRecord.owned(id, companyID: companyID, db: db) }
     }
 
     func faces(personID: Int64, companyID: Int64) async throws -> [FaceRecord]? {
@@ -233,7 +233,7 @@ extension Store {
 
     func deleteFace(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await pool.write { db in
-            guard let face = try FaceRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
+            guard let face = try FaceRecord.owned(id, companyID: companyID, db: db) else {
                 throw StoreError.notFound(.face)
             }
             try Self.removeFaces([face], db: db)

@@ -58,15 +58,8 @@ extension Store {
 
     /// Deletes a group; its members stay, without that membership.
     func deleteGroup(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
-        try await pool.write { db in
-            guard let group = try GroupRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
-                throw StoreError.notFound(.group)
-            }
-            _ = try GroupRecord.deleteOne(db, key: id)
-            try AuditLog.append(
-                AuditEvent(action: "group.delete", actor: actor, target: "group:\(id)", detail: ["name": group.name], origin: origin),
-                companyID: companyID, db: db)
-        }
+        try await deleteOwned(GroupRecord.self, id: id, companyID: companyID, entity: .group, audit: "group", name: \.name,
+                              actor: actor, origin: origin)
     }
 
     // MARK: Persons

@@ -126,7 +126,7 @@ extension Store {
     }
 
     private static func user(id: Int64, companyID: Int64, db: Database) throws -> UserRecord? {
-        try UserRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db)
+        try UserRecord.owned(id, companyID: companyID, db: db)
     }
 
     func createUser(_ user: UserRecord, actor: String, origin: RequestOrigin) async throws -> UserRecord {
@@ -215,7 +215,7 @@ extension Store {
 
     func revokeAPIKey(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await pool.write { db in
-            guard var key = try APIKeyRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db),
+            guard var key = try APIKeyRecord.owned(id, companyID: companyID, db: db),
                   key.revokedAt == nil else { throw StoreError.notFound(.apiKey) }
             key.revokedAt = Date()
             try key.update(db)
@@ -243,19 +243,12 @@ extension Store {
     }
 
     func device(id: Int64, companyID: Int64) async throws -> DeviceRecord? {
-        try await pool.read { db in try DeviceRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) }
+        try await pool.read { db in try DeviceRecord.owned(id, companyID: companyID, db: db) }
     }
 
     func deleteDevice(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
-        try await pool.write { db in
-            guard let device = try DeviceRecord.filter(Column("id") == id && Column("companyID") == companyID).fetchOne(db) else {
-                throw StoreError.notFound(.device)
-            }
-            _ = try DeviceRecord.deleteOne(db, key: id)
-            try AuditLog.append(
-                AuditEvent(action: "device.delete", actor: actor, target: "device:\(id)", detail: ["name": device.name], origin: origin),
-                companyID: companyID, db: db)
-        }
+        try await deleteOwned(DeviceRecord.self, id: id, companyID: companyID, entity: .device, audit: "device", name: \.name,
+                              actor: actor, origin: origin)
     }
 
     // MARK: Settings

@@ -46,6 +46,21 @@ public final class Store: Sendable {
         (try? await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
     }
 
+    /// Deletes the company's row `id` of `R` with its audit event: `<audit>.delete` on `<audit>:<id>`, the row's name in the
+    /// detail. Another company's id is `notFound(entity)`, like a missing one.
+    func deleteOwned<R: FetchableRecord & TableRecord & Sendable>(
+        _ type: R.Type, id: Int64, companyID: Int64, entity: StoreError.Entity, audit: String, name: KeyPath<R, String> & Sendable,
+        actor: String, origin: RequestOrigin
+    ) async throws {
+        try await pool.write { db in
+            guard let row = try R.owned(id, companyID: companyID, db: db) else { throw StoreError.notFound(entity) }
+            _ = try R.deleteOne(db, key: id)
+            try AuditLog.append(AuditEvent(action: "\(audit).delete", actor: actor, target: "\(audit):\(id)",
+                                           detail: ["name": row[keyPath: name]], origin: origin),
+                                companyID: companyID, db: db)
+        }
+    }
+
     /// Checkpoints the WAL and closes every connection.
     public func close() throws {
         try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
