@@ -71,7 +71,7 @@ final class AppServices: Sendable {
             enrollment: Enrollment(store: store, index: index, faces: faces, keyRing: keyRing, recognition: recognition, defaults: defaults),
             directory: Directory(store: store, index: index, keyRing: keyRing),
             kioskSync: KioskSync(store: store, index: index, keyRing: keyRing, limiter: limiter, limits: limits, logger: logger),
-            retention: Retention(store: store, clock: clock, tombstoneDays: configuration.tombstoneDays, logger: logger))
+            retention: Retention(store: store, index: index, clock: clock, tombstoneDays: configuration.tombstoneDays, logger: logger))
     }
 
     var defaultSettings: CompanySettings { .defaults(configuration) }

@@ -130,7 +130,7 @@ struct FacesTests {
             // Nothing of the failed requests was written.
             let counts = try await server.services.store.pool.read { db in
                 try [Int.fetchOne(db, sql: "SELECT COUNT(*) FROM faces"), Int.fetchOne(db, sql: "SELECT COUNT(*) FROM persons"),
-                     Int.fetchOne(db, sql: "SELECT COUNT(*) FROM faceChanges")]
+                     Int.fetchOne(db, sql: "SELECT COUNT(*) FROM changes")]
             }
             #expect(counts == [0, 0, 0])
             // JSON lines that are right import.
@@ -238,7 +238,7 @@ struct FacesTests {
             #expect(stored.count == 16 * 3)
             #expect(collection.count == stored.count)
             #expect(stored.allSatisfy { collection.contains(UInt64($0)) })
-            let lastSeq = try await services.store.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM faceChanges") }
+            let lastSeq = try await services.store.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM changes WHERE faceID IS NOT NULL") }
             #expect(Int64(collection.watermark) == lastSeq)
         }
     }

@@ -189,6 +189,15 @@ final class IndexService: Sendable {
         await current.withLock { $0.rebuild }?.value
     }
 
+    /// The lowest watermark of the company's collections: the feed's retention may drop rows up to it, never past it
+    /// (0 while the index is rebuilt).
+    func lowWatermark(_ companyID: Int64) -> Int64 {
+        guard let database = try? servingDatabase() else { return 0 }
+        return IndexSpace.allCases.map { space in
+            (try? Self.collection(companyID, space, in: database)).map { Int64($0.watermark) } ?? 0
+        }.min() ?? 0
+    }
+
     /// The `k` nearest faces of the company (face ids and distances), optionally only ids `allow` accepts.
     /// - Throws: `ServiceError.indexRebuilding` while the index is rebuilt: a partial index must not answer "no match".
     func search(_ companyID: Int64, _ space: IndexSpace = .all(.dlib), encoding: [Float], k: Int,
@@ -298,7 +307,7 @@ final class IndexService: Sendable {
     private func replayAll(into database: VectorDatabase) async throws {
         for (companyID, _) in try await store.companiesWithFaces() {
             try Task.checkCancellation()
-            let head = try await store.lastFaceChange(companyID: companyID)
+            let head = try await store.feedPosition(companyID: companyID)
             for space in IndexSpace.allCases {
                 let watermark = try Self.collection(companyID, space, in: database).watermark
                 guard watermark <= UInt64(max(head, 0)) else {
@@ -310,40 +319,28 @@ final class IndexService: Sendable {
     }
 
     /// Reads the feed after the lowest watermark of the company's collections and applies each change to every
-    /// collection that has not seen it (one LMDB transaction per collection, each with its own watermark).
+    /// collection that has not seen it (one LMDB transaction per collection, each with its own watermark). Collections
+    /// the feed's retention has passed (a new or rebuilt index) load the current faces first (`loadSnapshot`).
     fileprivate func applyNextBatch(_ companyID: Int64, database: VectorDatabase) async throws -> Bool {
-        let collections = try IndexSpace.allCases.map { space in (space, try Self.collection(companyID, space, in: database)) }
+        var collections = try IndexSpace.allCases.map { space in (space, try Self.collection(companyID, space, in: database)) }
+        let purged = try await store.purgedThrough(companyID: companyID)
+        let behind = collections.filter { Int64($0.1.watermark) < purged }
+        if !behind.isEmpty {
+            try await loadSnapshot(companyID, spaces: behind.map(\.0), database: database)
+            collections = try IndexSpace.allCases.map { space in (space, try Self.collection(companyID, space, in: database)) }
+        }
         let low = collections.map { $0.1.watermark }.min() ?? 0
         let changes = try await store.faceChanges(companyID: companyID, after: Int64(low), limit: Self.batchSize)
         guard let last = changes.last else { return false }
-        guard let wrappedKey = try await store.wrappedKey(companyID: companyID) else { return false }
-        let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
-        // Each change's vectors per model, opened once. An upsert whose face is gone was deleted later in the feed:
-        // no vectors, so it is removed now, which keeps order. A stored embedding that does not open is damage in the store,
-        // not in the index: the face is quarantined and left out, and the feed goes on.
-        var opened: [Int64: [RecognitionModel: [Float]]] = [:]
-        for change in changes where change.operation == .upsert {
-            var vectors: [RecognitionModel: [Float]] = [:]
-            for embedding in change.embeddings {
-                if let data = try? sealer.open(embedding.sealed, recordID: embedding.recordID), let vector = FaceEncoding.floats(data) {
-                    vectors[embedding.model] = vector
-                } else {
-                    try await Quarantine(store: store, logger: logger).setAside(
-                        faceID: change.faceID, companyID: companyID, reason: "the sealed \(embedding.model.rawValue) embedding does not open")
-                    vectors = [:]
-                    break
-                }
-            }
-            opened[change.seq] = vectors
-        }
+        let opened = try await openVectors(changes, companyID: companyID)
         for (space, collection) in collections {
             let watermark = Int64(collection.watermark)
             guard last.seq > watermark else { continue }
             var mutations: [Mutation] = []
             mutations.reserveCapacity(changes.count)
-            for change in changes where change.seq > watermark {
+            for (change, vectors) in zip(changes, opened) where change.seq > watermark {
                 let id = UInt64(change.faceID)
-                if let vector = space.vector(from: opened[change.seq] ?? [:]) {
+                if let vector = space.vector(from: vectors) {
                     mutations.append(.upsert(id: id, vector: vector))
                 } else {
                     mutations.append(.removeIfPresent(id: id))
@@ -353,6 +350,60 @@ final class IndexService: Sendable {
         }
         for change in changes where change.operation == .delete { images.remove(companyID: companyID, faceID: change.faceID) }
         return changes.count == Self.batchSize
+    }
+
+    /// The feed's rows before these collections' watermarks were purged: each is emptied, loads the company's current faces,
+    /// and takes as its watermark where the feed stood when the first of them was read — the feed replays what changed
+    /// since (upserts and removals are idempotent). Interrupted, it starts over: the collection is emptied again.
+    private func loadSnapshot(_ companyID: Int64, spaces: [IndexSpace], database: VectorDatabase) async throws {
+        for space in spaces where try Self.collection(companyID, space, in: database).count > 0 {
+            try database.dropCollection(space.collectionName(companyID))
+        }
+        let collections = try spaces.map { space in (space, try Self.collection(companyID, space, in: database)) }
+        var afterFaceID: Int64 = 0
+        var position: Int64?
+        while true {
+            let (faces, at) = try await store.faceSnapshot(companyID: companyID, afterFaceID: afterFaceID, limit: Self.batchSize)
+            if position == nil { position = at }
+            let opened = try await openVectors(faces, companyID: companyID)
+            for (space, collection) in collections {
+                let mutations = zip(faces, opened).compactMap { face, vectors in
+                    space.vector(from: vectors).map { Mutation.upsert(id: UInt64(face.faceID), vector: $0) }
+                }
+                try collection.apply(mutations, watermark: faces.count < Self.batchSize ? UInt64(position!) : nil)
+            }
+            guard faces.count == Self.batchSize, let last = faces.last else { break }
+            afterFaceID = last.faceID
+        }
+        logger.notice("the index loaded the current faces (the feed was purged past it)", metadata: [
+            "company_id": "\(companyID)", "position": "\(position ?? 0)",
+        ])
+    }
+
+    /// Each upsert's vectors per model, opened once (empty for a delete, or an upsert whose face is gone — it was deleted
+    /// later in the feed, so it is removed now, which keeps order). A stored embedding that does not open is damage in the
+    /// store, not in the index: the face is quarantined and left out, and the feed goes on.
+    private func openVectors(_ changes: [Store.FaceChange], companyID: Int64) async throws -> [[RecognitionModel: [Float]]] {
+        guard changes.contains(where: { !$0.embeddings.isEmpty }) else { return changes.map { _ in [:] } }
+        guard let wrappedKey = try await store.wrappedKey(companyID: companyID) else { return changes.map { _ in [:] } }
+        let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
+        var opened: [[RecognitionModel: [Float]]] = []
+        opened.reserveCapacity(changes.count)
+        for change in changes {
+            var vectors: [RecognitionModel: [Float]] = [:]
+            for embedding in change.embeddings where change.operation == .upsert {
+                if let data = try? sealer.open(embedding.sealed, recordID: embedding.recordID), let vector = FaceEncoding.floats(data) {
+                    vectors[embedding.model] = vector
+                } else {
+                    try await Quarantine(store: store, logger: logger).setAside(
+                        faceID: change.faceID, companyID: companyID, reason: "the sealed \(embedding.model.rawValue) embedding does not open")
+                    vectors = [:]
+                    break
+                }
+            }
+            opened.append(vectors)
+        }
+        return opened
     }
 
     /// Serializes feed application per company: one catch-up at a time (an async lock, since an actor alone is

@@ -135,7 +135,8 @@ struct KioskSync: Sendable {
             let opened = try await open(rows.compactMap(\.employee), companyID: companyID, includeFaces: true)
             let byID = Dictionary(uniqueKeysWithValues: opened.map { ($0.employee.record.id!, $0) })
             let changes = rows.map { row in byID[row.personID].map(Change.upsert) ?? .delete(employeeID: row.personID) }
-            let next = rows.last?.seq ?? seq
+            // A short page read the feed to its head (the rows after the last employee row are other faces'): the cursor moves there.
+            let next = rows.count < limit ? max(head.lastSeq, seq) : rows.last!.seq
             return Page(changes: changes, next: .delta(companyID: companyID, seq: next), hasMore: next < head.lastSeq)
         }
     }

@@ -2,11 +2,13 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The kiosk feed's retention, as a background service: every hour (and at start) each company's feed rows older than
-/// `sync.tombstoneDays` are dropped, and cursors from before them answer 410 `cursor_expired`. (The access log's
-/// retention runs with each append, in the same transaction.)
+/// The feed's one retention rule, as a background service: every hour (and at start) each company's feed rows older than
+/// `sync.tombstoneDays` are dropped — but never a row a consumer has not applied: the index (its lowest watermark) and
+/// every kiosk that has acknowledged (its acknowledgement). Cursors from before the purge answer 410 `cursor_expired`. (The
+/// access log's retention runs with each append, in the same transaction.)
 struct Retention: Service {
     let store: any TenancyRepository & FeedRepository
+    let index: IndexService
     let clock: ServerClock
     let tombstoneDays: Int
     let logger: Logger
@@ -30,7 +32,7 @@ struct Retention: Service {
     func sweep() async throws {
         let horizon = clock.now.addingTimeInterval(-Double(tombstoneDays) * 86_400)
         for companyID in try await store.companyIDs() {
-            try await store.purgeFeed(companyID: companyID, olderThan: horizon)
+            _ = try await store.purgeFeed(companyID: companyID, olderThan: horizon, notPast: index.lowWatermark(companyID))
         }
     }
 }

@@ -15,8 +15,8 @@ enum SyncCursor: Equatable {
 
     var text: String {
         let plain = switch self {
-        case .delta(let companyID, let seq): "d.\(companyID).\(seq)"
-        case .snapshot(let companyID, let startSeq, let afterID): "s.\(companyID).\(startSeq).\(afterID)"
+        case .delta(let companyID, let seq): "e.\(companyID).\(seq)"
+        case .snapshot(let companyID, let startSeq, let afterID): "t.\(companyID).\(startSeq).\(afterID)"
         }
         return Data(plain.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
@@ -30,8 +30,10 @@ enum SyncCursor: Equatable {
         let numbers = parts.dropFirst().compactMap { Int64($0) }
         guard numbers.count == parts.count - 1, numbers.allSatisfy({ $0 >= 0 }) else { return nil }
         switch (parts.first, numbers.count) {
-        case ("d", 2): self = .delta(companyID: numbers[0], seq: numbers[1])
-        case ("s", 3): self = .snapshot(companyID: numbers[0], startSeq: numbers[1], afterID: numbers[2])
+        // `e.`/`t.` number the one feed (migration v10); the `d.`/`s.` cursors of the kiosk feed before it are unknown
+        // (410: the kiosk runs a full sync once).
+        case ("e", 2): self = .delta(companyID: numbers[0], seq: numbers[1])
+        case ("t", 3): self = .snapshot(companyID: numbers[0], startSeq: numbers[1], afterID: numbers[2])
         default: return nil
         }
     }

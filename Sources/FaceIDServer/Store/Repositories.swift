@@ -81,11 +81,13 @@ protocol EmployeeRepository: Sendable {
 /// The change feeds: what the index follows (faces) and what kiosks follow (employees), with their heads and retention.
 protocol FeedRepository: Sendable {
     func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> [Store.FaceChange]
-    func lastFaceChange(companyID: Int64) async throws -> Int64
+    func faceSnapshot(companyID: Int64, afterFaceID: Int64, limit: Int) async throws -> (faces: [Store.FaceChange], position: Int64)
+    func feedPosition(companyID: Int64) async throws -> Int64
+    func purgedThrough(companyID: Int64) async throws -> Int64
     func companiesWithFaces() async throws -> [(Int64, Data)]
     func feedHead(companyID: Int64) async throws -> Store.FeedHead
     func employeeChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> (changes: [(seq: Int64, personID: Int64, employee: Store.Employee?)], head: Store.FeedHead)
-    func purgeFeed(companyID: Int64, olderThan horizon: Date) async throws
+    func purgeFeed(companyID: Int64, olderThan horizon: Date, notPast limit: Int64) async throws -> Int64
 }
 
 /// The access log and the hash-chained audit log.

@@ -3,8 +3,8 @@ import GRDB
 
 /// Employees (persons with a timekeeper id, soft-deleted when they leave), kiosk face registrations and the kiosk feed.
 ///
-/// The feed `employeeChanges` is written by triggers on `persons` and `faces` (migration v5), so every path that
-/// changes an employee or a face — this file, the persons API, enrollment, imports — reaches the kiosks.
+/// Kiosks follow the employee rows of the one feed `changes`, which SQLite triggers append (migration v10), so every path
+/// that changes an employee or a face — this file, the persons API, enrollment, imports — reaches the kiosks.
 extension Store {
     /// An employee with the face kiosks sync: the latest registered one.
     struct Employee: Sendable {
@@ -198,7 +198,6 @@ extension Store {
             face.sealedEncoding = try keyRing.sealer(companyID: companyID, wrappedKey: company.wrappedKey)
                 .seal(FaceEncoding.bytes(encoding), recordID: "face:\(face.id!)")
             try face.update(db)
-            try Self.appendChange(.upsert, face: face, db: db, now: now)
             var detail = ["message": "Face registered from Desktop Kiosk", "face": "face:\(face.id!)"]
             if let deviceID { detail["device"] = "device:\(deviceID)" }
             try AuditLog.append(
@@ -260,19 +259,17 @@ extension Store {
 
     /// The last position is never below the purge: a feed purged empty still hands out a cursor that works.
     private static func feedHead(companyID: Int64, db: Database) throws -> FeedHead {
-        let purged = try Int64.fetchOne(db, sql: "SELECT purgedThroughSeq FROM syncState WHERE companyID = ?", arguments: [companyID]) ?? 0
-        let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM employeeChanges WHERE companyID = ?", arguments: [companyID]) ?? 0
-        return FeedHead(lastSeq: max(last, purged), purgedThrough: purged)
+        FeedHead(lastSeq: try feedPosition(companyID: companyID, db: db), purgedThrough: try purgedThrough(companyID: companyID, db: db))
     }
 
-    /// The employees changed after `seq`, each once at their last change, in feed order, at most `limit`; an employee
-    /// that no longer exists (or left) comes back as nil — a tombstone. Also the head of the feed.
+    /// The employees changed after `seq` (their record or their face), each once at their last change, in feed order, at most
+    /// `limit`; an employee that no longer exists (or left) comes back as nil — a tombstone. Also the head of the feed.
     func employeeChanges(companyID: Int64, after seq: Int64, limit: Int) async throws
         -> (changes: [(seq: Int64, personID: Int64, employee: Employee?)], head: FeedHead) {
         try await pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT personID, MAX(seq) AS seq FROM employeeChanges WHERE companyID = ? AND seq > ?
-                GROUP BY personID ORDER BY seq LIMIT ?
+                SELECT personID, MAX(seq) AS seq FROM changes INDEXED BY changes_company_employee_seq
+                WHERE companyID = ? AND seq > ? AND employee GROUP BY personID ORDER BY seq LIMIT ?
                 """, arguments: [companyID, seq, limit])
             let ids: [Int64] = rows.map { $0["personID"] }
             let active = try PersonRecord.byIDs(ids, companyID: companyID).filter(Column("deletedAt") == nil && Column("timekeeperID") != nil)
@@ -283,25 +280,28 @@ extension Store {
         }
     }
 
-    /// Drops feed rows older than `horizon` (tombstones included) and records how far: older cursors are expired.
-    func purgeFeed(companyID: Int64, olderThan horizon: Date) async throws {
+    /// Drops the company's feed rows older than `horizon` — but never one a consumer has not applied: none past `limit`
+    /// (the index's lowest watermark) nor past the lowest acknowledgement of a kiosk that has acknowledged. Records how far:
+    /// older cursors are expired. Returns that position (0: nothing purged yet).
+    @discardableResult
+    func purgeFeed(companyID: Int64, olderThan horizon: Date, notPast limit: Int64 = .max) async throws -> Int64 {
         let micros = Int64(horizon.timeIntervalSince1970 * 1e6)
-        let oldest = try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT atMicros FROM employeeChanges WHERE companyID = ? ORDER BY seq LIMIT 1", arguments: [companyID])
-        }
-        guard let oldest, oldest < micros else { return }
-        try await pool.write { db in
-            // The first row kept (seq and time grow together): everything before it goes, found without a scan.
-            let kept = try Int64.fetchOne(db, sql: "SELECT seq FROM employeeChanges WHERE companyID = ? AND atMicros >= ? ORDER BY seq LIMIT 1",
+        return try await pool.write { db in
+            // The first row kept by time (seq and time grow together): everything before it may go, found without a scan.
+            let kept = try Int64.fetchOne(db, sql: "SELECT seq FROM changes WHERE companyID = ? AND atMicros >= ? ORDER BY seq LIMIT 1",
                                           arguments: [companyID, micros])
-            guard let through = try Int64.fetchOne(
-                db, sql: "SELECT MAX(seq) FROM employeeChanges WHERE companyID = ? AND seq < ?",
-                arguments: [companyID, kept ?? Int64.max]) else { return }
-            try db.execute(sql: "DELETE FROM employeeChanges WHERE companyID = ? AND seq <= ?", arguments: [companyID, through])
+            let acknowledged = try Int64.fetchOne(db, sql: "SELECT MIN(ackedSeq) FROM devices WHERE companyID = ? AND ackedSeq IS NOT NULL",
+                                                  arguments: [companyID])
+            let bound = min((kept ?? .max) - 1, limit, acknowledged ?? .max)
+            let previous = try Self.purgedThrough(companyID: companyID, db: db)
+            guard let through = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM changes WHERE companyID = ? AND seq <= ?",
+                                                   arguments: [companyID, bound]), through > previous else { return previous }
+            try db.execute(sql: "DELETE FROM changes WHERE companyID = ? AND seq <= ?", arguments: [companyID, through])
             try db.execute(sql: """
                 INSERT INTO syncState (companyID, purgedThroughSeq) VALUES (?, ?)
                 ON CONFLICT(companyID) DO UPDATE SET purgedThroughSeq = MAX(purgedThroughSeq, excluded.purgedThroughSeq)
                 """, arguments: [companyID, through])
+            return through
         }
     }
 
@@ -325,7 +325,7 @@ extension Store {
     func propagation(employeeID: Int64, companyID: Int64) async throws -> (latest: (seq: Int64, atMicros: Int64?), devices: [DeviceRecord])? {
         try await pool.read { db in
             guard try Self.employeeRecord(id: employeeID, companyID: companyID, db: db) != nil else { return nil }
-            let row = try Row.fetchOne(db, sql: "SELECT seq, atMicros FROM employeeChanges WHERE personID = ? ORDER BY seq DESC LIMIT 1",
+            let row = try Row.fetchOne(db, sql: "SELECT seq, atMicros FROM changes WHERE personID = ? AND employee ORDER BY seq DESC LIMIT 1",
                                        arguments: [employeeID])
             let devices = try DeviceRecord.filter(Column("companyID") == companyID).order(Column("id")).fetchAll(db)
             let latest = try row.map { (seq: $0["seq"] as Int64, atMicros: $0["atMicros"] as Int64?) }

@@ -1,64 +1,99 @@
 import Foundation
 import GRDB
 
-/// The face feed `faceChanges`: appended in the transaction of every face insert and delete, read by the index in order,
-/// and the quarantine of faces whose sealed encoding no longer opens.
+/// The index's view of the one change feed (`changes`, appended by SQLite triggers: migration v10): the face rows in
+/// order, each with the face's current sealed embeddings; a snapshot of the current faces for an index rebuilt after the
+/// feed was purged; and the quarantine of faces whose sealed encoding no longer opens.
 extension Store {
-    static func appendChange(_ operation: FaceOperation, face: FaceRecord, db: Database, now: Date) throws {
-        try db.execute(
-            sql: "INSERT INTO faceChanges (companyID, faceID, personID, op, atMicros) VALUES (?, ?, ?, ?, ?)",
-            arguments: [face.companyID, face.id, face.personID, operation.rawValue, Int64(now.timeIntervalSince1970 * 1e6)])
-    }
-
-    /// The company's feed after `seq`, oldest first, at most `limit` entries.
+    /// The company's face changes after `seq`, oldest first, at most `limit` entries.
     func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> [FaceChange] {
         try await pool.read { db in
             var changes = try Row.fetchAll(db, sql: """
-                SELECT c.seq, c.faceID, c.personID, c.op, f.sealedEncoding, f.modelID FROM faceChanges c
+                SELECT c.seq, c.faceID, c.personID, c.op, f.sealedEncoding, f.modelID FROM changes c
                 LEFT JOIN faces f ON f.id = c.faceID AND c.op = 'upsert'
-                WHERE c.companyID = ? AND c.seq > ? ORDER BY c.seq LIMIT ?
+                WHERE c.companyID = ? AND c.seq > ? AND c.faceID IS NOT NULL ORDER BY c.seq LIMIT ?
                 """, arguments: [companyID, seq, limit]
             ).map { row in
                 var change = FaceChange(seq: row["seq"], faceID: row["faceID"], personID: row["personID"],
                                         operation: FaceOperation(rawValue: row["op"]) ?? .delete)
-                if let sealed: Data = row["sealedEncoding"], let model = RecognitionModel(rawValue: row["modelID"] ?? "") {
-                    change.embeddings = [SealedEmbedding(model: model, sealed: sealed,
-                                                         recordID: Self.embeddingRecordID(faceID: change.faceID, model: model, onRow: true))]
-                }
+                change.embeddings = Self.rowEmbedding(row, faceID: change.faceID)
                 return change
             }
-            let upserted = Array(Set(changes.filter { !$0.embeddings.isEmpty }.map(\.faceID)))
-            guard !upserted.isEmpty else { return changes }
-            var extra: [Int64: [SealedEmbedding]] = [:]
-            for chunk in stride(from: 0, to: upserted.count, by: 500).map({ Array(upserted[$0..<min($0 + 500, upserted.count)]) }) {
-                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                for row in try Row.fetchAll(db, sql: "SELECT faceID, modelID, sealedEmbedding FROM faceEmbeddings WHERE faceID IN (\(placeholders))",
-                                            arguments: StatementArguments(chunk)) {
-                    let faceID: Int64 = row["faceID"]
-                    guard let model = RecognitionModel(rawValue: row["modelID"]) else { continue }
-                    extra[faceID, default: []].append(SealedEmbedding(
-                        model: model, sealed: row["sealedEmbedding"], recordID: Self.embeddingRecordID(faceID: faceID, model: model, onRow: false)))
-                }
-            }
-            for i in changes.indices where !changes[i].embeddings.isEmpty {
-                changes[i].embeddings += extra[changes[i].faceID] ?? []
-            }
+            try Self.attachEmbeddings(&changes, db: db)
             return changes
         }
     }
 
-    /// The company's last face feed sequence number (0 before any change).
-    func lastFaceChange(companyID: Int64) async throws -> Int64 {
+    /// The company's current faces after `afterFaceID` (id order, at most `limit`) as upserts, and where the feed stood when
+    /// they were read: an index whose feed rows were purged loads these, then follows the feed from that position.
+    func faceSnapshot(companyID: Int64, afterFaceID: Int64, limit: Int) async throws -> (faces: [FaceChange], position: Int64) {
         try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM faceChanges WHERE companyID = ?", arguments: [companyID]) ?? 0
+            var faces = try Row.fetchAll(db, sql: """
+                SELECT f.id AS faceID, f.personID, f.sealedEncoding, f.modelID FROM faces f INDEXED BY faces_company_id
+                WHERE f.companyID = ? AND f.id > ? ORDER BY f.id LIMIT ?
+                """, arguments: [companyID, afterFaceID, limit]
+            ).map { row in
+                var change = FaceChange(seq: 0, faceID: row["faceID"], personID: row["personID"], operation: .upsert)
+                change.embeddings = Self.rowEmbedding(row, faceID: change.faceID)
+                return change
+            }
+            try Self.attachEmbeddings(&faces, db: db)
+            return (faces, try Self.feedPosition(companyID: companyID, db: db))
         }
     }
 
-    /// Every company that has a feed, and its wrapped data key.
+    /// The embedding on a face's row (`sealedEncoding` under `modelID`), when the row was found.
+    private static func rowEmbedding(_ row: Row, faceID: Int64) -> [SealedEmbedding] {
+        guard let sealed: Data = row["sealedEncoding"], let model = RecognitionModel(rawValue: row["modelID"] ?? "") else { return [] }
+        return [SealedEmbedding(model: model, sealed: sealed, recordID: embeddingRecordID(faceID: faceID, model: model, onRow: true))]
+    }
+
+    /// Adds each found face's other embeddings (`faceEmbeddings`).
+    private static func attachEmbeddings(_ changes: inout [FaceChange], db: Database) throws {
+        let found = Array(Set(changes.filter { !$0.embeddings.isEmpty }.map(\.faceID)))
+        guard !found.isEmpty else { return }
+        var extra: [Int64: [SealedEmbedding]] = [:]
+        for chunk in stride(from: 0, to: found.count, by: 500).map({ Array(found[$0..<min($0 + 500, found.count)]) }) {
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            for row in try Row.fetchAll(db, sql: "SELECT faceID, modelID, sealedEmbedding FROM faceEmbeddings WHERE faceID IN (\(placeholders))",
+                                        arguments: StatementArguments(chunk)) {
+                let faceID: Int64 = row["faceID"]
+                guard let model = RecognitionModel(rawValue: row["modelID"]) else { continue }
+                extra[faceID, default: []].append(SealedEmbedding(
+                    model: model, sealed: row["sealedEmbedding"], recordID: embeddingRecordID(faceID: faceID, model: model, onRow: false)))
+            }
+        }
+        for i in changes.indices where !changes[i].embeddings.isEmpty {
+            changes[i].embeddings += extra[changes[i].faceID] ?? []
+        }
+    }
+
+    /// Where the company's feed stands: its last sequence number, never below how far it was purged (0 before any change).
+    func feedPosition(companyID: Int64) async throws -> Int64 {
+        try await pool.read { db in try Self.feedPosition(companyID: companyID, db: db) }
+    }
+
+    static func feedPosition(companyID: Int64, db: Database) throws -> Int64 {
+        let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM changes WHERE companyID = ?", arguments: [companyID]) ?? 0
+        return max(last, try purgedThrough(companyID: companyID, db: db))
+    }
+
+    /// How far the company's feed was purged (0: never).
+    func purgedThrough(companyID: Int64) async throws -> Int64 {
+        try await pool.read { db in try Self.purgedThrough(companyID: companyID, db: db) }
+    }
+
+    static func purgedThrough(companyID: Int64, db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT purgedThroughSeq FROM syncState WHERE companyID = ?", arguments: [companyID]) ?? 0
+    }
+
+    /// Every company with faces or a feed, and its wrapped data key (both found through indexes, not a scan of the feed).
     func companiesWithFaces() async throws -> [(Int64, Data)] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, wrappedKey FROM companies WHERE id IN (SELECT DISTINCT companyID FROM faceChanges) ORDER BY id
+                SELECT id, wrappedKey FROM companies c
+                WHERE EXISTS (SELECT 1 FROM changes WHERE companyID = c.id) OR EXISTS (SELECT 1 FROM faces WHERE companyID = c.id)
+                ORDER BY id
                 """).map { ($0["id"], $0["wrappedKey"]) }
         }
     }

@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 
-/// Faces and the change feed. Every face insert and delete appends to `faceChanges` in the same
-/// transaction, so the index (and, later, kiosks and replicas) can follow the store exactly.
+/// Faces. Every face insert and delete (and every embedding added) appends to the feed `changes` in the same
+/// transaction — SQLite triggers do it — so the index, kiosks and replicas can follow the store exactly.
 extension Store {
     enum FaceOperation: String, Sendable {
         case upsert, delete
@@ -132,7 +132,6 @@ extension Store {
             for (model, vector) in face.embeddings.dropFirst() {
                 try insertEmbedding(faceID: record.id!, companyID: companyID, model: model, vector: vector, sealer: sealer, now: now, db: db)
             }
-            try appendChange(.upsert, face: record, db: db, now: now)
             added.append(record)
         }
         // One face: its own event. A bulk import: one event naming every face and person it touched.
@@ -167,7 +166,6 @@ extension Store {
             let now = Date()
             try Self.insertEmbedding(faceID: faceID, companyID: companyID, model: model, vector: vector,
                                      sealer: try keyRing.sealer(companyID: companyID, wrappedKey: company.wrappedKey), now: now, db: db)
-            try Self.appendChange(.upsert, face: face, db: db, now: now)
             return true
         }
     }
@@ -245,12 +243,10 @@ extension Store {
         }
     }
 
-    /// Deletes faces and appends their delete changes (inside the caller's transaction).
+    /// Deletes faces inside the caller's transaction (the feed's delete rows come from the trigger).
     static func removeFaces(_ faces: [FaceRecord], db: Database) throws {
-        let now = Date()
         for face in faces {
             _ = try FaceRecord.deleteOne(db, key: face.id)
-            try appendChange(.delete, face: face, db: db, now: now)
         }
     }
 

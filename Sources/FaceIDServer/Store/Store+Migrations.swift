@@ -236,6 +236,81 @@ extension Store {
                 t.column("at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v10-one-feed") { db in
+            try Self.migrateToOneFeed(db)
+        }
         return migrator
+    }
+
+    /// One change feed instead of two: `changes` holds every face upsert and delete (what the index follows) and every
+    /// change of an employee's record (what kiosks follow, with the face rows of employees). SQLite appends it, in the
+    /// transaction of the change, from triggers declared once here: no write path can forget it.
+    ///
+    /// The face feed's rows keep their sequence numbers, so the index's watermarks stay valid; the kiosk feed's rows follow
+    /// them. Kiosk cursors name the new numbering (`SyncCursor` writes `e.`/`t.`): a kiosk's older cursor answers 410 once
+    /// and it runs a full sync, and the devices' acknowledgements start over.
+    static func migrateToOneFeed(_ db: Database) throws {
+        try db.create(table: "changes") { t in
+            t.autoIncrementedPrimaryKey("seq")
+            t.column("companyID", .integer).notNull()
+            t.column("personID", .integer).notNull()
+            /// The face a face row is about; nil for a change of an employee's record.
+            t.column("faceID", .integer)
+            /// `upsert` or `delete` (a face), `person` (an employee's record).
+            t.column("op", .text).notNull()
+            /// Whether kiosks follow it: a change of an employee's record, or of an employee's face.
+            t.column("employee", .boolean).notNull()
+            t.column("atMicros", .integer).notNull()
+        }
+        try db.execute(sql: """
+            INSERT INTO changes (seq, companyID, personID, faceID, op, employee, atMicros)
+                SELECT c.seq, c.companyID, c.personID, c.faceID, c.op,
+                       COALESCE((SELECT p.timekeeperID IS NOT NULL FROM persons p WHERE p.id = c.personID), 0), c.atMicros
+                FROM faceChanges c ORDER BY c.seq;
+            INSERT INTO changes (companyID, personID, faceID, op, employee, atMicros)
+                SELECT companyID, personID, NULL, 'person', 1, atMicros FROM employeeChanges ORDER BY seq;
+            DROP TRIGGER IF EXISTS persons_insert_employeeChange;
+            DROP TRIGGER IF EXISTS persons_update_employeeChange;
+            DROP TRIGGER IF EXISTS persons_delete_employeeChange;
+            DROP TRIGGER IF EXISTS faces_insert_employeeChange;
+            DROP TRIGGER IF EXISTS faces_delete_employeeChange;
+            DROP TABLE faceChanges;
+            DROP TABLE employeeChanges;
+            UPDATE syncState SET purgedThroughSeq = 0;
+            UPDATE devices SET ackedSeq = NULL, ackedAt = NULL;
+            CREATE INDEX changes_company_seq ON changes (companyID, seq);
+            CREATE INDEX changes_person_seq ON changes (personID, seq);
+            CREATE INDEX changes_company_employee_seq ON changes (companyID, seq) WHERE employee;
+            """)
+        // The time of a change, in microseconds since 1970, as SQLite's clock gives it.
+        let now = "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)"
+        let isEmployee = "COALESCE((SELECT timekeeperID IS NOT NULL FROM persons WHERE id = %@.personID), 0)"
+        try db.execute(sql: """
+            CREATE TRIGGER feed_face_insert AFTER INSERT ON faces BEGIN
+                INSERT INTO changes (companyID, personID, faceID, op, employee, atMicros)
+                VALUES (NEW.companyID, NEW.personID, NEW.id, 'upsert', \(isEmployee.replacingOccurrences(of: "%@", with: "NEW")), \(now));
+            END;
+            CREATE TRIGGER feed_face_delete AFTER DELETE ON faces BEGIN
+                INSERT INTO changes (companyID, personID, faceID, op, employee, atMicros)
+                VALUES (OLD.companyID, OLD.personID, OLD.id, 'delete', \(isEmployee.replacingOccurrences(of: "%@", with: "OLD")), \(now));
+            END;
+            CREATE TRIGGER feed_embedding_insert AFTER INSERT ON faceEmbeddings BEGIN
+                INSERT INTO changes (companyID, personID, faceID, op, employee, atMicros)
+                SELECT f.companyID, f.personID, f.id, 'upsert', 0, \(now) FROM faces f WHERE f.id = NEW.faceID;
+            END;
+            CREATE TRIGGER feed_person_insert AFTER INSERT ON persons WHEN NEW.timekeeperID IS NOT NULL BEGIN
+                INSERT INTO changes (companyID, personID, faceID, op, employee, atMicros)
+                VALUES (NEW.companyID, NEW.id, NULL, 'person', 1, \(now));
+            END;
+            CREATE TRIGGER feed_person_update AFTER UPDATE ON persons
+            WHEN NEW.timekeeperID IS NOT NULL OR OLD.timekeeperID IS NOT NULL BEGIN
+                INSERT INTO changes (companyID, personID, faceID, op, employee, atMicros)
+                VALUES (NEW.companyID, NEW.id, NULL, 'person', 1, \(now));
+            END;
+            CREATE TRIGGER feed_person_delete AFTER DELETE ON persons WHEN OLD.timekeeperID IS NOT NULL BEGIN
+                INSERT INTO changes (companyID, personID, faceID, op, employee, atMicros)
+                VALUES (OLD.companyID, OLD.id, NULL, 'person', 1, \(now));
+            END;
+            """)
     }
 }
