@@ -87,3 +87,10 @@ def before_call(context, case, kwargs):
     seeded = seeded_ids.get(case.operation.path)
     if seeded is not None and case.path_parameters and "id" in case.path_parameters and next(use_seeded_id):
         case.path_parameters["id"] = seeded
+
+
+@schemathesis.serializer("application/x-ndjson")
+def ndjson(ctx, value):
+    """`POST /faces/import` as JSON lines: one object per line (a generated array gives one line per element)."""
+    items = value if isinstance(value, list) else [value]
+    return "\n".join(json.dumps(item) for item in items).encode("utf-8")

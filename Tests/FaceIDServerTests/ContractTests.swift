@@ -97,3 +97,36 @@ struct ContractTests {
         #expect(text.components(separatedBy: "maxItems: \(Limits.importItems)").count - 1 == 2)
     }
 }
+
+/// Each example in the document's schemas is what the server's wire type reads.
+@Suite("Contract: schema examples decode into the wire types")
+struct SchemaExampleTests {
+    /// Every schema with `examples`, and the type that reads its request bodies.
+    static let readers: [String: @Sendable (Data) throws -> Void] = [
+        "EmployeeInput": { _ = try APIJSON.decode(EmployeeInput.self, from: $0) },
+        "PersonInput": { _ = try APIJSON.decode(CreatePersonRequest.self, from: $0) },
+        "PersonPatch": { _ = try APIJSON.decode(UpdatePersonRequest.self, from: $0) },
+        "ImportItem": { _ = try APIJSON.decode(ImportItem.self, from: $0) },
+        // A query parameter's value: what `Request.queryTime` parses.
+        "Instant": { data in
+            let text = try JSONDecoder().decode(String.self, from: data)
+            if Timestamp.parse(text) == nil { throw ServiceError.invalidQuery("instant", text) }
+        },
+    ]
+
+    @Test func everyExampleDecodes() throws {
+        let document = try #require(try Yams.load(yaml: OpenAPIDocument.yaml) as? [String: Any])
+        let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        var withExamples: Set<String> = []
+        for (name, schema) in schemas {
+            guard let examples = (schema as? [String: Any])?["examples"] as? [Any], !examples.isEmpty else { continue }
+            withExamples.insert(name)
+            let read = try #require(Self.readers[name], "\(name) has examples but no wire type is named for it")
+            for example in examples {
+                let data = try JSONSerialization.data(withJSONObject: example, options: .fragmentsAllowed)
+                #expect(throws: Never.self, "\(name): \(String(decoding: data, as: UTF8.self).prefix(120))") { try read(data) }
+            }
+        }
+        #expect(withExamples == Set(Self.readers.keys))
+    }
+}
