@@ -71,10 +71,12 @@ public func buildApplication(
         router: router,
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "faceid"),
-        services: [services.retention, StoreService(store: store, logger: logger, beforeClose: {
+        // Shut down in reverse order, after the HTTP server has drained: the index's follower, the retention job, then the
+        // store (after the background jobs that use it).
+        services: [StoreService(store: store, logger: logger, beforeClose: {
             await services.migration.shutdown()
             await services.index.shutdown()
-        })],
+        }), services.retention, services.index],
         onServerRunning: onServerRunning,
         logger: logger)
 }

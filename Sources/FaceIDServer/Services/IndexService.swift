@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import VectorIndex
 
@@ -33,6 +34,10 @@ final class IndexService: Sendable {
     private let logger: Logger
     private let feeder = Feeder()
     private let current: Mutex<Current>
+    /// The feed's last row the follower has seen, all companies.
+    private let followed = Mutex<Int64>(0)
+    /// How often the follower looks at the feed without a wake-up (what another server node committed).
+    static let followInterval = Duration.seconds(2)
     /// Collections start exact and become IVF-PQ (1024 lists, 64 sub-quantizers × 4 bits, exact re-ranking) at this size.
     static let trainingPolicy = TrainingPolicy(threshold: 50_000, kind: .ivfPQ(listCount: 1024, subquantizerCount: 64, bits: 4))
     static let batchSize = 2000
@@ -425,6 +430,43 @@ final class IndexService: Sendable {
                 }
             }
             while try await service.applyNextBatch(companyID, database: database) {}
+        }
+    }
+}
+
+/// The index as a ServiceLifecycle service: it follows the committed feed. Each commit that appends to the feed wakes it
+/// (the store's commit observer), and it looks again every `followInterval` for what it was not told of (another
+/// node's writes, once the store is shared); every company with new rows is caught up. Writes do not wait for it: each
+/// one catches its company up before it answers (read-your-writes).
+extension IndexService: Service {
+    func run() async throws {
+        let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        store.onFeedCommit { wake.yield() }
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.followInterval)
+                wake.yield()
+            }
+        }
+        defer { ticker.cancel() }
+        let start = try await store.lastFeedSeq()
+        followed.withLock { $0 = max($0, start) }
+        await cancelWhenGracefulShutdown {
+            for await _ in wakeups {
+                await self.follow()
+            }
+        }
+    }
+
+    /// Catches up every company with feed rows after the last one seen.
+    func follow() async {
+        guard !isRebuilding else { return }
+        do {
+            let (companies, last) = try await store.companiesChanged(after: followed.withLock { $0 })
+            for companyID in companies { try await catchUp(companyID) }
+            followed.withLock { $0 = max($0, last) }
+        } catch {
+            logger.warning("the index follower will retry", metadata: ["error": .string(String(describing: type(of: error)))])
         }
     }
 }

@@ -83,6 +83,9 @@ protocol FeedRepository: Sendable {
     func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> [Store.FaceChange]
     func faceSnapshot(companyID: Int64, afterFaceID: Int64, limit: Int) async throws -> (faces: [Store.FaceChange], position: Int64)
     func feedPosition(companyID: Int64) async throws -> Int64
+    func companiesChanged(after seq: Int64) async throws -> (companies: [Int64], last: Int64)
+    func lastFeedSeq() async throws -> Int64
+    func onFeedCommit(_ wake: @escaping @Sendable () -> Void)
     func purgedThrough(companyID: Int64) async throws -> Int64
     func companiesWithFaces() async throws -> [(Int64, Data)]
     func feedHead(companyID: Int64) async throws -> Store.FeedHead

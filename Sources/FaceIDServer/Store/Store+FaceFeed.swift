@@ -120,4 +120,55 @@ extension Store {
     func quarantinedFaceCount() async throws -> Int {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM quarantinedFaces") ?? 0 }
     }
+
+    // MARK: Following
+
+    /// The companies with feed rows after `seq` (a range of the feed's primary key, not a scan), and the last such row.
+    func companiesChanged(after seq: Int64) async throws -> (companies: [Int64], last: Int64) {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT companyID, MAX(seq) AS last FROM changes WHERE seq > ? GROUP BY companyID",
+                                        arguments: [seq])
+            return (rows.map { $0["companyID"] }, rows.map { $0["last"] as Int64 }.max() ?? seq)
+        }
+    }
+
+    /// The feed's last sequence number, all companies (0 when empty).
+    func lastFeedSeq() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM changes") ?? 0 }
+    }
+
+    /// Calls `wake` after every committed transaction that appended to the feed (on the store's writer; `wake` must return
+    /// at once).
+    func onFeedCommit(_ wake: @escaping @Sendable () -> Void) {
+        pool.add(transactionObserver: FeedCommitObserver(wake: wake), extent: .databaseLifetime)
+    }
+}
+
+/// Wakes the index's follower when a transaction that appended to `changes` commits.
+private final class FeedCommitObserver: TransactionObserver {
+    private let wake: @Sendable () -> Void
+    /// Whether the current transaction appended. Touched only on the writer's serial queue.
+    private var appended = false
+
+    init(wake: @escaping @Sendable () -> Void) {
+        self.wake = wake
+    }
+
+    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool {
+        if case .insert(let table) = eventKind { return table == "changes" }
+        return false
+    }
+
+    func databaseDidChange(with event: DatabaseEvent) {
+        appended = true
+    }
+
+    func databaseDidCommit(_ db: Database) {
+        if appended { wake() }
+        appended = false
+    }
+
+    func databaseDidRollback(_ db: Database) {
+        appended = false
+    }
 }
