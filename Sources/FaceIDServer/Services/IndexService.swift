@@ -465,6 +465,8 @@ extension IndexService: Service {
             let (companies, last) = try await store.companiesChanged(after: followed.withLock { $0 })
             for companyID in companies { try await catchUp(companyID) }
             followed.withLock { $0 = max($0, last) }
+        } catch is CancellationError {
+            // Shutting down: the next start catches every company up.
         } catch {
             logger.warning("the index follower will retry", metadata: ["error": .string(String(describing: type(of: error)))])
         }
