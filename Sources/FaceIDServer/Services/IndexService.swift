@@ -167,6 +167,9 @@ final class IndexService: Sendable {
     /// the index was opened) moves it aside and rebuilds it in the background while the server answers
     /// (`isRebuilding`).
     func start() async throws {
+        // The follower (`run`) continues from here: what is committed after this is new to it, whatever replays now.
+        let position = try await store.lastFeedSeq()
+        followed.withLock { $0 = max($0, position) }
         let (database, rebuilding) = current.withLock { ($0.database, $0.rebuilding) }
         if !rebuilding {
             do {
@@ -449,8 +452,6 @@ extension IndexService: Service {
             }
         }
         defer { ticker.cancel() }
-        let start = try await store.lastFeedSeq()
-        followed.withLock { $0 = max($0, start) }
         await cancelWhenGracefulShutdown {
             for await _ in wakeups {
                 await self.follow()
