@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import Logging
-import ServiceLifecycle
 import Synchronization
 import VectorIndex
 
@@ -27,15 +26,15 @@ import VectorIndex
 final class IndexService: Sendable {
     /// The `index` folder.
     let directory: String
-    private let store: any FeedRepository & PersonRepository & TenancyRepository
-    private let keyRing: KeyRing
+    let store: any FeedRepository & PersonRepository & TenancyRepository
+    let keyRing: KeyRing
     /// Stored enrollment photos: a face's delete, once applied here, removes its photo too.
     let images: ImageVault
-    private let logger: Logger
+    let logger: Logger
     private let feeder = Feeder()
     private let current: Mutex<Current>
     /// The feed's last row the follower has seen, all companies.
-    private let followed = Mutex<Int64>(0)
+    let followed = Mutex<Int64>(0)
     /// How often the follower looks at the feed without a wake-up (what another server node committed).
     static let followInterval = Duration.seconds(2)
     /// Collections start exact and become IVF-PQ (1024 lists, 64 sub-quantizers × 4 bits, exact re-ranking) at this size.
@@ -126,7 +125,7 @@ final class IndexService: Sendable {
         return try guarded(database) { try Self.collection(companyID, space, in: database) }
     }
 
-    private static func collection(_ companyID: Int64, _ space: IndexSpace, in database: VectorDatabase) throws(VectorIndexError) -> VectorCollection {
+    static func collection(_ companyID: Int64, _ space: IndexSpace, in database: VectorDatabase) throws(VectorIndexError) -> VectorCollection {
         let name = space.collectionName(companyID)
         let collection: VectorCollection
         do {
@@ -338,12 +337,15 @@ final class IndexService: Sendable {
             collections = try IndexSpace.allCases.map { space in (space, try Self.collection(companyID, space, in: database)) }
         }
         let low = collections.map { $0.1.watermark }.min() ?? 0
-        let changes = try await store.faceChanges(companyID: companyID, after: Int64(low), limit: Self.batchSize)
-        guard let last = changes.last else { return false }
+        let (changes, position) = try await store.faceChanges(companyID: companyID, after: Int64(low), limit: Self.batchSize)
+        // A short batch saw every face row up to `position`: the rows after its last are other changes (employees'
+        // records), so the collections stand at `position` — which lets the feed's retention pass them.
+        let end = changes.count < Self.batchSize ? position : changes.last!.seq
+        guard end > Int64(low) else { return false }
         let opened = try await openVectors(changes, companyID: companyID)
         for (space, collection) in collections {
             let watermark = Int64(collection.watermark)
-            guard last.seq > watermark else { continue }
+            guard end > watermark else { continue }
             var mutations: [Mutation] = []
             mutations.reserveCapacity(changes.count)
             for (change, vectors) in zip(changes, opened) where change.seq > watermark {
@@ -354,64 +356,10 @@ final class IndexService: Sendable {
                     mutations.append(.removeIfPresent(id: id))
                 }
             }
-            try collection.apply(mutations, watermark: UInt64(last.seq))
+            try collection.apply(mutations, watermark: UInt64(end))
         }
         for change in changes where change.operation == .delete { images.remove(companyID: companyID, faceID: change.faceID) }
         return changes.count == Self.batchSize
-    }
-
-    /// The feed's rows before these collections' watermarks were purged: each is emptied, loads the company's current faces,
-    /// and takes as its watermark where the feed stood when the first of them was read — the feed replays what changed
-    /// since (upserts and removals are idempotent). Interrupted, it starts over: the collection is emptied again.
-    private func loadSnapshot(_ companyID: Int64, spaces: [IndexSpace], database: VectorDatabase) async throws {
-        for space in spaces where try Self.collection(companyID, space, in: database).count > 0 {
-            try database.dropCollection(space.collectionName(companyID))
-        }
-        let collections = try spaces.map { space in (space, try Self.collection(companyID, space, in: database)) }
-        var afterFaceID: Int64 = 0
-        var position: Int64?
-        while true {
-            let (faces, at) = try await store.faceSnapshot(companyID: companyID, afterFaceID: afterFaceID, limit: Self.batchSize)
-            if position == nil { position = at }
-            let opened = try await openVectors(faces, companyID: companyID)
-            for (space, collection) in collections {
-                let mutations = zip(faces, opened).compactMap { face, vectors in
-                    space.vector(from: vectors).map { Mutation.upsert(id: UInt64(face.faceID), vector: $0) }
-                }
-                try collection.apply(mutations, watermark: faces.count < Self.batchSize ? UInt64(position!) : nil)
-            }
-            guard faces.count == Self.batchSize, let last = faces.last else { break }
-            afterFaceID = last.faceID
-        }
-        logger.notice("the index loaded the current faces (the feed was purged past it)", metadata: [
-            "company_id": "\(companyID)", "position": "\(position ?? 0)",
-        ])
-    }
-
-    /// Each upsert's vectors per model, opened once (empty for a delete, or an upsert whose face is gone — it was deleted
-    /// later in the feed, so it is removed now, which keeps order). A stored embedding that does not open is damage in the
-    /// store, not in the index: the face is quarantined and left out, and the feed goes on.
-    private func openVectors(_ changes: [Store.FaceChange], companyID: Int64) async throws -> [[RecognitionModel: [Float]]] {
-        guard changes.contains(where: { !$0.embeddings.isEmpty }) else { return changes.map { _ in [:] } }
-        guard let wrappedKey = try await store.wrappedKey(companyID: companyID) else { return changes.map { _ in [:] } }
-        let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
-        var opened: [[RecognitionModel: [Float]]] = []
-        opened.reserveCapacity(changes.count)
-        for change in changes {
-            var vectors: [RecognitionModel: [Float]] = [:]
-            for embedding in change.embeddings where change.operation == .upsert {
-                if let data = try? sealer.open(embedding.sealed, recordID: embedding.recordID), let vector = FaceEncoding.floats(data) {
-                    vectors[embedding.model] = vector
-                } else {
-                    try await Quarantine(store: store, logger: logger).setAside(
-                        faceID: change.faceID, companyID: companyID, reason: "the sealed \(embedding.model.rawValue) embedding does not open")
-                    vectors = [:]
-                    break
-                }
-            }
-            opened.append(vectors)
-        }
-        return opened
     }
 
     /// Serializes feed application per company: one catch-up at a time (an async lock, since an actor alone is
@@ -433,43 +381,6 @@ final class IndexService: Sendable {
                 }
             }
             while try await service.applyNextBatch(companyID, database: database) {}
-        }
-    }
-}
-
-/// The index as a ServiceLifecycle service: it follows the committed feed. Each commit that appends to the feed wakes it
-/// (the store's commit observer), and it looks again every `followInterval` for what it was not told of (another
-/// node's writes, once the store is shared); every company with new rows is caught up. Writes do not wait for it: each
-/// one catches its company up before it answers (read-your-writes).
-extension IndexService: Service {
-    func run() async throws {
-        let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        store.onFeedCommit { wake.yield() }
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: Self.followInterval)
-                wake.yield()
-            }
-        }
-        defer { ticker.cancel() }
-        await cancelWhenGracefulShutdown {
-            for await _ in wakeups {
-                await self.follow()
-            }
-        }
-    }
-
-    /// Catches up every company with feed rows after the last one seen.
-    func follow() async {
-        guard !isRebuilding else { return }
-        do {
-            let (companies, last) = try await store.companiesChanged(after: followed.withLock { $0 })
-            for companyID in companies { try await catchUp(companyID) }
-            followed.withLock { $0 = max($0, last) }
-        } catch is CancellationError {
-            // Shutting down: the next start catches every company up.
-        } catch {
-            logger.warning("the index follower will retry", metadata: ["error": .string(String(describing: type(of: error)))])
         }
     }
 }

@@ -80,7 +80,7 @@ protocol EmployeeRepository: Sendable {
 
 /// The change feeds: what the index follows (faces) and what kiosks follow (employees), with their heads and retention.
 protocol FeedRepository: Sendable {
-    func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> [Store.FaceChange]
+    func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> (changes: [Store.FaceChange], position: Int64)
     func faceSnapshot(companyID: Int64, afterFaceID: Int64, limit: Int) async throws -> (faces: [Store.FaceChange], position: Int64)
     func feedPosition(companyID: Int64) async throws -> Int64
     func companiesChanged(after seq: Int64) async throws -> (companies: [Int64], last: Int64)

@@ -5,8 +5,10 @@ import GRDB
 /// order, each with the face's current sealed embeddings; a snapshot of the current faces for an index rebuilt after the
 /// feed was purged; and the quarantine of faces whose sealed encoding no longer opens.
 extension Store {
-    /// The company's face changes after `seq`, oldest first, at most `limit` entries.
-    func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> [FaceChange] {
+    /// The company's face changes after `seq`, oldest first, at most `limit` entries, and where the company's feed stood
+    /// when they were read (the same read transaction): a reader that got fewer than `limit` has seen every face row up to
+    /// that position.
+    func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> (changes: [FaceChange], position: Int64) {
         try await pool.read { db in
             var changes = try Row.fetchAll(db, sql: """
                 SELECT c.seq, c.faceID, c.personID, c.op, f.sealedEncoding, f.modelID FROM changes c
@@ -20,7 +22,7 @@ extension Store {
                 return change
             }
             try Self.attachEmbeddings(&changes, db: db)
-            return changes
+            return (changes, try Self.feedPosition(companyID: companyID, db: db))
         }
     }
 
