@@ -1,6 +1,6 @@
+import FaceEngine
 import Foundation
 import Hummingbird
-import FaceEngine
 import Logging
 
 /// Turns every thrown error into the API's error body, so no client mistake becomes a bare 500.
@@ -20,11 +20,11 @@ struct ErrorMiddleware: RouterMiddleware {
             return (allowed.isEmpty ? ServiceError.routeNotFound : .methodNotAllowed(allow: allowed)).makeResponse()
         } catch {
             let answer = ServiceError.answering(error)
-            if answer.code == .internalError {
-                // A type or a reason written for the log: a native error's text may carry data the log must never see.
-                context.logger.error("request failed", metadata: [
-                    "reason": .string(answer.logMessage ?? String(describing: type(of: error))),
-                ])
+            // A server-side failure is logged with a reason written for the log (`logMessage`), or the error's type: a native
+            // error's text may carry data the log must never see.
+            if answer.status.code >= 500,
+               let reason = answer.logMessage ?? (answer.code == .internalError ? String(describing: type(of: error)) : nil) {
+                context.logger.error("request failed", metadata: ["reason": .string(reason)])
             }
             return answer.makeResponse()
         }

@@ -19,8 +19,10 @@ struct Retention: Service {
             while !Task.isCancelled {
                 do {
                     try await sweep()
+                } catch is CancellationError {
+                    return
                 } catch {
-                    logger.error("the kiosk feed retention sweep failed; retrying in an hour",
+                    logger.error("the feed retention sweep failed; retrying in an hour",
                                  metadata: ["error": .string(String(describing: type(of: error)))])
                 }
                 try? await Task.sleep(for: Self.interval)
