@@ -20,6 +20,7 @@ run:
 test: setup
 	@./scripts/swift-build.sh --build-tests
 	@./scripts/schemathesis.sh
+	@./scripts/postgres-tests.sh
 	@./scripts/sface-reference.sh
 	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
 

@@ -33,6 +33,12 @@ enum AuditLog {
 
     static func append(_ event: AuditEvent, companyID: Int64, db: Database, now: Date = Date()) throws {
         let previous = try Data.fetchOne(db, sql: previousHashSQL, arguments: [companyID]) ?? genesis
+        var record = try chained(event, companyID: companyID, after: previous, now: now)
+        try record.insert(db)
+    }
+
+    /// The row of `event`, chained after `previous` (both stores build it here, so their hashes agree).
+    static func chained(_ event: AuditEvent, companyID: Int64, after previous: Data, now: Date) throws -> AuditRecord {
         let detail = String(data: try JSONSerialization.data(withJSONObject: event.detail, options: [.sortedKeys]), encoding: .utf8)!
         var record = AuditRecord(
             id: nil, companyID: companyID, atMicros: Int64((now.timeIntervalSince1970 * 1_000_000).rounded()),
@@ -41,7 +47,7 @@ enum AuditLog {
             detail: detail, previousHash: previous, hash: Data()
         )
         record.hash = hash(of: record)
-        try record.insert(db)
+        return record
     }
 
     /// Ids for an audit detail, ascending, runs written as ranges: `"4,7-9,12"` (a bulk import's ids are mostly one run).

@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The access log and the audit chain on PostgreSQL: `LogRepository`.
+///
+/// The chain stays linear with any number of writers: an append locks the company's row, takes the next `audit_seq`
+/// and the head hash from it, and moves both in the same transaction; `UNIQUE (company_id, audit_seq)` and
+/// `UNIQUE (company_id, previous_hash)` make a fork impossible even for a writer that skipped the lock.
+extension PostgresStore: LogRepository {
+    /// Appends `event` for `companyID` inside the caller's transaction.
+    func appendAudit(_ event: AuditEvent, companyID: Int64, on connection: PostgresConnection, now: Date) async throws {
+        guard let (seq, head) = try await connection.query(
+            "SELECT audit_seq, audit_head FROM companies WHERE id = \(companyID) FOR UPDATE", logger: logger
+        ).decode((Int64, Data?).self).elements().first else { throw StoreError.notFound(.company) }
+        let record = try AuditLog.chained(event, companyID: companyID, after: head ?? AuditLog.genesis, now: now)
+        _ = try await connection.query("""
+            INSERT INTO audit_events (company_id, audit_seq, at_micros, actor, action, target, remote_address, user_agent, detail,
+                                      previous_hash, hash)
+            VALUES (\(companyID), \(seq + 1), \(record.atMicros), \(record.actor), \(record.action), \(record.target),
+                    \(record.remoteAddress), \(record.userAgent), \(record.detail), \(record.previousHash), \(record.hash))
+            """, logger: logger)
+        _ = try await connection.query("UPDATE companies SET audit_seq = \(seq + 1), audit_head = \(record.hash) WHERE id = \(companyID)",
+                                       logger: logger)
+    }
+
+    func audit(_ event: AuditEvent, companyID: Int64) async throws {
+        try await transaction { connection in try await appendAudit(event, companyID: companyID, on: connection, now: Date()) }
+    }
+
+    static let auditColumns = "id, company_id, at_micros, actor, action, target, remote_address, user_agent, detail, previous_hash, hash"
+
+    static func auditRecords(_ rows: PostgresRowSequence) async throws -> [AuditRecord] {
+        var found: [AuditRecord] = []
+        for try await (id, company, at, actor, action, target, address, agent, detail, previous, hash)
+            in rows.decode((Int64, Int64, Int64, String, String, String, String, String, String, Data, Data).self) {
+            found.append(AuditRecord(id: id, companyID: company, atMicros: at, actor: actor, action: action, target: target,
+                                     remoteAddress: address, userAgent: agent, detail: detail, previousHash: previous, hash: hash))
+        }
+        return found
+    }
+
+    /// Newest first.
+    func auditEvents(companyID: Int64, filter: Store.AuditFilter) async throws -> [AuditRecord] {
+        var query = Statement("SELECT \(Self.auditColumns) FROM audit_events")
+        query.append(" WHERE company_id = ?", companyID)
+        if let from = filter.from { query.append(" AND at_micros >= ?", Int64(from.timeIntervalSince1970 * 1e6)) }
+        if let to = filter.to { query.append(" AND at_micros <= ?", Int64(to.timeIntervalSince1970 * 1e6)) }
+        if let actor = filter.actor { query.append(" AND (actor = ? OR actor LIKE ?)", actor, actor + "|%") }
+        if let action = filter.action { query.append(" AND action = ?", action) }
+        if let beforeID = filter.beforeID { query.append(" AND id < ?", beforeID) }
+        query.append(" ORDER BY id DESC LIMIT ?", Int64(filter.limit))
+        return try await Self.auditRecords(try await client.query(query.query, logger: logger))
+    }
+
+    /// The chain walked in sequence order — every link, every hash, and no gap in the sequence — then checked against
+    /// its signed head kept outside the store.
+    func verifyAudit(companyID: Int64, head: AuditHead) async throws
+        -> (chain: AuditLog.Verification, head: AuditHead.Status, eventsAfterHead: Int) {
+        let recorded = head.read(companyID: companyID)
+        let rows = try await client.query("""
+            SELECT audit_seq, \(unescaped: Self.auditColumns) FROM audit_events WHERE company_id = \(companyID) ORDER BY audit_seq
+            """, logger: logger)
+        var previous = AuditLog.genesis
+        var count = 0
+        var chain = AuditLog.Verification(intact: true, eventCount: 0, firstBrokenID: nil)
+        var events: [(id: Int64, hash: Data)] = []
+        for try await (seq, id, company, at, actor, action, target, address, agent, detail, previousHash, hash)
+            in rows.decode((Int64, Int64, Int64, Int64, String, String, String, String, String, String, Data, Data).self) {
+            count += 1
+            events.append((id, hash))
+            let record = AuditRecord(id: id, companyID: company, atMicros: at, actor: actor, action: action, target: target,
+                                     remoteAddress: address, userAgent: agent, detail: detail, previousHash: previousHash, hash: hash)
+            if chain.intact && (seq != Int64(count) || previousHash != previous || AuditLog.hash(of: record) != hash) {
+                chain = AuditLog.Verification(intact: false, eventCount: count, firstBrokenID: id)
+            }
+            previous = hash
+        }
+        if chain.intact { chain.eventCount = count }
+        let status: AuditHead.Status
+        var after = 0
+        switch recorded {
+        case nil:
+            status = events.isEmpty ? .empty : .missing
+        case .failure?:
+            status = .invalid
+        case .success(let anchor)?:
+            if let index = events.firstIndex(where: { $0.id == anchor.eventID }) {
+                status = events[index].hash == anchor.hash ? .anchored : .mismatch
+                after = status == .anchored ? events.count - index - 1 : 0
+            } else {
+                status = .truncated
+            }
+        }
+        return (chain, status, after)
+    }
+
+    // MARK: Access log
+
+    func appendAccess(_ entry: AccessRecord, retentionDays: Int) async throws {
+        try await transaction { connection in
+            _ = try await connection.query("""
+                INSERT INTO access_log (company_id, at_micros, actor, device_id, location, probe_sha256, decision, person_id, distance,
+                                        face_count, latency_ms)
+                VALUES (\(entry.companyID), \(entry.atMicros), \(entry.actor), \(entry.deviceID), \(entry.location), \(entry.probeSHA256),
+                        \(entry.decision), \(entry.personID), \(entry.distance), \(entry.faceCount), \(entry.latencyMs))
+                """, logger: logger)
+            let cutoff = entry.atMicros - Int64(retentionDays) * 86_400 * 1_000_000
+            _ = try await connection.query("DELETE FROM access_log WHERE company_id = \(entry.companyID) AND at_micros < \(cutoff)",
+                                           logger: logger)
+        }
+    }
+
+    /// Newest first.
+    func accessEntries(companyID: Int64, filter: Store.AccessFilter) async throws -> [AccessRecord] {
+        var query = Statement("""
+            SELECT id, company_id, at_micros, actor, device_id, location, probe_sha256, decision, person_id, distance, face_count, latency_ms
+            FROM access_log
+            """)
+        query.append(" WHERE company_id = ?", companyID)
+        if let personID = filter.personID { query.append(" AND person_id = ?", personID) }
+        if let deviceID = filter.deviceID { query.append(" AND device_id = ?", deviceID) }
+        if let decision = filter.decision { query.append(" AND decision = ?", decision) }
+        if let from = filter.from { query.append(" AND at_micros >= ?", Int64(from.timeIntervalSince1970 * 1e6)) }
+        if let to = filter.to { query.append(" AND at_micros <= ?", Int64(to.timeIntervalSince1970 * 1e6)) }
+        if let beforeID = filter.beforeID { query.append(" AND id < ?", beforeID) }
+        query.append(" ORDER BY id DESC LIMIT ?", Int64(filter.limit))
+        var found: [AccessRecord] = []
+        for try await (id, company, at, actor, device, location, sha, decision, person, distance, faces, latency)
+            in try await client.query(query.query, logger: logger)
+                .decode((Int64, Int64, Int64, String, Int64?, String, String, String, Int64?, Double?, Int, Double).self) {
+            found.append(AccessRecord(id: id, companyID: company, atMicros: at, actor: actor, deviceID: device, location: location,
+                                      probeSHA256: sha, decision: decision, personID: person, distance: distance, faceCount: faces,
+                                      latencyMs: latency))
+        }
+        return found
+    }
+}
+
+extension AsyncSequence {
+    /// Every element, in order.
+    func elements() async throws -> [Element] {
+        var all: [Element] = []
+        for try await element in self { all.append(element) }
+        return all
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// The store on PostgreSQL (through postgres-nio), for deployments of several faceid nodes sharing one database.
+///
+/// It implements the same repository protocols as the SQLite store, so no service knows which one it talks to. Every
+/// query carries its company. The client's connection pool runs as a ServiceLifecycle service (`run`).
+///
+/// Implemented so far: `TenancyRepository` and `LogRepository` (issue 15 adds the persons, employees and feed
+/// aggregates); `PostgresStoreTests` holds it to the SQLite store's behaviour.
+final class PostgresStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    /// - Parameter url: `postgres://user:password@host:port/database`, or `postgres:///database?host=/run/postgresql`
+    ///   for a Unix socket.
+    init(url: String, logger: Logger) throws {
+        self.client = PostgresClient(configuration: try Self.configuration(url), backgroundLogger: logger)
+        self.logger = logger
+    }
+
+    /// The client configuration from a `postgres://` URL (TLS is not negotiated: loopback and sockets only for now).
+    static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme) else {
+            throw ConfigurationError(key: "store.url", message: "expected postgres://user:password@host:port/database, got \(url)")
+        }
+        let user = components.user ?? ProcessInfo.processInfo.environment["USER"] ?? "postgres"
+        let database = components.path.isEmpty ? nil : String(components.path.dropFirst())
+        if let socketFolder = components.queryItems?.first(where: { $0.name == "host" })?.value, socketFolder.hasPrefix("/") {
+            let port = components.port ?? 5432
+            return PostgresClient.Configuration(unixSocketPath: "\(socketFolder)/.s.PGSQL.\(port)", username: user,
+                                                password: components.password, database: database)
+        }
+        return PostgresClient.Configuration(host: components.host ?? "localhost", port: components.port ?? 5432, username: user,
+                                            password: components.password, database: database, tls: .disable)
+    }
+
+    /// Runs the connection pool until cancelled (a ServiceLifecycle service, or a task in tests).
+    func run() async {
+        await client.run()
+    }
+
+    /// Whether the database answers (`/readyz`).
+    func isReady() async -> Bool {
+        (try? await client.query("SELECT 1", logger: logger).collect().count) == 1
+    }
+}
+
+extension PostgresError.Code {
+    /// Whether the error is this SQLSTATE (a `PSQLError` from the server).
+    static func ~= (code: PostgresError.Code, error: any Error) -> Bool {
+        (error as? PSQLError)?.serverInfo?[.sqlState] == code.raw
+    }
+}
+
+/// A statement assembled in parts (a filter added per field given), each value bound as the next `$n`.
+struct Statement {
+    private(set) var sql: String
+    private var binds = PostgresBindings()
+
+    init(_ sql: String) {
+        self.sql = sql
+    }
+
+    /// Appends `part`, in which each `?` becomes the placeholder of the next of `values`.
+    mutating func append(_ part: String, _ values: any PostgresDynamicTypeEncodable...) {
+        var values = values[...]
+        for character in part {
+            if character == "?", let value = values.popFirst() {
+                binds.append(value)
+                sql += "$\(binds.count)"
+            } else {
+                sql.append(character)
+            }
+        }
+    }
+
+    var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
+}

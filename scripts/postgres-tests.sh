@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The store contract on PostgreSQL: runs StoreContractTests (already built by `swift build --build-tests`) inside
+# `pg_virtualenv`, which creates a throw-away PostgreSQL cluster for the command and removes it afterwards — no server is
+# left running. Installs Debian's PostgreSQL 15 on first use without creating or starting its default cluster.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+
+if ! command -v pg_virtualenv >/dev/null || [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "postgres-tests: installing postgresql-15 (no default cluster)"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql-common >/dev/null
+    $sudo mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/faceid-tests.conf >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
+fi
+
+echo "postgres-tests: the store contract on a throw-away PostgreSQL 15 (pg_virtualenv)"
+log="$repo/.build/postgres-tests.log"
+status=0
+(cd /tmp && pg_virtualenv -v 15 sh -c "cd '$repo' && FACEID_TEST_POSTGRES=1 swift test --skip-build --filter StoreContractTests ${SWIFT_TEST_FLAGS:-}") \
+    >"$log" 2>&1 || status=$?
+grep -E '^(✔|✘) (Test|Suite)' "$log" || true
+if [ "$status" -ne 0 ]; then
+    echo "postgres-tests: FAILED (exit $status; whole log: $log)" >&2
+    tail -40 "$log" >&2
+    exit 1
+fi
+echo "postgres-tests: passed"
