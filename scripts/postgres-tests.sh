@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The store contract on PostgreSQL: runs StoreContractTests (already built by `swift build --build-tests`) inside
+# The store contract on PostgreSQL: runs StoreContractTests and PostgresFeedTests (already built by `swift build --build-tests`) inside
 # `pg_virtualenv`, which creates a throw-away PostgreSQL cluster for the command and removes it afterwards — no server is
 # left running. Installs Debian's PostgreSQL 15 on first use without creating or starting its default cluster.
 set -euo pipefail
@@ -18,7 +18,7 @@ fi
 echo "postgres-tests: the store contract on a throw-away PostgreSQL 15 (pg_virtualenv)"
 log="$repo/.build/postgres-tests.log"
 status=0
-(cd /tmp && pg_virtualenv -v 15 sh -c "cd '$repo' && FACEID_TEST_POSTGRES=1 swift test --skip-build --filter StoreContractTests ${SWIFT_TEST_FLAGS:-}") \
+(cd /tmp && pg_virtualenv -v 15 sh -c "cd '$repo' && FACEID_TEST_POSTGRES=1 swift test --skip-build --filter \"StoreContractTests|PostgresFeedTests\" ${SWIFT_TEST_FLAGS:-}") \
     >"$log" 2>&1 || status=$?
 grep -E '^(✔|✘) (Test|Suite)' "$log" || true
 if [ "$status" -ne 0 ]; then

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 import Testing
 
 @testable import FaceIDServer
@@ -49,26 +50,33 @@ struct StoreContractTests {
             }
             try await body(store)
         case .postgres:
-            let server = try #require(postgresURL)
-            let database = "faceid_contract_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
-            // A client runs once: the admin connection for the test's whole length, the store's inside it.
-            let admin = try PostgresStore(url: server + "/postgres", logger: logger)
-            try await withRunning(admin) {
-                _ = try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
-                let store = try PostgresStore(url: server + "/" + database, logger: logger)
-                let outcome: Result<Void, any Error>
-                do {
-                    try await withRunning(store) {
-                        try await store.migrate()
-                        try await body(store)
-                    }
-                    outcome = .success(())
-                } catch {
-                    outcome = .failure(error)
+            try await withPostgres { store in try await body(store) }
+        }
+    }
+
+    /// A fresh, migrated database of its own on the PostgreSQL server, dropped afterwards.
+    static func withPostgres(_ body: (PostgresStore) async throws -> Void) async throws {
+        var logger = Logger(label: "faceid-test")
+        logger.logLevel = .critical
+        let server = try #require(postgresURL)
+        let database = "faceid_contract_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
+        // A client runs once: the admin connection for the test's whole length, the store's inside it.
+        let admin = try PostgresStore(url: server + "/postgres", logger: logger)
+        try await withRunning(admin) {
+            _ = try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
+            let store = try PostgresStore(url: server + "/" + database, logger: logger)
+            let outcome: Result<Void, any Error>
+            do {
+                try await withRunning(store) {
+                    try await store.migrate()
+                    try await body(store)
                 }
-                _ = try await admin.client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(database) WITH (FORCE)"), logger: logger)
-                try outcome.get()
+                outcome = .success(())
+            } catch {
+                outcome = .failure(error)
             }
+            _ = try await admin.client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(database) WITH (FORCE)"), logger: logger)
+            try outcome.get()
         }
     }
 
@@ -225,4 +233,69 @@ struct StoreContractTests {
             #expect(older.map(\.id) == [all[1].id])
         }
     }
+}
+
+/// PostgreSQL's feed under concurrent writers: numbered per company from a counter row each writer holds until it
+/// commits, so a follower reading `seq > watermark` while they write never sees a gap or a late row.
+@Suite("PostgreSQL feed ordering", .enabled(if: StoreContractTests.postgresURL != nil, "no PostgreSQL (scripts/postgres-tests.sh runs this)"))
+struct PostgresFeedTests {
+    @Test func theFeedIsGaplessAndInCommitOrderUnderConcurrentWriters() async throws {
+        try await StoreContractTests.withPostgres { store in
+            let (company, _, _) = try await StoreContractTests.register(store, "owner@acme.example")
+            let companyID = company.id!
+            let writers = 6, faces = 8
+            let done = ManagedAtomicFlag()
+            // The follower: every read continues exactly where the last ended.
+            let follower = Task { () -> (gaps: Int, seen: Int) in
+                var watermark: Int64 = 0, gaps = 0
+                while true {
+                    let finished = done.value
+                    let seqs = try await store.client.query(
+                        "SELECT seq FROM changes WHERE company_id = \(companyID) AND seq > \(watermark) ORDER BY seq",
+                        logger: store.logger).decode(Int64.self).elements()
+                    for seq in seqs {
+                        if seq != watermark + 1 { gaps += 1 }
+                        watermark = seq
+                    }
+                    if finished { return (gaps, Int(watermark)) }
+                    try await Task.sleep(for: .milliseconds(2))
+                }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        for index in 0..<faces {
+                            try await store.transaction { connection in
+                                let person = try await connection.query("""
+                                    INSERT INTO persons (company_id, full_name, tags, metadata, created_at, updated_at)
+                                    VALUES (\(companyID), \("W\(writer)-\(index)"), '[]', '{}', now(), now()) RETURNING id
+                                    """, logger: store.logger).decode(Int64.self).elements()[0]
+                                _ = try await connection.query("""
+                                    INSERT INTO faces (company_id, person_id, sealed_encoding, model_id, source, created_at)
+                                    VALUES (\(companyID), \(person), \(Data([1, 2, 3])), 'dlib-resnet-v1', 'import', now())
+                                    """, logger: store.logger)
+                                // Hold the transaction open a little, as a slow writer would.
+                                _ = try await connection.query("SELECT pg_sleep(\(Double(index % 3) * 0.005))", logger: store.logger)
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            done.set()
+            let (gaps, seen) = try await follower.value
+            #expect(gaps == 0)
+            #expect(seen == writers * faces)  // one face row each (persons without a timekeeper id write none)
+            let stored = try await store.client.query("SELECT seq FROM changes WHERE company_id = \(companyID) ORDER BY seq",
+                                                      logger: store.logger).decode(Int64.self).elements()
+            #expect(stored == Array(1...Int64(writers * faces)))
+        }
+    }
+}
+
+/// A flag one task sets and another reads.
+final class ManagedAtomicFlag: Sendable {
+    private let flag = Mutex(false)
+    var value: Bool { flag.withLock { $0 } }
+    func set() { flag.withLock { $0 = true } }
 }

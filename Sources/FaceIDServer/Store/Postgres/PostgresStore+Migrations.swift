@@ -68,6 +68,112 @@ extension PostgresStore {
             "CREATE INDEX access_log_company_at ON access_log (company_id, at_micros)",
             "CREATE INDEX access_log_company_id ON access_log (company_id, id)",
         ]),
+        ("v2-persons-faces-and-the-feed", [
+            """
+            CREATE TABLE groups (
+                id BIGSERIAL PRIMARY KEY, company_id BIGINT NOT NULL REFERENCES companies ON DELETE CASCADE,
+                name TEXT NOT NULL, description TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, UNIQUE (company_id, name)
+            )
+            """,
+            """
+            CREATE TABLE persons (
+                id BIGSERIAL PRIMARY KEY, company_id BIGINT NOT NULL REFERENCES companies ON DELETE CASCADE,
+                external_id TEXT, full_name TEXT NOT NULL, tags TEXT NOT NULL, metadata TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL,
+                timekeeper_id TEXT, deleted_at TIMESTAMPTZ, face_deleted_at TIMESTAMPTZ,
+                UNIQUE (company_id, external_id)
+            )
+            """,
+            "CREATE UNIQUE INDEX persons_company_timekeeper ON persons (company_id, timekeeper_id) WHERE timekeeper_id IS NOT NULL",
+            "CREATE INDEX persons_company_id ON persons (company_id, id)",
+            """
+            CREATE TABLE person_groups (
+                person_id BIGINT NOT NULL REFERENCES persons ON DELETE CASCADE,
+                group_id BIGINT NOT NULL REFERENCES groups ON DELETE CASCADE, company_id BIGINT NOT NULL,
+                PRIMARY KEY (person_id, group_id)
+            )
+            """,
+            "CREATE INDEX person_groups_group ON person_groups (group_id)",
+            """
+            CREATE TABLE faces (
+                id BIGSERIAL PRIMARY KEY, company_id BIGINT NOT NULL REFERENCES companies ON DELETE CASCADE,
+                person_id BIGINT NOT NULL REFERENCES persons ON DELETE CASCADE, sealed_encoding BYTEA NOT NULL,
+                model_id TEXT NOT NULL, source TEXT NOT NULL, reference BOOLEAN NOT NULL DEFAULT FALSE,
+                created_at TIMESTAMPTZ NOT NULL, registered_at TIMESTAMPTZ
+            )
+            """,
+            "CREATE INDEX faces_company_id ON faces (company_id, id)",
+            "CREATE INDEX faces_person ON faces (person_id)",
+            """
+            CREATE TABLE face_embeddings (
+                face_id BIGINT NOT NULL REFERENCES faces ON DELETE CASCADE, company_id BIGINT NOT NULL, model_id TEXT NOT NULL,
+                sealed_embedding BYTEA NOT NULL, created_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (face_id, model_id)
+            )
+            """,
+            """
+            CREATE TABLE quarantined_faces (
+                face_id BIGINT PRIMARY KEY REFERENCES faces ON DELETE CASCADE, company_id BIGINT NOT NULL,
+                reason TEXT NOT NULL, at TIMESTAMPTZ NOT NULL
+            )
+            """,
+            // The one feed, numbered per company. A writer takes the next number from the company's counter row and keeps
+            // that row locked until it commits, so each company's feed is gapless and in commit order: a follower reading
+            // `seq > watermark` never skips a row that commits late (what a global sequence would allow).
+            "CREATE TABLE feed_heads (company_id BIGINT PRIMARY KEY REFERENCES companies ON DELETE CASCADE, last_seq BIGINT NOT NULL)",
+            """
+            CREATE TABLE changes (
+                company_id BIGINT NOT NULL, seq BIGINT NOT NULL, person_id BIGINT NOT NULL, face_id BIGINT, op TEXT NOT NULL,
+                employee BOOLEAN NOT NULL, at_micros BIGINT NOT NULL, PRIMARY KEY (company_id, seq)
+            )
+            """,
+            "CREATE INDEX changes_company_employee_seq ON changes (company_id, seq) WHERE employee",
+            "CREATE INDEX changes_person_seq ON changes (person_id, seq)",
+            "CREATE TABLE sync_state (company_id BIGINT PRIMARY KEY, purged_through_seq BIGINT NOT NULL)",
+            """
+            CREATE FUNCTION feed_append(company BIGINT, person BIGINT, face BIGINT, operation TEXT, is_employee BOOLEAN) RETURNS VOID
+            LANGUAGE plpgsql AS $$
+            DECLARE next BIGINT;
+            BEGIN
+                INSERT INTO feed_heads AS h (company_id, last_seq) VALUES (company, 1)
+                    ON CONFLICT (company_id) DO UPDATE SET last_seq = h.last_seq + 1
+                    RETURNING last_seq INTO next;
+                INSERT INTO changes (company_id, seq, person_id, face_id, op, employee, at_micros)
+                    VALUES (company, next, person, face, operation, is_employee,
+                            (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT);
+            END $$
+            """,
+            """
+            CREATE FUNCTION feed_face() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+            DECLARE row faces;
+            BEGIN
+                IF TG_OP = 'DELETE' THEN row := OLD; ELSE row := NEW; END IF;
+                PERFORM feed_append(row.company_id, row.person_id, row.id, CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'upsert' END,
+                    COALESCE((SELECT timekeeper_id IS NOT NULL FROM persons WHERE id = row.person_id), FALSE));
+                RETURN NULL;
+            END $$
+            """,
+            "CREATE TRIGGER feed_face AFTER INSERT OR DELETE ON faces FOR EACH ROW EXECUTE FUNCTION feed_face()",
+            """
+            CREATE FUNCTION feed_embedding() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM feed_append(f.company_id, f.person_id, f.id, 'upsert', FALSE) FROM faces f WHERE f.id = NEW.face_id;
+                RETURN NULL;
+            END $$
+            """,
+            "CREATE TRIGGER feed_embedding AFTER INSERT ON face_embeddings FOR EACH ROW EXECUTE FUNCTION feed_embedding()",
+            """
+            CREATE FUNCTION feed_person() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+            DECLARE row persons;
+            BEGIN
+                IF TG_OP = 'DELETE' THEN row := OLD; ELSE row := NEW; END IF;
+                IF (TG_OP <> 'DELETE' AND NEW.timekeeper_id IS NOT NULL) OR (TG_OP <> 'INSERT' AND OLD.timekeeper_id IS NOT NULL) THEN
+                    PERFORM feed_append(row.company_id, row.id, NULL, 'person', TRUE);
+                END IF;
+                RETURN NULL;
+            END $$
+            """,
+            "CREATE TRIGGER feed_person AFTER INSERT OR UPDATE OR DELETE ON persons FOR EACH ROW EXECUTE FUNCTION feed_person()",
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).
