@@ -34,7 +34,7 @@ struct StoreContractTests {
         return Engine.allCases
     }
 
-    typealias Repositories = TenancyRepository & LogRepository
+    typealias Repositories = TenancyRepository & LogRepository & PersonRepository
 
     /// A fresh, empty store of `engine` for `body`: a temporary SQLite file, or a database of its own on the server.
     static func withStore(_ engine: Engine, _ body: (any Repositories) async throws -> Void) async throws {
@@ -231,6 +231,124 @@ struct StoreContractTests {
             #expect(matches.count == 1)
             let older = try await store.accessEntries(companyID: companyID, filter: Store.AccessFilter(beforeID: all[0].id, limit: 1))
             #expect(older.map(\.id) == [all[1].id])
+        }
+    }
+}
+
+extension StoreContractTests {
+    static func vector(_ seed: Int) -> [Float] {
+        let raw = (0..<128).map { Float(sin(Double(seed * 29 + $0) * 0.37)) }
+        let norm = raw.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return raw.map { $0 / norm }
+    }
+
+    static func person(_ companyID: Int64, _ name: String, externalID: String? = nil, tags: [String] = []) -> PersonRecord {
+        PersonRecord(id: nil, companyID: companyID, externalID: externalID, fullName: name, tags: PersonRecord.encodeTags(tags),
+                     metadata: "{}", createdAt: Date(), updatedAt: Date())
+    }
+
+    @Test(arguments: engines)
+    func personsAndGroups(engine: Engine) async throws {
+        try await Self.withStore(engine) { store in
+            let (company, _, _) = try await Self.register(store, "owner@acme.example")
+            let companyID = company.id!
+            let staff = try await store.createGroup(GroupRecord(id: nil, companyID: companyID, name: "staff", description: "", createdAt: Date()),
+                                                    actor: "test", origin: Self.origin)
+            await #expect(throws: StoreError.groupExists) {
+                _ = try await store.createGroup(GroupRecord(id: nil, companyID: companyID, name: "staff", description: "", createdAt: Date()),
+                                                actor: "test", origin: Self.origin)
+            }
+            let ana = try await store.createPerson(Self.person(companyID, "Ana Reyes", externalID: "HR-1", tags: ["night"]), groups: ["staff"],
+                                                   actor: "test", origin: Self.origin)
+            #expect(ana.groups == ["staff"])
+            await #expect(throws: StoreError.externalIDTaken(personID: ana.record.id!)) {
+                _ = try await store.createPerson(Self.person(companyID, "Other", externalID: "HR-1"), groups: [], actor: "test", origin: Self.origin)
+            }
+            await #expect(throws: StoreError.unknownGroup("nobody")) {
+                _ = try await store.createPerson(Self.person(companyID, "Other"), groups: ["nobody"], actor: "test", origin: Self.origin)
+            }
+            let ben = try await store.createPerson(Self.person(companyID, "Ben_Cruz"), groups: [], actor: "test", origin: Self.origin)
+            func names(_ filter: Store.PersonFilter) async throws -> [String] {
+                try await store.persons(companyID: companyID, filter: filter).map(\.record.fullName)
+            }
+            #expect(try await names(Store.PersonFilter(limit: 10)) == ["Ana Reyes", "Ben_Cruz"])
+            #expect(try await names(Store.PersonFilter(name: "REYES", limit: 10)) == ["Ana Reyes"])
+            #expect(try await names(Store.PersonFilter(name: "_", limit: 10)) == ["Ben_Cruz"])  // the wildcard taken literally
+            #expect(try await names(Store.PersonFilter(tag: "night", limit: 10)) == ["Ana Reyes"])
+            #expect(try await names(Store.PersonFilter(group: "staff", limit: 10)) == ["Ana Reyes"])
+            #expect(try await names(Store.PersonFilter(externalID: "HR-1", limit: 10)) == ["Ana Reyes"])
+            #expect(try await names(Store.PersonFilter(afterID: ana.record.id, limit: 10)) == ["Ben_Cruz"])
+            #expect(try await store.groups(companyID: companyID).map { "\($0.0.name):\($0.1)" } == ["staff:1"])
+            var change = Store.PersonChange()
+            change.fullName = "Ana R."
+            change.groups = []
+            change.externalID = .some(nil)
+            let updated = try await store.updatePerson(id: ana.record.id!, companyID: companyID, change: change, actor: "test", origin: Self.origin)
+            #expect(updated.record.fullName == "Ana R." && updated.groups.isEmpty && updated.record.externalID == nil)
+            try await store.deleteGroup(id: staff.id!, companyID: companyID, actor: "test", origin: Self.origin)
+            await #expect(throws: StoreError.notFound(.group)) {
+                try await store.deleteGroup(id: staff.id!, companyID: companyID, actor: "test", origin: Self.origin)
+            }
+            try await store.deletePerson(id: ben.record.id!, companyID: companyID, actor: "test", origin: Self.origin)
+            #expect(try await store.person(id: ben.record.id!, companyID: companyID) == nil)
+            await #expect(throws: StoreError.notFound(.person)) {
+                try await store.deletePerson(id: ben.record.id!, companyID: companyID, actor: "test", origin: Self.origin)
+            }
+        }
+    }
+
+    @Test(arguments: engines)
+    func facesAndTheirEmbeddings(engine: Engine) async throws {
+        try await Self.withStore(engine) { store in
+            let (company, _, _) = try await Self.register(store, "owner@acme.example")
+            let companyID = company.id!
+            let added = try await store.addFaces(
+                [Store.NewFace(person: .external("E1", fullName: "One"), encoding: Self.vector(1)),
+                 Store.NewFace(person: .external("E1", fullName: "One"), encoding: Self.vector(2)),
+                 Store.NewFace(person: .external("E2", fullName: "Two"), encoding: Self.vector(3), model: .sface)],
+                companyID: companyID, source: "import", reference: false, keyRing: Self.keyRing, actor: "test", origin: Self.origin)
+            #expect(added.count == 3 && added[0].personID == added[1].personID && added[2].modelID == "sface-2021dec")
+            await #expect(throws: StoreError.notFound(.person, id: 999_999)) {
+                _ = try await store.addFaces([Store.NewFace(person: .id(999_999), encoding: Self.vector(4))], companyID: companyID,
+                                             source: "import", reference: false, keyRing: Self.keyRing, actor: "test", origin: Self.origin)
+            }
+            // Photo enrollment: both models' embeddings, dlib on the row.
+            let (person, face) = try await store.enroll(
+                companyID: companyID, embeddings: [.dlib: Self.vector(5), .sface: Self.vector(6)], personID: nil,
+                newPerson: Self.person(companyID, "Three"), groups: [], reference: true, keyRing: Self.keyRing, photo: nil, actor: "test",
+                origin: Self.origin)
+            #expect(person.record.fullName == "Three" && face.modelID == "dlib-resnet-v1" && face.reference)
+            // The sealed encoding opens under the face's record id with the company key.
+            let sealer = try Self.keyRing.sealer(companyID: companyID, wrappedKey: try #require(try await store.wrappedKey(companyID: companyID)))
+            let stored = try #require(try await store.face(id: face.id!, companyID: companyID))
+            #expect(FaceEncoding.floats(try sealer.open(stored.sealedEncoding, recordID: "face:\(face.id!)")) == Self.vector(5))
+            let counts = try await store.embeddingCounts(companyID: companyID)
+            #expect(counts.faces == 4 && counts.with[.dlib] == 3 && counts.with[.sface] == 2)
+            #expect(try await store.facesLacking(.sface, companyID: companyID, afterID: 0, limit: 10).map(\.faceID) == [added[0].id!, added[1].id!])
+            let lacking = try await store.personsLacking(.sface, companyID: companyID, limit: 10)
+            #expect(lacking.count == 1 && lacking.persons.first?.1 == 2)
+            #expect(try await store.hasFaces(onlyOf: .sface, companyID: companyID))
+            #expect(try await store.rowModels(ofFaces: [added[2].id!], companyID: companyID) == [added[2].id!: "sface-2021dec"])
+            #expect(try await store.addEmbedding(faceID: added[0].id!, companyID: companyID, model: .sface, vector: Self.vector(7),
+                                                 keyRing: Self.keyRing))
+            #expect(try await !store.addEmbedding(faceID: added[0].id!, companyID: companyID, model: .sface, vector: Self.vector(7),
+                                                  keyRing: Self.keyRing))
+            let owners = try await store.persons(ofFaces: [added[0].id!, added[2].id!, 999_999], companyID: companyID)
+            #expect(owners.mapValues(\.record.fullName) == [added[0].id!: "One", added[2].id!: "Two"])
+            #expect(try await store.faces(personID: added[0].personID, companyID: companyID)?.count == 2)
+            #expect(try await store.faces(personID: 999_999, companyID: companyID) == nil)
+            // Another company sees none of it.
+            let (other, _, _) = try await Self.register(store, "owner@bravo.example")
+            #expect(try await store.face(id: face.id!, companyID: other.id!) == nil)
+            #expect(try await store.existingFaces([face.id!], companyID: other.id!).isEmpty)
+            try await store.deleteFace(id: added[1].id!, companyID: companyID, actor: "test", origin: Self.origin)
+            await #expect(throws: StoreError.notFound(.face)) {
+                try await store.deleteFace(id: added[1].id!, companyID: companyID, actor: "test", origin: Self.origin)
+            }
+            #expect(try await store.existingFaces(added.map { $0.id! }, companyID: companyID) == [added[0].id!, added[2].id!])
+            #expect(try await store.quarantine(faceID: added[0].id!, companyID: companyID, reason: "test"))
+            #expect(try await !store.quarantine(faceID: added[0].id!, companyID: companyID, reason: "test"))
+            #expect(try await store.quarantinedFaceCount() == 1)
         }
     }
 }
