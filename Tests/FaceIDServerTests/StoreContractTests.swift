@@ -34,10 +34,14 @@ struct StoreContractTests {
         return Engine.allCases
     }
 
-    typealias Repositories = TenancyRepository & LogRepository & PersonRepository
+    typealias Repositories = TenancyRepository & LogRepository & PersonRepository & EmployeeRepository & FeedRepository
 
     /// A fresh, empty store of `engine` for `body`: a temporary SQLite file, or a database of its own on the server.
     static func withStore(_ engine: Engine, _ body: (any Repositories) async throws -> Void) async throws {
+        try await $keyRing.withValue(KeyRing(master: MasterKey.random())) { try await withFreshStore(engine, body) }
+    }
+
+    private static func withFreshStore(_ engine: Engine, _ body: (any Repositories) async throws -> Void) async throws {
         var logger = Logger(label: "faceid-test")
         logger.logLevel = .critical
         switch engine {
@@ -95,7 +99,8 @@ struct StoreContractTests {
         try outcome.get()
     }
 
-    static let keyRing = KeyRing(master: MasterKey.random())
+    /// A key ring per store (it caches company keys by company id, and every fresh database starts at company 1).
+    @TaskLocal static var keyRing = KeyRing(master: MasterKey.random())
     static let origin = RequestOrigin(remoteAddress: "192.0.2.1", userAgent: "contract")
 
     static func register(_ store: any Repositories, _ email: String, now: Date = Date()) async throws -> (CompanyRecord, UserRecord, SessionRecord) {
@@ -353,13 +358,110 @@ extension StoreContractTests {
     }
 }
 
+extension StoreContractTests {
+    static func encoding(_ seed: Int) -> [Double] { (0..<128).map { sin(Double(seed * 131 + $0) * 0.7) * 0.09 } }
+
+    @Test(arguments: engines)
+    func employeesKioskFacesAndTheirFeed(engine: Engine) async throws {
+        try await Self.withStore(engine) { store in
+            let (company, _, _) = try await Self.register(store, "owner@acme.example")
+            let companyID = company.id!
+            let ana = try await store.createEmployee(Store.EmployeeRow(name: "Ana", timekeeperID: "TK-1"), companyID: companyID, actor: "test",
+                                                     origin: Self.origin)
+            let anaID = ana.record.id!
+            await #expect(throws: StoreError.timekeeperIDTaken(employeeID: anaID)) {
+                _ = try await store.createEmployee(Store.EmployeeRow(name: "Other", timekeeperID: "TK-1"), companyID: companyID, actor: "test",
+                                                   origin: Self.origin)
+            }
+            let imported = try await store.importEmployees(
+                [Store.EmployeeRow(name: "Ana Reyes", timekeeperID: "TK-1"), Store.EmployeeRow(name: "Ben", timekeeperID: "TK-2"),
+                 Store.EmployeeRow(name: "Cy", timekeeperID: "TK-3")], companyID: companyID, actor: "test", origin: Self.origin)
+            #expect(imported.created == 2 && imported.updated == 1)
+            let (other, _, _) = try await Self.register(store, "owner@bravo.example")
+            guard case .own = try await store.ownership(ofEmployee: anaID, companyID: companyID) else { Issue.record("not own"); return }
+            guard case .otherCompany = try await store.ownership(ofEmployee: anaID, companyID: other.id!) else { Issue.record("not other"); return }
+            guard case .missing = try await store.ownership(ofEmployee: 999_999, companyID: companyID) else { Issue.record("not missing"); return }
+            let start = try await store.feedHead(companyID: companyID).lastSeq
+
+            // Kiosk registrations: the latest wins, an older one is stale.
+            let now = Date()
+            let registered = try await store.registerKioskFace(employeeID: anaID, companyID: companyID, encoding: Self.encoding(1),
+                                                               registeredAt: now.addingTimeInterval(-60), keyRing: Self.keyRing,
+                                                               actor: "test", deviceID: nil, origin: Self.origin)
+            do {
+                _ = try await store.registerKioskFace(employeeID: anaID, companyID: companyID, encoding: Self.encoding(2),
+                                                      registeredAt: now.addingTimeInterval(-120), keyRing: Self.keyRing, actor: "test",
+                                                      deviceID: nil, origin: Self.origin)
+                Issue.record("an older registration was accepted")
+            } catch StoreError.staleRegistration(let stored, let deleted) {
+                #expect(abs(stored.timeIntervalSince(registered)) < 0.002 && !deleted)
+            }
+            let face = try #require(try await store.employee(id: anaID, companyID: companyID)?.face)
+            let sealer = try Self.keyRing.sealer(companyID: companyID, wrappedKey: try #require(try await store.wrappedKey(companyID: companyID)))
+            #expect(FaceEncoding.doubles(try sealer.open(face.sealedEncoding, recordID: "face:\(face.id!)")) == Self.encoding(1))
+            let page = try await store.timekeeperPage(companyID: companyID, page: 1, pageSize: 2)
+            #expect(page.total == 3 && page.employees.map(\.record.fullName) == ["Ana Reyes", "Ben"] && page.employees[0].faceCount == 1)
+            #expect(try await store.activeEmployeeCount(companyID: companyID) == 3)
+
+            // The feed: each changed employee once, at their last change; the index's face rows with the face's embeddings.
+            let head = try await store.feedHead(companyID: companyID)
+            #expect(head.lastSeq > start)
+            let (changes, feedHead) = try await store.employeeChanges(companyID: companyID, after: 0, limit: 100)
+            #expect(Set(changes.map(\.personID)).count == changes.count && changes.count == 3)
+            #expect(changes.last?.personID == anaID && feedHead.lastSeq == head.lastSeq)
+            #expect(changes.map(\.seq) == changes.map(\.seq).sorted())
+            let (faceRows, position) = try await store.faceChanges(companyID: companyID, after: 0, limit: 100)
+            #expect(faceRows.map(\.faceID) == [face.id!] && faceRows[0].operation == .upsert && faceRows[0].embeddings.count == 1)
+            #expect(position == head.lastSeq)
+            #expect(try await store.faceSnapshot(companyID: companyID, afterFaceID: 0, limit: 10).faces.map(\.faceID) == [face.id!])
+            #expect(try await store.companiesWithFaces().map(\.0).contains(companyID))
+
+            // Leaving: the face goes (a delete row), the record stays; deleting faces twice finds none.
+            #expect(try await store.deleteKioskFaces(employeeID: anaID, companyID: companyID, actor: "test", deviceID: nil, origin: Self.origin))
+            #expect(try await !store.deleteKioskFaces(employeeID: anaID, companyID: companyID, actor: "test", deviceID: nil, origin: Self.origin))
+            #expect(try await store.faceChanges(companyID: companyID, after: position, limit: 10).changes.map(\.operation) == [.delete])
+            var resign = Store.EmployeeChange()
+            resign.resigned = true
+            let left = try await store.updateEmployee(id: anaID, companyID: companyID, change: resign, actor: "test", origin: Self.origin)
+            #expect(left.record.deletedAt != nil)
+            #expect(try await store.employees(companyID: companyID, includeDeleted: false, afterID: nil, limit: 10).count == 2)
+            #expect(try await store.employees(companyID: companyID, includeDeleted: true, afterID: nil, limit: 10).count == 3)
+            await #expect(throws: StoreError.notFound(.employee)) {
+                try await store.deleteEmployee(id: anaID, companyID: companyID, actor: "test", origin: Self.origin)
+            }
+            let tombstone = try await store.employeeChanges(companyID: companyID, after: head.lastSeq, limit: 10).changes
+            #expect(tombstone.map(\.personID) == [anaID] && tombstone[0].employee == nil)
+
+            // Acknowledgements, propagation and the retention rule.
+            let device = try await store.createDevice(DeviceRecord(id: nil, companyID: companyID, name: "Gate", location: "", createdAt: now),
+                                                      actor: "test", origin: Self.origin)
+            let end = try await store.feedHead(companyID: companyID).lastSeq
+            await #expect(throws: StoreError.beyondFeedEnd) {
+                _ = try await store.acknowledge(deviceID: device.id!, companyID: companyID, seq: end + 1)
+            }
+            #expect(try await store.acknowledge(deviceID: device.id!, companyID: companyID, seq: start).ackedSeq == start)
+            let report = try #require(try await store.propagation(employeeID: anaID, companyID: companyID))
+            #expect(report.latest.seq > start && report.devices.count == 1)
+            let future = Date().addingTimeInterval(86_400)
+            #expect(try await store.purgeFeed(companyID: companyID, olderThan: future, notPast: .max) <= start)
+            _ = try await store.acknowledge(deviceID: device.id!, companyID: companyID, seq: end)
+            #expect(try await store.purgeFeed(companyID: companyID, olderThan: future, notPast: .max) == end)
+            #expect(try await store.purgedThrough(companyID: companyID) == end)
+            #expect(try await store.faceChanges(companyID: companyID, after: 0, limit: 10).changes.isEmpty)
+            #expect(try await store.feedHead(companyID: companyID).lastSeq == end)
+        }
+    }
+}
+
 /// PostgreSQL's feed under concurrent writers: numbered per company from a counter row each writer holds until it
 /// commits, so a follower reading `seq > watermark` while they write never sees a gap or a late row.
 @Suite("PostgreSQL feed ordering", .enabled(if: StoreContractTests.postgresURL != nil, "no PostgreSQL (scripts/postgres-tests.sh runs this)"))
 struct PostgresFeedTests {
     @Test func theFeedIsGaplessAndInCommitOrderUnderConcurrentWriters() async throws {
         try await StoreContractTests.withPostgres { store in
-            let (company, _, _) = try await StoreContractTests.register(store, "owner@acme.example")
+            let (company, _, _) = try await StoreContractTests.$keyRing.withValue(KeyRing(master: MasterKey.random())) {
+                try await StoreContractTests.register(store, "owner@acme.example")
+            }
             let companyID = company.id!
             let writers = 6, faces = 8
             let done = ManagedAtomicFlag()

@@ -26,7 +26,7 @@ import VectorIndex
 final class IndexService: Sendable {
     /// The `index` folder.
     let directory: String
-    let store: any FeedRepository & PersonRepository & TenancyRepository
+    let store: any FeedRepository & FeedFollowing & PersonRepository & TenancyRepository
     let keyRing: KeyRing
     /// Stored enrollment photos: a face's delete, once applied here, removes its photo too.
     let images: ImageVault
@@ -59,7 +59,7 @@ final class IndexService: Sendable {
     /// - Parameter checker: the `faceid-server` executable, to read the whole index in a child process
     ///   (`faceid-server --check-index <directory>`) before this process maps it: LMDB trusts its file, and a damaged
     ///   page can make it dereference a bad pointer, which no error handling catches. Nil: no check (tests).
-    init(directory: String, store: any FeedRepository & PersonRepository & TenancyRepository, keyRing: KeyRing, images: ImageVault,
+    init(directory: String, store: any FeedRepository & FeedFollowing & PersonRepository & TenancyRepository, keyRing: KeyRing, images: ImageVault,
          logger: Logger = Logger(label: "faceid.index"), checker: String? = nil) throws {
         self.directory = directory
         self.store = store

@@ -83,9 +83,6 @@ protocol FeedRepository: Sendable {
     func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> (changes: [Store.FaceChange], position: Int64)
     func faceSnapshot(companyID: Int64, afterFaceID: Int64, limit: Int) async throws -> (faces: [Store.FaceChange], position: Int64)
     func feedPosition(companyID: Int64) async throws -> Int64
-    func companiesChanged(after seq: Int64) async throws -> (companies: [Int64], last: Int64)
-    func lastFeedSeq() async throws -> Int64
-    func onFeedCommit(_ wake: @escaping @Sendable () -> Void)
     func purgedThrough(companyID: Int64) async throws -> Int64
     func companiesWithFaces() async throws -> [(Int64, Data)]
     func feedHead(companyID: Int64) async throws -> Store.FeedHead
@@ -102,7 +99,16 @@ protocol LogRepository: Sendable {
     func verifyAudit(companyID: Int64, head: AuditHead) async throws -> (chain: AuditLog.Verification, head: AuditHead.Status, eventsAfterHead: Int)
 }
 
-/// Every aggregate of the store.
-typealias FaceIDStore = TenancyRepository & PersonRepository & EmployeeRepository & FeedRepository & LogRepository
+/// How the index's follower learns of new feed rows: a wake-up after each commit that appended, and which companies
+/// have rows after a position. (SQLite numbers its feed globally; PostgreSQL per company, with LISTEN/NOTIFY wake-ups:
+/// its conformance comes with the multi-node follower.)
+protocol FeedFollowing: Sendable {
+    func companiesChanged(after seq: Int64) async throws -> (companies: [Int64], last: Int64)
+    func lastFeedSeq() async throws -> Int64
+    func onFeedCommit(_ wake: @escaping @Sendable () -> Void)
+}
 
-extension Store: TenancyRepository, PersonRepository, EmployeeRepository, FeedRepository, LogRepository {}
+/// Every aggregate of the store.
+typealias FaceIDStore = FeedFollowing & TenancyRepository & PersonRepository & EmployeeRepository & FeedRepository & LogRepository
+
+extension Store: TenancyRepository, PersonRepository, EmployeeRepository, FeedRepository, LogRepository, FeedFollowing {}
