@@ -18,7 +18,7 @@ fi
 echo "postgres-tests: the store contract on a throw-away PostgreSQL 15 (pg_virtualenv)"
 log="$repo/.build/postgres-tests.log"
 status=0
-(cd /tmp && pg_virtualenv -v 15 sh -c "cd '$repo' && FACEID_TEST_POSTGRES=1 swift test --skip-build --filter \"StoreContractTests|PostgresFeedTests\" ${SWIFT_TEST_FLAGS:-}") \
+(cd /tmp && pg_virtualenv -v 15 sh -c "cd '$repo' && FACEID_TEST_POSTGRES=1 swift test --skip-build --filter \"StoreContractTests|PostgresFeedTests|PostgresWakeupTests\" ${SWIFT_TEST_FLAGS:-}") \
     >"$log" 2>&1 || status=$?
 grep -E '^(✔|✘) (Test|Suite)' "$log" || true
 if [ "$status" -ne 0 ]; then

@@ -513,6 +513,59 @@ struct PostgresFeedTests {
     }
 }
 
+/// Followers on PostgreSQL: a NOTIFY from the appending transaction wakes them; a killed LISTEN connection is reopened
+/// and they are woken again, so nothing waits for the poll.
+@Suite("PostgreSQL feed wake-ups", .enabled(if: StoreContractTests.postgresURL != nil, "no PostgreSQL (scripts/postgres-tests.sh runs this)"))
+struct PostgresWakeupTests {
+    @Test func aCommitWakesTheFollowersEvenAfterTheirConnectionWasKilled() async throws {
+        try await StoreContractTests.withPostgres { store in
+            let wakes = Mutex(0)
+            store.onFeedCommit { wakes.withLock { $0 += 1 } }
+            let keyRing = KeyRing(master: MasterKey.random())
+            let (company, _, _) = try await StoreContractTests.$keyRing.withValue(keyRing) {
+                try await StoreContractTests.register(store, "owner@acme.example")
+            }
+            func waitForWake(after count: Int) async throws -> Bool {
+                let deadline = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < deadline {
+                    if wakes.withLock({ $0 }) > count { return true }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                return false
+            }
+            func addFace(_ seed: Int) async throws {
+                _ = try await store.addFaces([Store.NewFace(person: .external("P\(seed)", fullName: "P"), encoding: StoreContractTests.vector(seed))],
+                                             companyID: company.id!, source: "import", reference: false, keyRing: keyRing, actor: "test",
+                                             origin: StoreContractTests.origin)
+            }
+            // Wait until the listener is listening (a notification sent before would be lost: that is what the poll is for).
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline, try await store.client.query("""
+                SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database()
+                """, logger: store.logger).decode(Int64.self).elements().first == 0 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            var seen = wakes.withLock { $0 }
+            try await addFace(1)
+            #expect(try await waitForWake(after: seen), "no wake-up after a commit")
+            #expect(try await store.feedHeads()[company.id!] == 1)
+            // The LISTEN connection is killed: it is reopened (a wake-up), and later commits wake the followers again.
+            seen = wakes.withLock { $0 }
+            let killed = try await store.client.query("""
+                SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE query LIKE 'LISTEN%' AND datname = current_database()) AS killed
+                """, logger: store.logger).decode(Int64.self).elements().first
+            #expect(killed == 1)
+            #expect(try await waitForWake(after: seen), "no wake-up after the listener reconnected")
+            try await Task.sleep(for: .milliseconds(200))
+            seen = wakes.withLock { $0 }
+            try await addFace(2)
+            #expect(try await waitForWake(after: seen), "no wake-up after a commit, once reconnected")
+            #expect(try await store.feedHeads()[company.id!] == 2)
+        }
+    }
+}
+
 /// A flag one task sets and another reads.
 final class ManagedAtomicFlag: Sendable {
     private let flag = Mutex(false)

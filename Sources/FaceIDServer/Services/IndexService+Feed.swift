@@ -82,13 +82,13 @@ extension IndexService: Service {
         }
     }
 
-    /// Catches up every company with feed rows after the last one seen.
+    /// Catches up every company whose feed head is past the index's position.
     func follow() async {
         guard !isRebuilding else { return }
         do {
-            let (companies, last) = try await store.companiesChanged(after: followed.withLock { $0 })
-            for companyID in companies { try await catchUp(companyID) }
-            followed.withLock { $0 = max($0, last) }
+            for (companyID, head) in try await store.feedHeads() where head > lowWatermark(companyID) {
+                try await catchUp(companyID)
+            }
         } catch is CancellationError {
             // Shutting down: the next start catches every company up.
         } catch {

@@ -33,8 +33,6 @@ final class IndexService: Sendable {
     let logger: Logger
     private let feeder = Feeder()
     private let current: Mutex<Current>
-    /// The feed's last row the follower has seen, all companies.
-    let followed = Mutex<Int64>(0)
     /// How often the follower looks at the feed without a wake-up (what another server node committed).
     static let followInterval = Duration.seconds(2)
     /// Collections start exact and become IVF-PQ (1024 lists, 64 sub-quantizers × 4 bits, exact re-ranking) at this size.
@@ -166,9 +164,6 @@ final class IndexService: Sendable {
     /// the index was opened) moves it aside and rebuilds it in the background while the server answers
     /// (`isRebuilding`).
     func start() async throws {
-        // The follower (`run`) continues from here: what is committed after this is new to it, whatever replays now.
-        let position = try await store.lastFeedSeq()
-        followed.withLock { $0 = max($0, position) }
         let (database, rebuilding) = current.withLock { ($0.database, $0.rebuilding) }
         if !rebuilding {
             do {

@@ -99,12 +99,11 @@ protocol LogRepository: Sendable {
     func verifyAudit(companyID: Int64, head: AuditHead) async throws -> (chain: AuditLog.Verification, head: AuditHead.Status, eventsAfterHead: Int)
 }
 
-/// How the index's follower learns of new feed rows: a wake-up after each commit that appended, and which companies
-/// have rows after a position. (SQLite numbers its feed globally; PostgreSQL per company, with LISTEN/NOTIFY wake-ups:
-/// its conformance comes with the multi-node follower.)
+/// How the index's follower learns of new feed rows: a wake-up after each commit that appended (SQLite: a commit
+/// observer; PostgreSQL: LISTEN/NOTIFY, reconnecting), and every company's feed head to compare with its own position.
 protocol FeedFollowing: Sendable {
-    func companiesChanged(after seq: Int64) async throws -> (companies: [Int64], last: Int64)
-    func lastFeedSeq() async throws -> Int64
+    /// Every company's last feed sequence number (a small table: one row per company, kept by the feed's triggers).
+    func feedHeads() async throws -> [Int64: Int64]
     func onFeedCommit(_ wake: @escaping @Sendable () -> Void)
 }
 

@@ -125,18 +125,13 @@ extension Store {
 
     // MARK: Following
 
-    /// The companies with feed rows after `seq` (a range of the feed's primary key, not a scan), and the last such row.
-    func companiesChanged(after seq: Int64) async throws -> (companies: [Int64], last: Int64) {
+    /// Every company's last feed sequence number (`feedHeads`, kept by a trigger on `changes`: migration v11).
+    func feedHeads() async throws -> [Int64: Int64] {
         try await pool.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT companyID, MAX(seq) AS last FROM changes WHERE seq > ? GROUP BY companyID",
-                                        arguments: [seq])
-            return (rows.map { $0["companyID"] }, rows.map { $0["last"] as Int64 }.max() ?? seq)
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT companyID, lastSeq FROM feedHeads").map {
+                ($0["companyID"] as Int64, $0["lastSeq"] as Int64)
+            })
         }
-    }
-
-    /// The feed's last sequence number, all companies (0 when empty).
-    func lastFeedSeq() async throws -> Int64 {
-        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM changes") ?? 0 }
     }
 
     /// Calls `wake` after every committed transaction that appended to the feed (on the store's writer; `wake` must return

@@ -239,6 +239,18 @@ extension Store {
         migrator.registerMigration("v10-one-feed") { db in
             try Self.migrateToOneFeed(db)
         }
+        migrator.registerMigration("v11-feed-heads") { db in
+            // Each company's last feed row, kept by a trigger: what the index's follower compares with its own position,
+            // without scanning the feed (PostgreSQL keeps the same table as the per-company counter).
+            try db.execute(sql: """
+                CREATE TABLE feedHeads (companyID INTEGER PRIMARY KEY, lastSeq INTEGER NOT NULL);
+                INSERT INTO feedHeads (companyID, lastSeq) SELECT companyID, MAX(seq) FROM changes GROUP BY companyID;
+                CREATE TRIGGER feed_head AFTER INSERT ON changes BEGIN
+                    INSERT INTO feedHeads (companyID, lastSeq) VALUES (NEW.companyID, NEW.seq)
+                    ON CONFLICT (companyID) DO UPDATE SET lastSeq = MAX(lastSeq, excluded.lastSeq);
+                END;
+                """)
+        }
         return migrator
     }
 

@@ -4,7 +4,7 @@ import PostgresNIO
 
 /// The one feed on PostgreSQL (`FeedRepository`): numbered per company by the triggers of migration v2, each company's
 /// rows gapless and in commit order. The index reads its face rows, kiosks its employee rows.
-extension PostgresStore: FeedRepository {
+extension PostgresStore: FeedRepository, FeedFollowing {
     /// Where the company's feed stands and how far it was purged.
     func feedHead(companyID: Int64, on connection: PostgresConnection) async throws -> Store.FeedHead {
         let last = try await connection.query("SELECT last_seq FROM feed_heads WHERE company_id = \(companyID)", logger: logger)

@@ -174,6 +174,23 @@ extension PostgresStore {
             """,
             "CREATE TRIGGER feed_person AFTER INSERT OR UPDATE OR DELETE ON persons FOR EACH ROW EXECUTE FUNCTION feed_person()",
         ]),
+        ("v3-feed-notify", [
+            // A wake-up for followers, delivered when the appending transaction commits (only a hint: they also poll).
+            """
+            CREATE OR REPLACE FUNCTION feed_append(company BIGINT, person BIGINT, face BIGINT, operation TEXT, is_employee BOOLEAN)
+            RETURNS VOID LANGUAGE plpgsql AS $$
+            DECLARE next BIGINT;
+            BEGIN
+                INSERT INTO feed_heads AS h (company_id, last_seq) VALUES (company, 1)
+                    ON CONFLICT (company_id) DO UPDATE SET last_seq = h.last_seq + 1
+                    RETURNING last_seq INTO next;
+                INSERT INTO changes (company_id, seq, person_id, face_id, op, employee, at_micros)
+                    VALUES (company, next, person, face, operation, is_employee,
+                            (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT);
+                PERFORM pg_notify('faceid_feed', company::TEXT);
+            END $$
+            """,
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).

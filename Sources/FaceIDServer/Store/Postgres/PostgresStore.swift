@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// The store on PostgreSQL (through postgres-nio), for deployments of several faceid nodes sharing one database.
 ///
@@ -13,6 +14,9 @@ import ServiceLifecycle
 final class PostgresStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// Called after a commit that appended to the feed (a NOTIFY on `faceid_feed`), and after each (re)connection of the
+    /// listener, which may have missed some.
+    private let wakeHandlers = Mutex<[@Sendable () -> Void]>([])
 
     /// - Parameter url: `postgres://user:password@host:port/database`, or `postgres:///database?host=/run/postgresql`
     ///   for a Unix socket.
@@ -37,9 +41,46 @@ final class PostgresStore: Sendable {
                                             password: components.password, database: database, tls: .disable)
     }
 
-    /// Runs the connection pool until cancelled (a ServiceLifecycle service, or a task in tests).
+    /// Runs the connection pool, and the feed's listener, until cancelled (a ServiceLifecycle service, or a task in tests).
     func run() async {
-        await client.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.listen() }
+        }
+    }
+
+    func onFeedCommit(_ wake: @escaping @Sendable () -> Void) {
+        wakeHandlers.withLock { $0.append(wake) }
+    }
+
+    /// Every company's last feed sequence number.
+    func feedHeads() async throws -> [Int64: Int64] {
+        Dictionary(uniqueKeysWithValues: try await client.query("SELECT company_id, last_seq FROM feed_heads", logger: logger)
+            .decode((Int64, Int64).self).elements().map { ($0.0, $0.1) })
+    }
+
+    private func wakeAll() {
+        for wake in wakeHandlers.withLock({ $0 }) { wake() }
+    }
+
+    /// LISTEN on `faceid_feed` on a connection of its own; a lost connection is reopened after a second, and the followers
+    /// are woken then (they catch up fully: notifications sent meanwhile were lost).
+    private func listen() async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: "faceid_feed") { notifications in
+                        wakeAll()
+                        for try await _ in notifications { wakeAll() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("the feed listener lost its connection; reconnecting",
+                               metadata: ["error": .string(String(describing: type(of: error)))])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
     }
 
     /// Whether the database answers (`/readyz`).
