@@ -6,7 +6,7 @@ import Prometheus
 /// `AppServices.assemble` is the composition root (tests pass their own clock and a shared face-engine pool).
 final class AppServices: Sendable {
     let configuration: ServerConfiguration
-    let store: Store
+    let store: any FaceIDStore
     let keyRing: KeyRing
     let index: IndexService
     let faces: FaceEngineProvider
@@ -33,7 +33,7 @@ final class AppServices: Sendable {
     /// The kiosk feed's retention.
     let retention: Retention
 
-    init(configuration: ServerConfiguration, store: Store, keyRing: KeyRing, index: IndexService, faces: FaceEngineProvider,
+    init(configuration: ServerConfiguration, store: any FaceIDStore, keyRing: KeyRing, index: IndexService, faces: FaceEngineProvider,
          clock: ServerClock, limiter: RateLimiter, auditHead: AuditHead, metrics: PrometheusCollectorRegistry, logger: Logger,
          migration: ModelMigration, auth: Auth, tenancy: Tenancy, recognition: Recognition, enrollment: Enrollment, directory: Directory,
          kioskSync: KioskSync, retention: Retention) {
@@ -48,9 +48,9 @@ final class AppServices: Sendable {
     ///   - faces: the face engines; tests share one pool across servers (loading the models is the slow part).
     ///   - indexChecker: the `faceid-server` executable that reads the index in a child process before it is opened
     ///     (`IndexService`); nil in tests.
-    static func assemble(configuration: ServerConfiguration, store: Store, keyRing: KeyRing, metrics: PrometheusCollectorRegistry,
+    static func assemble(configuration: ServerConfiguration, store: any FaceIDStore, keyRing: KeyRing, metrics: PrometheusCollectorRegistry,
                          logger: Logger, clock: ServerClock = .system, faces: FaceEngineProvider? = nil,
-                         indexChecker: String? = nil) throws -> AppServices {
+                         indexChecker: String? = nil) async throws -> AppServices {
         let defaults = CompanySettings.defaults(configuration)
         let limits = configuration.rateLimits
         let index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing,
@@ -61,7 +61,7 @@ final class AppServices: Sendable {
         let recognition = Recognition(store: store, index: index, faces: faces, clock: clock)
         return AppServices(
             configuration: configuration, store: store, keyRing: keyRing, index: index, faces: faces, clock: clock, limiter: limiter,
-            auditHead: try store.publishAuditHead(directory: configuration.auditHeadPath, master: keyRing.master, logger: logger),
+            auditHead: try await store.publishAuditHead(directory: configuration.auditHeadPath, master: keyRing.master, logger: logger),
             metrics: metrics, logger: logger, migration: migration,
             auth: Auth(store: store, keyRing: keyRing, limiter: limiter, limits: limits, clock: clock, defaults: defaults,
                        bcryptCost: configuration.bcryptCost),

@@ -40,12 +40,30 @@ public func buildApplication(
     try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
                                             attributes: [.posixPermissions: 0o700])
     DataDirectory.warnIfExposed(configuration.dataDirectory, logger: logger)
-    let store = try Store(path: configuration.databasePath)
+    // The embedded SQLite store, or PostgreSQL shared by several nodes (`store.url`). PostgreSQL's connection pool runs from
+    // here (the store is read before the server starts) until `StoreService` stops it after everything else.
+    let store: any FaceIDStore
+    var stopPool: @Sendable () async -> Void = {}
+    if let url = configuration.storeURL {
+        let postgres = try PostgresStore(url: url, logger: logger)
+        let pool = Task { await postgres.run() }
+        stopPool = { pool.cancel(); await pool.value }
+        do {
+            try await postgres.migrate()
+        } catch {
+            await stopPool()
+            throw ConfigurationError(key: "store.url", message: "PostgreSQL at \(url) does not answer or cannot be migrated (\(type(of: error)))")
+        }
+        store = postgres
+        logger.notice("the store is PostgreSQL", metadata: ["url": .string(PostgresStore.redacted(url))])
+    } else {
+        store = try Store(path: configuration.databasePath)
+    }
     let keyRing = KeyRing(master: masterKey)
     // Before the index opens: its records are sealed with a key derived from the master key, so with a wrong key
     // every one would fail to open and look like damage.
     try await keyRing.verify(against: store)
-    let services = try AppServices.assemble(
+    let services = try await AppServices.assemble(
         configuration: configuration, store: store, keyRing: keyRing, metrics: PrometheusCollectorRegistry(), logger: logger,
         indexChecker: indexChecker)
     // Replays whatever the store committed and the index did not (a crash, or a deleted index folder); a damaged
@@ -76,7 +94,7 @@ public func buildApplication(
         services: [StoreService(store: store, logger: logger, beforeClose: {
             await services.migration.shutdown()
             await services.index.shutdown()
-        }), services.retention, services.index],
+        }, afterClose: stopPool), services.retention, services.index],
         onServerRunning: onServerRunning,
         logger: logger)
 }

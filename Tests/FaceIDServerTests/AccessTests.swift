@@ -62,7 +62,7 @@ struct AccessTests {
     }()
 
     @Test func permissionMatrixForEveryRoleScopeAndProtectedRoute() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         let protected = server.routes.filter { $0.permission != nil }
         #expect(Set(protected.map { "\($0.method) \($0.path)" }) == Set(Self.matrix.keys))
         // Logout last: it ends the session it is called with.
@@ -144,7 +144,7 @@ struct AccessTests {
     }
 
     @Test func apiKeysAreShownOnceStoredHashedAndRevocable() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let created = try await client.call(.post, "/api-keys", as: owner.caller, json: JSON([
@@ -167,7 +167,7 @@ struct AccessTests {
             #expect(!list.text.contains(key))
             #expect((list["api_keys"] as? [[String: Any]])?.first?["last_used_at"] as? String != nil)
             // Stored as a hash: the secret appears nowhere in the database.
-            let stored = try await server.services.store.pool.read { db in
+            let stored = try await server.services.sqlite.pool.read { db in
                 try String.fetchAll(db, sql: "SELECT name || prefix || scopes || hex(secretHash) FROM apiKeys").joined()
             }
             #expect(!stored.contains(String(key.dropFirst(prefix.count))))

@@ -10,9 +10,9 @@ struct AuditTests {
     /// Every append reads the company's newest hash; the pages of the audit and access logs are the newest events. Each
     /// must seek, not sort the company's whole history (a million-person import appends a million events).
     @Test func theNewestEventsAreFoundWithoutSortingTheHistory() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { _ in
-            let plans = try await server.services.store.pool.read { db in
+            let plans = try await server.services.sqlite.pool.read { db in
                 try [AuditLog.previousHashSQL.replacingOccurrences(of: "?", with: "1"),
                      "SELECT * FROM auditEvents WHERE companyID = 1 ORDER BY id DESC LIMIT 50",
                      "SELECT * FROM auditEvents WHERE companyID = 1 AND action = 'face.create' AND id < 900 ORDER BY id DESC LIMIT 50",
@@ -21,7 +21,7 @@ struct AuditTests {
             }
             for plan in plans { #expect(!plan.contains("TEMP B-TREE"), "\(plan)") }
             // The signed head follows every append: the company's newest id and the events after the head.
-            let head = try await server.services.store.pool.read { db in
+            let head = try await server.services.sqlite.pool.read { db in
                 try ["SELECT MAX(id) FROM auditEvents WHERE companyID = 1", "SELECT COUNT(*) FROM auditEvents WHERE companyID = 1 AND id > 5"]
                     .map { try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + $0).map { $0["detail"] as String }.joined(separator: "; ") }
             }
@@ -91,7 +91,7 @@ struct AuditTests {
     }
 
     @Test func theChainVerifiesAndAnAlteredRowBreaksIt() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let a = try await client.register("Acme")
             let b = try await client.register("Bravo")
@@ -104,12 +104,12 @@ struct AuditTests {
             #expect(intact["event_count"] as? Int == 4)
             // The store refuses changes; an attacker with the file drops the trigger first.
             await #expect(throws: DatabaseError.self) {
-                try await server.services.store.pool.write { db in try db.execute(sql: "UPDATE auditEvents SET actor = 'x'") }
+                try await server.services.sqlite.pool.write { db in try db.execute(sql: "UPDATE auditEvents SET actor = 'x'") }
             }
             await #expect(throws: DatabaseError.self) {
-                try await server.services.store.pool.write { db in try db.execute(sql: "DELETE FROM auditEvents") }
+                try await server.services.sqlite.pool.write { db in try db.execute(sql: "DELETE FROM auditEvents") }
             }
-            let target = try await server.services.store.pool.write { db in
+            let target = try await server.services.sqlite.pool.write { db in
                 try db.execute(sql: "DROP TRIGGER auditEvents_no_update")
                 let id = try Int64.fetchOne(db, sql: """
                     SELECT id FROM auditEvents WHERE companyID = ? AND action = 'device.create' ORDER BY id LIMIT 1
@@ -126,12 +126,12 @@ struct AuditTests {
     }
 
     @Test func neitherTheMasterKeyNorADataKeyIsInTheDatabaseFile() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         let master = try #require(server.configuration.masterKey)
         try await server.run { client in
             let tenant = try await client.register("Acme")
             _ = try await client.device("Kiosk", in: tenant)
-            let wrapped = try #require(try await server.services.store.pool.read { db in
+            let wrapped = try #require(try await server.services.sqlite.pool.read { db in
                 try Data.fetchOne(db, sql: "SELECT wrappedKey FROM companies WHERE id = ?", arguments: [tenant.companyID])
             })
             // The data key, as the key ring unwraps it, sealing a test value.

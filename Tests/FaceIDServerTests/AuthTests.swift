@@ -30,7 +30,7 @@ struct AuthTests {
     }
 
     @Test func registerRejectsTakenEmailShortPasswordAndBadFields() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             _ = try await client.register("Acme", email: "boss@acme.example")
             let again = try await client.call(.post, "/register", json: JSON([
@@ -60,7 +60,7 @@ struct AuthTests {
             let form = try await client.call(.post, "/register", json: "a=b", headers: [.contentType: "application/x-www-form-urlencoded"])
             expectError(form, .unsupportedMediaType, "unsupported_media_type")
             // Nothing half-written: only the first company exists.
-            let companies = try await server.services.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM companies") }
+            let companies = try await server.services.sqlite.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM companies") }
             #expect(companies == 1)
         }
     }

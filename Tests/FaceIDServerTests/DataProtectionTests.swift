@@ -13,7 +13,7 @@ struct DataProtectionTests {
     }
 
     @Test func theStoreFilesAreTheOwnersAlone() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         let database = server.configuration.databasePath
         try await server.run { client in
             _ = try await client.register("Acme")
@@ -54,7 +54,7 @@ struct DataProtectionTests {
     }
 
     @Test func deletingTheNewestAuditEventsIsDetectedByTheHead() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let acme = try await client.register("Acme")
             let other = try await client.register("Bravo")
@@ -65,7 +65,7 @@ struct DataProtectionTests {
             #expect(intact.object("head")["events_after_head"] as? Int == 0)
 
             // Someone with the file drops the triggers and cuts off the newest two events: the chain left is valid…
-            try await server.services.store.pool.write { db in
+            try await server.services.sqlite.pool.write { db in
                 try db.execute(sql: "DROP TRIGGER auditEvents_no_delete")
                 try db.execute(sql: """
                     DELETE FROM auditEvents WHERE id IN (SELECT id FROM auditEvents WHERE companyID = ? ORDER BY id DESC LIMIT 2)

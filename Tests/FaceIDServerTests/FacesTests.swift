@@ -15,7 +15,7 @@ struct FacesTests {
     }
 
     @Test func importSearchDeleteThroughTheFeed() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let person = try await client.call(.post, "/persons", as: owner.caller, json: JSON(["full_name": "Existing"]))
@@ -102,7 +102,7 @@ struct FacesTests {
     }
 
     @Test func importValidatesEveryItemAndWritesNothingOnAnError() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let short = try await client.call(.post, "/faces/import", as: owner.caller, json: Self.importBody([
@@ -128,7 +128,7 @@ struct FacesTests {
             expectError(badLine, .badRequest, "invalid_field")
             #expect(badLine.text.contains("line 2"))
             // Nothing of the failed requests was written.
-            let counts = try await server.services.store.pool.read { db in
+            let counts = try await server.services.sqlite.pool.read { db in
                 try [Int.fetchOne(db, sql: "SELECT COUNT(*) FROM faces"), Int.fetchOne(db, sql: "SELECT COUNT(*) FROM persons"),
                      Int.fetchOne(db, sql: "SELECT COUNT(*) FROM changes")]
             }
@@ -165,7 +165,7 @@ struct FacesTests {
     }
 
     @Test func aCrashBeforeTheIndexApplyAndADeletedIndexLoseNothing() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         let directory = server.directory.appendingPathComponent("replay-index").path
         let store = server.services.store
         let keyRing = server.services.keyRing
@@ -207,7 +207,7 @@ struct FacesTests {
     }
 
     @Test func concurrentWritesLeaveTheIndexEqualToTheStore() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         let services = server.services
         try await server.run { client in
             let owner = try await client.register("Acme")
@@ -231,20 +231,20 @@ struct FacesTests {
                 }
                 try await group.waitForAll()
             }
-            let stored = try await services.store.pool.read { db in
+            let stored = try await services.sqlite.pool.read { db in
                 try Int64.fetchAll(db, sql: "SELECT id FROM faces WHERE companyID = ?", arguments: [companyID])
             }
             let collection = try services.index.collection(companyID)
             #expect(stored.count == 16 * 3)
             #expect(collection.count == stored.count)
             #expect(stored.allSatisfy { collection.contains(UInt64($0)) })
-            let lastSeq = try await services.store.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM changes") }
+            let lastSeq = try await services.sqlite.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM changes") }
             #expect(Int64(collection.watermark) == lastSeq)
         }
     }
 
     @Test func noPlaintextEncodingInTheStoreOrTheIndexFiles() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let known = Self.encoding(77)

@@ -43,12 +43,12 @@ struct IndexRecoveryTests {
         }
 
         /// Services on this folder, as `buildApplication` makes them (without the HTTP server).
-        func services() throws -> AppServices {
+        func services() async throws -> AppServices {
             var logger = Logger(label: "faceid-test")
             logger.logLevel = .critical
             let configuration = configuration()
             // The child check as the server runs it, so that damage LMDB would crash on never reaches this test process.
-            return try AppServices.assemble(configuration: configuration, store: try Store(path: configuration.databasePath),
+            return try await AppServices.assemble(configuration: configuration, store: try Store(path: configuration.databasePath),
                                             keyRing: KeyRing(master: masterKey), metrics: PrometheusCollectorRegistry(), logger: logger,
                                             faces: TestServer.sharedFaces, indexChecker: ServerProcess.checker)
         }
@@ -57,7 +57,7 @@ struct IndexRecoveryTests {
     }
 
     static func makeFolder(faces count: Int = 240, keyText: String = ServerProcess.randomKeyText()) async throws -> Folder {
-        let server = try TestServer { $0.masterKey = try? MasterKey(encoded: keyText, source: "test") }
+        let server = try await TestServer { $0.masterKey = try? MasterKey(encoded: keyText, source: "test") }
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-recovery-\(UUID().uuidString)")
         let collected = Mutex<(Int64, [Int64])>((0, []))
         try await server.run { client in
@@ -74,7 +74,7 @@ struct IndexRecoveryTests {
             }
             collected.withLock { $0 = (owner.companyID, ids) }
             try server.services.index.database.sync()
-            _ = try await server.services.store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+            _ = try await server.services.sqlite.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
             try FileManager.default.createDirectory(at: copy.appendingPathComponent("index"), withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: server.configuration.databasePath, toPath: copy.path + "/faceid.sqlite")
             try FileManager.default.copyItem(atPath: server.configuration.indexPath + "/data.mdb", toPath: copy.path + "/index/data.mdb")
@@ -113,8 +113,8 @@ struct IndexRecoveryTests {
         try damage.apply(to: folder.dataFile)
         let damaged = try Data(contentsOf: URL(fileURLWithPath: folder.dataFile))
 
-        let services = try folder.services()
-        defer { try? services.store.close() }
+        let services = try await folder.services()
+        defer { try? services.sqlite.close() }
         try await Application(router: buildRouter(services: services).0).test(.router) { base in
             let client = Client(base: base)
             if services.index.isRebuilding {
@@ -176,8 +176,8 @@ struct IndexRecoveryTests {
     @Test func damageFoundWhileServingRebuildsInsteadOfAnsweringWrong() async throws {
         let folder = try await Self.makeFolder(faces: 60)
         defer { folder.remove() }
-        let services = try folder.services()
-        defer { try? services.store.close() }
+        let services = try await folder.services()
+        defer { try? services.sqlite.close() }
         try await services.index.start()
         #expect(!services.index.isRebuilding && services.index.movedAside.isEmpty)
         #expect(try services.index.search(folder.companyID, encoding: Self.encoding(5).map(Float.init), k: 1).first?.id
@@ -207,8 +207,8 @@ struct IndexRecoveryTests {
             let collection = try database.collection(IndexSpace.all(.dlib).collectionName(folder.companyID))
             try collection.apply([.removeIfPresent(id: UInt64(folder.faceIDs[0]))], watermark: 1_000_000)
         }
-        let services = try folder.services()
-        defer { try? services.store.close() }
+        let services = try await folder.services()
+        defer { try? services.sqlite.close() }
         try await services.index.start()
         await services.index.waitForRebuild()
         #expect(services.index.movedAside.count == 1)

@@ -70,7 +70,7 @@ struct KioskSyncTests {
     }
 
     @Test func theDesktopTeamsChecklist() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let kiosk = try await Self.kiosk(client, owner, "Gate A")
@@ -163,7 +163,7 @@ struct KioskSyncTests {
     }
 
     @Test func aSecondKioskSeesTheFirstsUploadAndADeletedEmployeeIsATombstone() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let kioskA = try await Self.kiosk(client, owner, "Gate A")
@@ -184,7 +184,7 @@ struct KioskSyncTests {
             // Employee deleted (resigned): encoding gone from store and index, a tombstone in the next delta.
             #expect(try await client.call(.delete, "/api/employees/\(ana)/", as: owner.caller).status == .noContent)
             #expect((try await client.call(.get, "/persons/\(ana)/faces", as: owner.caller)).status == .notFound)
-            #expect(try await server.services.store.pool.read { try FaceRecord.filter(Column("personID") == ana).fetchCount($0) } == 0)
+            #expect(try await server.services.sqlite.pool.read { try FaceRecord.filter(Column("personID") == ana).fetchCount($0) } == 0)
             #expect(try server.services.index.search(owner.companyID, encoding: Self.encoding(7).map(Float.init), k: 1).isEmpty)
             #expect(Self.array(try await Self.list(client, kioskB, "include_faces=true")).isEmpty)
             let next = try #require(delta["next_cursor"] as? String)
@@ -197,7 +197,7 @@ struct KioskSyncTests {
     }
 
     @Test func aHundredConcurrentUploadsAllLand() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let kiosk = try await Self.kiosk(client, owner, "Gate A")
@@ -266,7 +266,7 @@ struct KioskSyncTests {
 
     @Test func deltaSyncConvergesAcknowledgesAndExpires() async throws {
         let clock = ServerClock.manual()
-        let testServer = try TestServer(clock: clock)
+        let testServer = try await TestServer(clock: clock)
         try await testServer.run { client in
             let owner = try await client.register("Acme")
             let kioskA = try await Self.kiosk(client, owner, "Gate A")
@@ -412,9 +412,9 @@ struct KioskSyncTests {
     }
 
     @Test func employeeListsSeekTheEmployeesIndex() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { _ in
-            let plans = try await server.services.store.pool.read { db in
+            let plans = try await server.services.sqlite.pool.read { db in
                 try ["SELECT * FROM persons WHERE companyID = 1 AND deletedAt IS NULL AND timekeeperID IS NOT NULL ORDER BY id LIMIT 500 OFFSET 500",
                      "SELECT * FROM persons WHERE companyID = 1 AND timekeeperID IS NOT NULL AND deletedAt IS NULL AND id > 7 ORDER BY id LIMIT 500"]
                     .map { try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + $0).map { $0["detail"] as String }.joined(separator: "; ") }
@@ -444,7 +444,7 @@ struct KioskSyncTests {
     }
 
     @Test func theDownloadWithoutPagingParametersIsTheWholeTable() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let kiosk = try await Self.kiosk(client, owner, "Gate A")

@@ -24,7 +24,7 @@ struct ModelTests {
     /// Kiosks upload dlib encodings only; a photo search in an SFace company must still find those employees — with
     /// dlib, at dlib's preset, and saying so in the candidate.
     @Test func kioskOnlyEmployeesAreFoundByPhotoSearchInAnSFaceCompany() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             #expect(try await client.call(.get, "/settings", as: owner.caller).object("settings")["recognition_model"] as? String
@@ -73,7 +73,7 @@ struct ModelTests {
     }
 
     static func personID(_ server: TestServer, _ tenant: Tenant, _ name: String) async throws -> Int64 {
-        try await server.services.store.pool.read { db in
+        try await server.services.sqlite.pool.read { db in
             try Int64.fetchOne(db, sql: "SELECT id FROM persons WHERE companyID = ? AND fullName = ?", arguments: [tenant.companyID, name])
         } ?? -1
     }
@@ -82,7 +82,7 @@ struct ModelTests {
     /// before this version) switches to SFace: the stored photos are re-embedded in the background; faces without a photo
     /// are listed for re-enrollment.
     @Test func switchingModelsReembedsTheStoredPhotos() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             try await RecognitionTests.use(.dlib, client, owner.caller)
@@ -96,7 +96,7 @@ struct ModelTests {
                 personID: try await Self.personID(server, owner, lastName), companyID: owner.companyID)?.first?.id)
             server.services.index.images.remove(companyID: owner.companyID, faceID: lastFace)
             // As before SFace: no SFace embedding anywhere (and the feed tells the index).
-            try await server.services.store.pool.write { db in
+            try await server.services.sqlite.pool.write { db in
                 try db.execute(sql: "DELETE FROM faceEmbeddings WHERE companyID = ?", arguments: [owner.companyID])
                 // A feed row per face (what the triggers write for an embedding added), so the index drops the SFace vectors.
                 try db.execute(sql: """
@@ -133,7 +133,7 @@ struct ModelTests {
     /// The other way round: faces imported with SFace alone are found by a dlib company's photo search, with SFace; an
     /// SFace import must be a unit vector.
     @Test func sfaceOnlyImportsAreFoundInADlibCompany() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             try await RecognitionTests.use(.dlib, client, owner.caller)
@@ -175,9 +175,9 @@ struct ModelTests {
     /// Faces found by id or by group must be found by key: with `faces_company_model` SQLite would otherwise walk every
     /// face of the company for each search (a million-face search took 156 ms instead of 50).
     @Test func facesByIDSeekTheirKeys() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { _ in
-            let plans = try await server.services.store.pool.read { db in
+            let plans = try await server.services.sqlite.pool.read { db in
                 try ["SELECT id, personID FROM faces WHERE +companyID = 1 AND id IN (1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20)",
                      "SELECT id, modelID FROM faces WHERE +companyID = 1 AND id IN (1,2,3)",
                      "SELECT id FROM faces WHERE +companyID = 1 AND id IN (1,2,3)",
@@ -190,7 +190,7 @@ struct ModelTests {
 
     /// Every file under the data folder, searched for each stored embedding's float32 bytes (and the kiosk's float64).
     @Test func noEmbeddingOfEitherModelLiesOnDiskInTheClear() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             #expect(try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["store_images": true])).status == .ok)

@@ -68,7 +68,7 @@ struct OneFeedTests {
 
     @Test func theRetentionPurgesWhatEveryConsumerAppliedAndTheIndexRebuildsFromTheFaces() async throws {
         let clock = ServerClock.manual()
-        let server = try TestServer(clock: clock)
+        let server = try await TestServer(clock: clock)
         try await server.run { client in
             let owner = try await client.register("Acme")
             let store = server.services.store
@@ -118,7 +118,7 @@ struct OneFeedTests {
     /// A change committed without a catch-up (another node's write, once the store is shared) reaches the index through
     /// the follower: the commit wakes it.
     @Test func theIndexFollowsCommitsItWasNotAskedToApply() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let follower = Task { try await server.services.index.run() }
@@ -142,7 +142,7 @@ struct OneFeedTests {
     /// the retention passes it.
     @Test func aFeedOfEmployeeRecordsOnlyIsPurgedToo() async throws {
         let clock = ServerClock.manual()
-        let server = try TestServer(clock: clock)
+        let server = try await TestServer(clock: clock)
         try await server.run { client in
             let owner = try await client.register("Acme")
             for index in 1...3 {

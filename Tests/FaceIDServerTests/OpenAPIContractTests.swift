@@ -27,8 +27,8 @@ struct OpenAPIContractTests {
         self.responses = responses
     }
 
-    @Test func everyProtectedOperationDeclaresItsCredentialPermissionAndRateLimitAnswers() throws {
-        let routes = try TestServer().routes
+    @Test func everyProtectedOperationDeclaresItsCredentialPermissionAndRateLimitAnswers() async throws {
+        let routes = try await TestServer().routes
         #expect(routes.count > 40)
         for route in routes {
             let name = "\(route.method.rawValue) \(route.path)"

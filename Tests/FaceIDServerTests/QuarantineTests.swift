@@ -9,7 +9,7 @@ import Testing
 struct QuarantineTests {
     /// Overwrites a face's sealed encoding with bytes that do not open (the version byte is right, the box is not).
     static func damage(faceOf employee: Int64, in server: TestServer) async throws -> Int64 {
-        try await server.services.store.pool.write { db in
+        try await server.services.sqlite.pool.write { db in
             let faceID = try #require(try Int64.fetchOne(db, sql: "SELECT id FROM faces WHERE personID = ?", arguments: [employee]))
             try db.execute(sql: "UPDATE faces SET sealedEncoding = ? WHERE id = ?", arguments: [Data([1] + Array(repeating: 7, count: 60)), faceID])
             return faceID
@@ -17,7 +17,7 @@ struct QuarantineTests {
     }
 
     @Test func aDamagedKioskFaceIsSetAsideAndTheListsAreServed() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let kiosk = try await KioskSyncTests.kiosk(client, owner, "Gate A")
@@ -62,7 +62,7 @@ struct QuarantineTests {
     }
 
     @Test func theIndexFeedSkipsADamagedFaceAndGoesOn() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let store = server.services.store
@@ -72,7 +72,7 @@ struct QuarantineTests {
                 [Store.NewFace(person: .external("a", fullName: "A"), encoding: KioskSyncTests.encoding(1).map(Float.init)),
                  Store.NewFace(person: .external("b", fullName: "B"), encoding: KioskSyncTests.encoding(2).map(Float.init))],
                 companyID: owner.companyID, source: "import", reference: false, keyRing: server.services.keyRing, actor: "test", origin: origin)
-            try await store.pool.write { db in
+            try await server.services.sqlite.pool.write { db in
                 try db.execute(sql: "UPDATE faces SET sealedEncoding = ? WHERE id = ?", arguments: [Data([1] + Array(repeating: 9, count: 60)), added[0].id!])
             }
             try await server.services.index.catchUp(owner.companyID)

@@ -141,7 +141,7 @@ struct RecognitionTests {
     }
 
     @Test func groupsDuplicatesDeletionAndBadPhotos() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             _ = try await client.call(.post, "/groups", as: owner.caller, json: JSON(["name": "Day"]))
@@ -343,7 +343,7 @@ struct RecognitionTests {
     }
 
     @Test func storedPhotosAreSealedAdminOnlyAndDeletedWithTheirFace() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
             let (name, photos) = Self.johns[3]
@@ -397,7 +397,7 @@ struct RecognitionTests {
     }
 
     @Test func largePhotosAreFirstSearchedWithoutUpsampling() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         let folder = Self.examples + "/faces"
         for file in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted() where file.hasSuffix(".jpg") {
             let data = try #require(FileManager.default.contents(atPath: folder + "/" + file))

@@ -33,7 +33,7 @@ struct SystemTests {
     }
 
     @Test func everyRouteIsInTheOpenAPIDocument() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         try await server.run { client in
             let reply = try await client.call(.get, "/openapi.yaml")
             #expect(reply.status == .ok)
@@ -68,7 +68,7 @@ struct SystemTests {
     }
 
     @Test func serverRefusesToStartWithTheWrongMasterKey() async throws {
-        let server = try TestServer()
+        let server = try await TestServer()
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-wrongkey-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: copy) }
         try await server.run { client in
@@ -76,7 +76,7 @@ struct SystemTests {
             let face = "{\"external_id\": \"P1\", \"encoding\": [" + Array(repeating: "0.05", count: 128).joined(separator: ",") + "]}"
             #expect(try await client.call(.post, "/faces/import", as: owner.caller, json: face).status == .created)
             // A copy of the store without its index: the next start must open the company's key to rebuild it.
-            _ = try await server.services.store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+            _ = try await server.services.sqlite.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
             try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: server.configuration.databasePath, toPath: copy.path + "/faceid.sqlite")
         }
@@ -101,8 +101,8 @@ struct WrongMasterKeyTests {
         // Nothing moved aside or rewritten, and the right key still starts on it without a rebuild.
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).filter { $0.hasPrefix("index.") } == [])
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.dataFile)) == before)
-        let services = try folder.services()
-        defer { try? services.store.close() }
+        let services = try await folder.services()
+        defer { try? services.sqlite.close() }
         try await services.index.start()
         #expect(!services.index.isRebuilding && services.index.movedAside.isEmpty)
         #expect(try services.index.collection(folder.companyID).count == 20)

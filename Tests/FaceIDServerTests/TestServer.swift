@@ -31,7 +31,7 @@ struct TestServer: Sendable {
     static let sharedFaces = FaceEngineProvider(modelDirectory: packageRoot + "/models")
 
     /// - Parameter clock: the server's time; `.manual()` stands still until the test advances it.
-    init(clock: ServerClock = .system, _ adjust: (inout ServerConfiguration) -> Void = { _ in }) throws {
+    init(clock: ServerClock = .system, _ adjust: (inout ServerConfiguration) -> Void = { _ in }) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = ServerConfiguration(dataDirectory: directory.path)
@@ -47,7 +47,7 @@ struct TestServer: Sendable {
         var logger = Logger(label: "faceid-test")
         logger.logLevel = .critical
         // Each server its own store, index and clock; the engines are shared unless a test points at other model files.
-        services = try AppServices.assemble(
+        services = try await AppServices.assemble(
             configuration: configuration, store: try Store(path: configuration.databasePath),
             keyRing: KeyRing(master: configuration.masterKey!), metrics: PrometheusCollectorRegistry(), logger: logger, clock: clock,
             faces: configuration.modelDirectory == Self.packageRoot + "/models" ? Self.sharedFaces : nil)
@@ -69,7 +69,7 @@ struct TestServer: Sendable {
     /// Runs `body` against the router, then closes the store and removes the data folder.
     func run(_ body: @Sendable (Client) async throws -> Void) async throws {
         defer {
-            try? services.store.close()
+            try? services.sqlite.close()
             try? FileManager.default.removeItem(at: directory)
         }
         try await Application(router: buildRouter(services: services).0).test(.router) { client in
@@ -193,4 +193,9 @@ func expectError(_ reply: Reply, _ status: HTTPResponse.Status, _ code: String, 
     #expect(reply.code == code, "\(reply.text)", sourceLocation: sourceLocation)
     #expect(reply["success"] as? Bool == false, sourceLocation: sourceLocation)
     #expect((reply["error"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
+}
+
+extension AppServices {
+    /// The SQLite store, for the tests that read or damage its rows directly.
+    var sqlite: Store { store as! Store }  // TestServer always builds one
 }

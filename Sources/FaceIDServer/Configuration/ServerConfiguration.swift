@@ -33,6 +33,9 @@ public struct ServerConfiguration: Sendable {
     public var desktopAppSecret: String?
     /// `sync.tombstoneDays`: how long the kiosk feed keeps changes (deletions included); an older cursor gets 410.
     public var tombstoneDays: Int
+    /// `store.url`: a PostgreSQL database (`postgres://user:password@host:port/database`) shared by several nodes; nil:
+    /// the embedded SQLite store in the data folder.
+    public var storeURL: String?
     /// `auth.tokenLifetime`: default session lifetime in seconds (a company setting can shorten or lengthen it).
     public var tokenLifetime: Int
     /// `auth.bcryptCost`: bcrypt work factor for passwords (4…31).
@@ -108,6 +111,7 @@ public struct ServerConfiguration: Sendable {
         defaultRecognitionModel = parsed
         auditHeadPath = reader.string(forKey: "audit.headDirectory", default: auditHeadPath)
         tombstoneDays = reader.int(forKey: "sync.tombstoneDays", default: tombstoneDays)
+        storeURL = reader.string(forKey: "store.url")
         tokenLifetime = reader.int(forKey: "auth.tokenLifetime", default: tokenLifetime)
         bcryptCost = reader.int(forKey: "auth.bcryptCost", default: bcryptCost)
         rateLimits = RateLimitConfiguration(reader: reader.scoped(to: "rateLimit"), defaults: rateLimits)

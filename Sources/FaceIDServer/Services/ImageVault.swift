@@ -44,7 +44,7 @@ struct ImageVault: Sendable {
     }
 
     /// Removes every stored photo whose face is not in `store`; returns how many.
-    func sweep(_ store: Store) async throws -> Int {
+    func sweep(_ store: any PersonRepository) async throws -> Int {
         let companies = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var removed = 0
         for company in companies {

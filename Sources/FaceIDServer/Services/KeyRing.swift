@@ -44,7 +44,7 @@ public final class KeyRing: Sendable {
     /// Checks the master key against the store: it must unwrap a company's data key (any one proves it; a
     /// store without companies has nothing to check). Run before anything opens the index.
     /// - Throws: `ConfigurationError` for `crypto.masterKey` when no stored key unwraps.
-    func verify(against store: Store) async throws {
+    func verify(against store: any StoreLifecycle) async throws {
         let wrappedKeys = try await store.wrappedKeys()
         guard !wrappedKeys.isEmpty else { return }
         for (companyID, wrapped) in wrappedKeys where (try? sealer(companyID: companyID, wrappedKey: wrapped)) != nil {

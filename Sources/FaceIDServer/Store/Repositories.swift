@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 // The store behind protocols, one per aggregate. `Store` (SQLite through GRDB) conforms to all of them; a service
 // names only those it uses, so a second implementation (PostgreSQL) plugs in without touching a service. Each call
@@ -107,7 +108,19 @@ protocol FeedFollowing: Sendable {
     func onFeedCommit(_ wake: @escaping @Sendable () -> Void)
 }
 
-/// Every aggregate of the store.
-typealias FaceIDStore = FeedFollowing & TenancyRepository & PersonRepository & EmployeeRepository & FeedRepository & LogRepository
+/// What the server does with the store at start and at shutdown.
+protocol StoreLifecycle: Sendable {
+    /// Every company's wrapped data key (the master key check at start).
+    func wrappedKeys() async throws -> [(companyID: Int64, wrapped: Data)]
+    /// Starts keeping the audit chain's signed head in `directory`, moved by every committed audit append.
+    func publishAuditHead(directory: String, master: MasterKey, logger: Logger) async throws -> AuditHead
+    /// Releases the store at shutdown (SQLite checkpoints and closes; PostgreSQL's pool stops with its service).
+    func shutdown() async throws
+}
 
-extension Store: TenancyRepository, PersonRepository, EmployeeRepository, FeedRepository, LogRepository, FeedFollowing {}
+/// Every aggregate of the store.
+typealias FaceIDStore = StoreLifecycle & FeedFollowing & TenancyRepository & PersonRepository & EmployeeRepository & FeedRepository & LogRepository
+
+extension Store: TenancyRepository, PersonRepository, EmployeeRepository, FeedRepository, LogRepository, FeedFollowing, StoreLifecycle {
+    func shutdown() async throws { try close() }
+}

@@ -69,20 +69,22 @@ public final class Store: Sendable {
 }
 
 /// Closes the store when the service group shuts down (after the HTTP server has drained), after `beforeClose`
-/// (the index service stops a running rebuild there).
+/// (the index service stops a running rebuild there); `afterClose` then stops PostgreSQL's connection pool.
 struct StoreService: Service {
-    let store: Store
+    let store: any StoreLifecycle
     let logger: Logger
     var beforeClose: @Sendable () async -> Void = {}
+    var afterClose: @Sendable () async -> Void = {}
 
     func run() async throws {
         try? await gracefulShutdown()
         await beforeClose()
         do {
-            try store.close()
+            try await store.shutdown()
             logger.info("store closed")
         } catch {
             logger.error("store did not close cleanly", metadata: ["error": "\(String(describing: type(of: error)))"])
         }
+        await afterClose()
     }
 }

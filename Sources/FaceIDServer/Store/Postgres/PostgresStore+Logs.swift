@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The access log and the audit chain on PostgreSQL: `LogRepository`.
 ///
@@ -14,12 +15,14 @@ extension PostgresStore: LogRepository {
             "SELECT audit_seq, audit_head FROM companies WHERE id = \(companyID) FOR UPDATE", logger: logger
         ).decode((Int64, Data?).self).elements().first else { throw StoreError.notFound(.company) }
         let record = try AuditLog.chained(event, companyID: companyID, after: head ?? AuditLog.genesis, now: now)
-        _ = try await connection.query("""
+        let id = try await connection.query("""
             INSERT INTO audit_events (company_id, audit_seq, at_micros, actor, action, target, remote_address, user_agent, detail,
                                       previous_hash, hash)
             VALUES (\(companyID), \(seq + 1), \(record.atMicros), \(record.actor), \(record.action), \(record.target),
                     \(record.remoteAddress), \(record.userAgent), \(record.detail), \(record.previousHash), \(record.hash))
-            """, logger: logger)
+            RETURNING id
+            """, logger: logger).decode(Int64.self).elements()[0]
+        Self.appendedAudit?.note(AuditHead.Head(eventID: id, hash: record.hash), companyID: companyID)
         _ = try await connection.query("UPDATE companies SET audit_seq = \(seq + 1), audit_head = \(record.hash) WHERE id = \(companyID)",
                                        logger: logger)
     }
@@ -144,4 +147,15 @@ extension AsyncSequence {
         for try await element in self { all.append(element) }
         return all
     }
+}
+
+/// The audit events one transaction appended: the newest per company.
+final class AppendedAuditEvents: Sendable {
+    private let events = Mutex<[Int64: AuditHead.Head]>([:])
+
+    func note(_ head: AuditHead.Head, companyID: Int64) {
+        events.withLock { $0[companyID] = head }
+    }
+
+    var newest: [Int64: AuditHead.Head] { events.withLock { $0 } }
 }

@@ -191,6 +191,11 @@ extension PostgresStore {
             END $$
             """,
         ]),
+        ("v4-audit-head-state", [
+            // When the audit heads outside the store were first recorded (as on SQLite: a later start that finds the head
+            // folder empty reports every chain's head missing instead of trusting the store again).
+            "CREATE TABLE audit_head_state (id INTEGER PRIMARY KEY CHECK (id = 1), established_at TIMESTAMPTZ NOT NULL)",
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).

@@ -17,6 +17,8 @@ final class PostgresStore: Sendable {
     /// Called after a commit that appended to the feed (a NOTIFY on `faceid_feed`), and after each (re)connection of the
     /// listener, which may have missed some.
     private let wakeHandlers = Mutex<[@Sendable () -> Void]>([])
+    /// The audit chain's signed head outside the store, once published: moved after each commit that appended events.
+    let auditHead = Mutex<AuditHead?>(nil)
 
     /// - Parameter url: `postgres://user:password@host:port/database`, or `postgres:///database?host=/run/postgresql`
     ///   for a Unix socket.
@@ -39,6 +41,13 @@ final class PostgresStore: Sendable {
         }
         return PostgresClient.Configuration(host: components.host ?? "localhost", port: components.port ?? 5432, username: user,
                                             password: components.password, database: database, tls: .disable)
+    }
+
+    /// `url` without its password, for the log.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? "postgres://…"
     }
 
     /// Runs the connection pool, and the feed's listener, until cancelled (a ServiceLifecycle service, or a task in tests).
