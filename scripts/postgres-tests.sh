@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The store contract on PostgreSQL: runs StoreContractTests and PostgresFeedTests (already built by `swift build --build-tests`) inside
-# `pg_virtualenv`, which creates a throw-away PostgreSQL cluster for the command and removes it afterwards — no server is
-# left running. Installs Debian's PostgreSQL 15 on first use without creating or starting its default cluster.
+# PostgreSQL's half of the test matrix, inside `pg_virtualenv` (a throw-away PostgreSQL cluster for the command, removed
+# afterwards — no server is left running): the store contract and feed tests (StoreContractTests, PostgresFeedTests,
+# PostgresWakeupTests), then the server suite on PostgreSQL (FACEID_TEST_ENGINE=postgres; the suites that read SQLite's
+# own rows or files are SQLite-only and say so). The tests are already built by `swift build --build-tests`. Installs Debian's PostgreSQL 15 on first use without creating or starting its default cluster.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -15,12 +16,13 @@ if ! command -v pg_virtualenv >/dev/null || [ ! -x /usr/lib/postgresql/15/bin/in
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
 fi
 
-echo "postgres-tests: the store contract on a throw-away PostgreSQL 15 (pg_virtualenv)"
+echo "postgres-tests: the store contract and the server suite on a throw-away PostgreSQL 15 (pg_virtualenv)"
 log="$repo/.build/postgres-tests.log"
 status=0
-(cd /tmp && pg_virtualenv -v 15 sh -c "cd '$repo' && FACEID_TEST_POSTGRES=1 swift test --skip-build --filter \"StoreContractTests|PostgresFeedTests|PostgresWakeupTests\" ${SWIFT_TEST_FLAGS:-}") \
-    >"$log" 2>&1 || status=$?
-grep -E '^(✔|✘) (Test|Suite)' "$log" || true
+(cd /tmp && pg_virtualenv -v 15 sh -c "cd '$repo' && export FACEID_TEST_POSTGRES=1 && \
+    swift test --skip-build --filter \"StoreContractTests|PostgresFeedTests|PostgresWakeupTests\" ${SWIFT_TEST_FLAGS:-} && \
+    FACEID_TEST_ENGINE=postgres swift test --skip-build --filter FaceIDServerTests ${SWIFT_TEST_FLAGS:-}") >"$log" 2>&1 || status=$?
+grep -E '^(✔|✘) Test run|^✘ (Test|Suite)' "$log" || true
 if [ "$status" -ne 0 ]; then
     echo "postgres-tests: FAILED (exit $status; whole log: $log)" >&2
     tail -40 "$log" >&2

@@ -143,7 +143,7 @@ struct AccessTests {
         }
     }
 
-    @Test func apiKeysAreShownOnceStoredHashedAndRevocable() async throws {
+    @Test(TestServer.sqliteOnly) func apiKeysAreShownOnceStoredHashedAndRevocable() async throws {
         let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")

@@ -9,7 +9,7 @@ import Testing
 struct AuditTests {
     /// Every append reads the company's newest hash; the pages of the audit and access logs are the newest events. Each
     /// must seek, not sort the company's whole history (a million-person import appends a million events).
-    @Test func theNewestEventsAreFoundWithoutSortingTheHistory() async throws {
+    @Test(TestServer.sqliteOnly) func theNewestEventsAreFoundWithoutSortingTheHistory() async throws {
         let server = try await TestServer()
         try await server.run { _ in
             let plans = try await server.services.sqlite.pool.read { db in
@@ -90,7 +90,7 @@ struct AuditTests {
         }
     }
 
-    @Test func theChainVerifiesAndAnAlteredRowBreaksIt() async throws {
+    @Test(TestServer.sqliteOnly) func theChainVerifiesAndAnAlteredRowBreaksIt() async throws {
         let server = try await TestServer()
         try await server.run { client in
             let a = try await client.register("Acme")
@@ -125,7 +125,7 @@ struct AuditTests {
         }
     }
 
-    @Test func neitherTheMasterKeyNorADataKeyIsInTheDatabaseFile() async throws {
+    @Test(TestServer.sqliteOnly) func neitherTheMasterKeyNorADataKeyIsInTheDatabaseFile() async throws {
         let server = try await TestServer()
         let master = try #require(server.configuration.masterKey)
         try await server.run { client in

@@ -29,7 +29,7 @@ struct AuthTests {
         }
     }
 
-    @Test func registerRejectsTakenEmailShortPasswordAndBadFields() async throws {
+    @Test(TestServer.sqliteOnly) func registerRejectsTakenEmailShortPasswordAndBadFields() async throws {
         let server = try await TestServer()
         try await server.run { client in
             _ = try await client.register("Acme", email: "boss@acme.example")

@@ -6,7 +6,7 @@ import Testing
 @testable import FaceIDServer
 
 /// What lies in the data folder and who can read it; the audit chain's head outside the store; configuration aliases.
-@Suite("Data protection")
+@Suite("Data protection", TestServer.sqliteOnly)
 struct DataProtectionTests {
     static func mode(_ path: String) -> Int? {
         (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int
@@ -53,7 +53,7 @@ struct DataProtectionTests {
         #expect(try await ServerConfiguration.load(arguments: arguments, environment: [:]).desktopAppSecret == nil)
     }
 
-    @Test func deletingTheNewestAuditEventsIsDetectedByTheHead() async throws {
+    @Test(TestServer.sqliteOnly) func deletingTheNewestAuditEventsIsDetectedByTheHead() async throws {
         let server = try await TestServer()
         try await server.run { client in
             let acme = try await client.register("Acme")

@@ -101,7 +101,7 @@ struct FacesTests {
         }
     }
 
-    @Test func importValidatesEveryItemAndWritesNothingOnAnError() async throws {
+    @Test(TestServer.sqliteOnly) func importValidatesEveryItemAndWritesNothingOnAnError() async throws {
         let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
@@ -206,7 +206,7 @@ struct FacesTests {
         }
     }
 
-    @Test func concurrentWritesLeaveTheIndexEqualToTheStore() async throws {
+    @Test(TestServer.sqliteOnly) func concurrentWritesLeaveTheIndexEqualToTheStore() async throws {
         let server = try await TestServer()
         let services = server.services
         try await server.run { client in

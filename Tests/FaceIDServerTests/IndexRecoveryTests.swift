@@ -14,7 +14,7 @@ import VectorIndex
 ///
 /// On the code before the fix each damage below stops the start: zeroed meta pages and flipped bytes with a thrown
 /// `VectorIndexError` (a trap in `faceid-server`), the truncated file with SIGBUS (this test process dies).
-@Suite("Index recovery")
+@Suite("Index recovery", TestServer.sqliteOnly)
 struct IndexRecoveryTests {
     static func encoding(_ seed: Int) -> [Double] {
         (0..<128).map { index in sin(Double(seed * 131 + index) * 0.7) * 0.09 + 0.01 * cos(Double(index * seed)) }
@@ -105,7 +105,7 @@ struct IndexRecoveryTests {
         }
     }
 
-    @Test(arguments: Damage.allCases)
+    @Test(TestServer.sqliteOnly, arguments: Damage.allCases)
     func aDamagedIndexIsMovedAsideAndRebuiltFromTheStore(damage: Damage) async throws {
         let folder = try await Self.makeFolder()
         defer { folder.remove() }
@@ -173,7 +173,7 @@ struct IndexRecoveryTests {
 
     /// A damage found while serving (a read that throws the damage error) is a 503 `index_rebuilding`, never a silent
     /// empty answer, and starts the same recovery.
-    @Test func damageFoundWhileServingRebuildsInsteadOfAnsweringWrong() async throws {
+    @Test(TestServer.sqliteOnly) func damageFoundWhileServingRebuildsInsteadOfAnsweringWrong() async throws {
         let folder = try await Self.makeFolder(faces: 60)
         defer { folder.remove() }
         let services = try await folder.services()
@@ -199,7 +199,7 @@ struct IndexRecoveryTests {
 
     /// A watermark ahead of the store (a damaged watermark or a store restored from an older backup) would make the
     /// catch-up skip real changes: it is damage too.
-    @Test func aWatermarkAheadOfTheStoreIsDamage() async throws {
+    @Test(TestServer.sqliteOnly) func aWatermarkAheadOfTheStoreIsDamage() async throws {
         let folder = try await Self.makeFolder(faces: 30)
         defer { folder.remove() }
         do {
@@ -218,7 +218,7 @@ struct IndexRecoveryTests {
 }
 
 /// The real binary, end to end: no trap and no SIGBUS on a damaged index, and ready once it is rebuilt.
-@Suite("Index recovery, faceid-server process")
+@Suite("Index recovery, faceid-server process", TestServer.sqliteOnly)
 struct IndexRecoveryProcessTests {
     static var runnable: Bool {
         FileManager.default.isExecutableFile(atPath: ServerProcess.binary) && FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")
@@ -261,7 +261,7 @@ struct FaultingFlips: Sendable, CustomTestStringConvertible {
     }
 }
 
-@Suite("Index recovery, damage that faults LMDB")
+@Suite("Index recovery, damage that faults LMDB", TestServer.sqliteOnly)
 struct FaultingDamageTests {
     /// The server process starts, moves the index aside and becomes ready.
     @Test(.enabled(if: IndexRecoveryProcessTests.runnable, "needs the built faceid-server and curl"), arguments: FaultingFlips.all)

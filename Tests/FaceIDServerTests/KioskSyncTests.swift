@@ -162,7 +162,7 @@ struct KioskSyncTests {
         }
     }
 
-    @Test func aSecondKioskSeesTheFirstsUploadAndADeletedEmployeeIsATombstone() async throws {
+    @Test(TestServer.sqliteOnly) func aSecondKioskSeesTheFirstsUploadAndADeletedEmployeeIsATombstone() async throws {
         let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
@@ -411,7 +411,7 @@ struct KioskSyncTests {
         }
     }
 
-    @Test func employeeListsSeekTheEmployeesIndex() async throws {
+    @Test(TestServer.sqliteOnly) func employeeListsSeekTheEmployeesIndex() async throws {
         let server = try await TestServer()
         try await server.run { _ in
             let plans = try await server.services.sqlite.pool.read { db in

@@ -23,7 +23,7 @@ struct ModelTests {
 
     /// Kiosks upload dlib encodings only; a photo search in an SFace company must still find those employees — with
     /// dlib, at dlib's preset, and saying so in the candidate.
-    @Test func kioskOnlyEmployeesAreFoundByPhotoSearchInAnSFaceCompany() async throws {
+    @Test(TestServer.sqliteOnly) func kioskOnlyEmployeesAreFoundByPhotoSearchInAnSFaceCompany() async throws {
         let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
@@ -81,7 +81,7 @@ struct ModelTests {
     /// A company whose faces predate SFace (dlib only — here made so by removing the SFace rows, as the store looked
     /// before this version) switches to SFace: the stored photos are re-embedded in the background; faces without a photo
     /// are listed for re-enrollment.
-    @Test func switchingModelsReembedsTheStoredPhotos() async throws {
+    @Test(TestServer.sqliteOnly) func switchingModelsReembedsTheStoredPhotos() async throws {
         let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")
@@ -174,7 +174,7 @@ struct ModelTests {
 
     /// Faces found by id or by group must be found by key: with `faces_company_model` SQLite would otherwise walk every
     /// face of the company for each search (a million-face search took 156 ms instead of 50).
-    @Test func facesByIDSeekTheirKeys() async throws {
+    @Test(TestServer.sqliteOnly) func facesByIDSeekTheirKeys() async throws {
         let server = try await TestServer()
         try await server.run { _ in
             let plans = try await server.services.sqlite.pool.read { db in

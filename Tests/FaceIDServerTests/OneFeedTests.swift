@@ -6,7 +6,7 @@ import Testing
 
 /// One change feed: face rows for the index, employee rows for kiosks, one retention rule, and an index that rebuilds from
 /// the current faces once the feed was purged.
-@Suite("One change feed")
+@Suite("One change feed", TestServer.sqliteOnly)
 struct OneFeedTests {
     static func encoding(_ seed: Int) -> [Float] {
         let raw = (0..<128).map { Float(sin(Double(seed * 37 + $0) * 0.61)) }

@@ -5,7 +5,7 @@ import Testing
 @testable import FaceIDServer
 
 /// A stored face whose sealed encoding does not open (a damaged row): set aside, and everything else still served.
-@Suite("Damaged stored faces are quarantined")
+@Suite("Damaged stored faces are quarantined", TestServer.sqliteOnly)
 struct QuarantineTests {
     /// Overwrites a face's sealed encoding with bytes that do not open (the version byte is right, the box is not).
     static func damage(faceOf employee: Int64, in server: TestServer) async throws -> Int64 {
@@ -61,7 +61,7 @@ struct QuarantineTests {
         }
     }
 
-    @Test func theIndexFeedSkipsADamagedFaceAndGoesOn() async throws {
+    @Test(TestServer.sqliteOnly) func theIndexFeedSkipsADamagedFaceAndGoesOn() async throws {
         let server = try await TestServer()
         try await server.run { client in
             let owner = try await client.register("Acme")

@@ -67,7 +67,7 @@ struct SystemTests {
         }
     }
 
-    @Test func serverRefusesToStartWithTheWrongMasterKey() async throws {
+    @Test(TestServer.sqliteOnly) func serverRefusesToStartWithTheWrongMasterKey() async throws {
         let server = try await TestServer()
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-wrongkey-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: copy) }
@@ -89,9 +89,9 @@ struct SystemTests {
 
 /// Issue 12, item 7: a wrong master key is the same configuration error (exit 78) whether or not `index/` exists, and
 /// it never touches the index (its records would fail to open and look like damage).
-@Suite("Wrong master key")
+@Suite("Wrong master key", TestServer.sqliteOnly)
 struct WrongMasterKeyTests {
-    @Test func aWrongMasterKeyWithAnIndexPresentIsAConfigurationErrorAndLeavesTheIndexAlone() async throws {
+    @Test(TestServer.sqliteOnly) func aWrongMasterKeyWithAnIndexPresentIsAConfigurationErrorAndLeavesTheIndexAlone() async throws {
         let folder = try await IndexRecoveryTests.makeFolder(faces: 20)
         defer { folder.remove() }
         let before = try Data(contentsOf: URL(fileURLWithPath: folder.dataFile))
@@ -123,7 +123,7 @@ struct WrongMasterKeyTests {
     }
 }
 
-@Suite("Configuration")
+@Suite("Configuration", TestServer.sqliteOnly)
 struct ConfigurationTests {
     @Test func flagsOverEnvironmentOverFileAndTheDefaults() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("faceid-config-\(UUID().uuidString)")

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import PostgresNIO
 import Prometheus
 import Testing
 
@@ -21,6 +22,27 @@ struct TestServer: Sendable {
     let routes: [RouteInfo]
     /// What the Hummingbird router actually serves: `"GET /users/{id}"`.
     let servedRoutes: [String]
+    /// On PostgreSQL: the test's own database and its connection pool.
+    let postgres: (database: String, pool: Task<Void, Never>)?
+
+    /// The store engine of this run: SQLite, or PostgreSQL with `FACEID_TEST_ENGINE=postgres` and a server named by
+    /// `FACEID_TEST_POSTGRES=1` and `PG*` (`scripts/postgres-tests.sh` runs the server suite so).
+    enum Engine: Sendable { case sqlite, postgres }
+    static let engine: Engine =
+        ProcessInfo.processInfo.environment["FACEID_TEST_ENGINE"] == "postgres" && StoreContractTests.postgresURL != nil ? .postgres : .sqlite
+
+    /// Creates and drops the tests' databases; runs for the whole process.
+    static let admin: PostgresStore? = {
+        guard engine == .postgres, let url = StoreContractTests.postgresURL else { return nil }
+        var logger = Logger(label: "faceid-test")
+        logger.logLevel = .critical
+        let admin = try! PostgresStore(url: url + "/postgres", logger: logger)  // the URL was just built from PG*
+        Task { await admin.run() }
+        return admin
+    }()
+
+    /// Tests that read or damage SQLite's rows directly run on SQLite only.
+    static let sqliteOnly = ConditionTrait.enabled(if: engine == .sqlite, "reads or edits the SQLite store's rows")
 
     /// The package root (three levels above this file): `models/` lives there.
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -47,8 +69,21 @@ struct TestServer: Sendable {
         var logger = Logger(label: "faceid-test")
         logger.logLevel = .critical
         // Each server its own store, index and clock; the engines are shared unless a test points at other model files.
+        let store: any FaceIDStore
+        if Self.engine == .postgres, let admin = Self.admin, let url = StoreContractTests.postgresURL {
+            let database = "faceid_test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
+            _ = try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
+            // Three connections a server: many test servers share one PostgreSQL (100 connections).
+            let postgres = try PostgresStore(url: url + "/" + database + "?pool=3", logger: logger)
+            self.postgres = (database, Task { await postgres.run() })
+            try await postgres.migrate()
+            store = postgres
+        } else {
+            postgres = nil
+            store = try Store(path: configuration.databasePath)
+        }
         services = try await AppServices.assemble(
-            configuration: configuration, store: try Store(path: configuration.databasePath),
+            configuration: configuration, store: store,
             keyRing: KeyRing(master: configuration.masterKey!), metrics: PrometheusCollectorRegistry(), logger: logger, clock: clock,
             faces: configuration.modelDirectory == Self.packageRoot + "/models" ? Self.sharedFaces : nil)
         let (router, routes) = buildRouter(services: services)
@@ -66,15 +101,26 @@ struct TestServer: Sendable {
         return headers
     }
 
-    /// Runs `body` against the router, then closes the store and removes the data folder.
+    /// Runs `body` against the router, then closes the store (drops a PostgreSQL test database) and removes the data folder.
     func run(_ body: @Sendable (Client) async throws -> Void) async throws {
-        defer {
+        let outcome: Result<Void, any Error>
+        do {
+            try await Application(router: buildRouter(services: services).0).test(.router) { client in
+                try await body(Client(base: client))
+            }
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        if let postgres, let admin = Self.admin {
+            postgres.pool.cancel()
+            await postgres.pool.value
+            _ = try? await admin.client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(postgres.database) WITH (FORCE)"), logger: admin.logger)
+        } else {
             try? services.sqlite.close()
-            try? FileManager.default.removeItem(at: directory)
         }
-        try await Application(router: buildRouter(services: services).0).test(.router) { client in
-            try await body(Client(base: client))
-        }
+        try? FileManager.default.removeItem(at: directory)
+        try outcome.get()
     }
 }
 

@@ -38,7 +38,7 @@ extension PostgresStore: EmployeeRepository {
     // MARK: HR
 
     func createEmployee(_ row: Store.EmployeeRow, companyID: Int64, actor: String, origin: RequestOrigin) async throws -> Store.Employee {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             try await requireFreeTimekeeperID(row.timekeeperID, companyID: companyID, except: nil, on: connection)
             let now = Date()
             var person = Self.newPerson(companyID: companyID, row: row, now: now)
@@ -54,7 +54,7 @@ extension PostgresStore: EmployeeRepository {
 
     func importEmployees(_ rows: [Store.EmployeeRow], companyID: Int64, actor: String, origin: RequestOrigin) async throws
         -> (created: Int, updated: Int) {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             var created: [Int64] = [], updated: [Int64] = []
             let now = Date()
             for row in rows {
@@ -107,7 +107,7 @@ extension PostgresStore: EmployeeRepository {
 
     func updateEmployee(id: Int64, companyID: Int64, change: Store.EmployeeChange, actor: String, origin: RequestOrigin) async throws
         -> Store.Employee {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             guard var person = try await employeeRecord(id: id, companyID: companyID, on: connection) else { throw StoreError.notFound(.employee) }
             var changed: [String] = []
             if let name = change.name, name != person.fullName { person.fullName = name; changed.append("name") }
@@ -139,7 +139,7 @@ extension PostgresStore: EmployeeRepository {
     }
 
     func deleteEmployee(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             guard let person = try await employeeRecord(id: id, companyID: companyID, on: connection), person.deletedAt == nil else {
                 throw StoreError.notFound(.employee)
             }
@@ -172,7 +172,7 @@ extension PostgresStore: EmployeeRepository {
 
     func registerKioskFace(employeeID: Int64, companyID: Int64, encoding: [Double], registeredAt: Date?, keyRing: KeyRing, actor: String,
                            deviceID: Int64?, origin: RequestOrigin) async throws -> Date {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             guard let person = try await personRecord(id: employeeID, companyID: companyID, on: connection),
                   let wrapped = try await connection.query("SELECT wrapped_key FROM companies WHERE id = \(companyID)", logger: logger)
                     .decode(Data.self).elements().first else { throw StoreError.notFound(.employee) }
@@ -209,7 +209,7 @@ extension PostgresStore: EmployeeRepository {
     }
 
     func deleteKioskFaces(employeeID: Int64, companyID: Int64, actor: String, deviceID: Int64?, origin: RequestOrigin) async throws -> Bool {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             guard try await personRecord(id: employeeID, companyID: companyID, on: connection) != nil else { return false }
             let faces = try await connection.query("DELETE FROM faces WHERE person_id = \(employeeID) RETURNING id", logger: logger)
                 .decode(Int64.self).elements()
@@ -249,9 +249,9 @@ extension PostgresStore: EmployeeRepository {
     // MARK: Acknowledgements
 
     func acknowledge(deviceID: Int64, companyID: Int64, seq: Int64) async throws -> DeviceRecord {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             guard try await Self.devices(try await connection.query(
-                "SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE id = \(deviceID) AND company_id = \(companyID) FOR UPDATE",
+                "SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE id = \(deviceID) AND company_id = \(companyID) FOR NO KEY UPDATE",
                 logger: logger)).first != nil else { throw StoreError.notFound(.device) }
             guard seq <= (try await feedHead(companyID: companyID, on: connection)).lastSeq else { throw StoreError.beyondFeedEnd }
             return try await Self.devices(try await connection.query("""

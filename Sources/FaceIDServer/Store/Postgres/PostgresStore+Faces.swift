@@ -21,7 +21,7 @@ extension PostgresStore: PersonRepository {
 
     func addFaces(_ faces: [Store.NewFace], companyID: Int64, source: String, reference: Bool, keyRing: KeyRing, actor: String,
                   origin: RequestOrigin) async throws -> [FaceRecord] {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             try await insertFaces(faces, companyID: companyID, source: source, reference: reference, keyRing: keyRing, actor: actor,
                                   origin: origin, on: connection)
         }
@@ -30,7 +30,7 @@ extension PostgresStore: PersonRepository {
     func enroll(companyID: Int64, embeddings: [RecognitionModel: [Float]], personID: Int64?, newPerson: PersonRecord?, groups: [String],
                 reference: Bool, keyRing: KeyRing, photo: Store.KeptPhoto?, actor: String, origin: RequestOrigin) async throws
         -> (Store.Person, FaceRecord) {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             let person: PersonRecord
             if let personID {
                 guard let found = try await personRecord(id: personID, companyID: companyID, on: connection) else {
@@ -133,7 +133,7 @@ extension PostgresStore: PersonRepository {
     }
 
     func addEmbedding(faceID: Int64, companyID: Int64, model: RecognitionModel, vector: [Float], keyRing: KeyRing) async throws -> Bool {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             guard let (modelID, wrapped) = try await connection.query("""
                 SELECT f.model_id, c.wrapped_key FROM faces f JOIN companies c ON c.id = f.company_id
                 WHERE f.id = \(faceID) AND f.company_id = \(companyID)
@@ -187,7 +187,7 @@ extension PostgresStore: PersonRepository {
     }
 
     func deleteFace(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             guard let person = try await connection.query(
                 "DELETE FROM faces WHERE id = \(id) AND company_id = \(companyID) RETURNING person_id", logger: logger
             ).decode(Int64.self).elements().first else { throw StoreError.notFound(.face) }
@@ -259,7 +259,7 @@ extension PostgresStore: PersonRepository {
     // MARK: Quarantine
 
     func quarantine(faceID: Int64, companyID: Int64, reason: String) async throws -> Bool {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             guard let person = try await connection.query(
                 "SELECT person_id FROM faces WHERE id = \(faceID) AND company_id = \(companyID)", logger: logger
             ).decode(Int64.self).elements().first else { return false }

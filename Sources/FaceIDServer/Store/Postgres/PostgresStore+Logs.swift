@@ -12,7 +12,7 @@ extension PostgresStore: LogRepository {
     /// Appends `event` for `companyID` inside the caller's transaction.
     func appendAudit(_ event: AuditEvent, companyID: Int64, on connection: PostgresConnection, now: Date) async throws {
         guard let (seq, head) = try await connection.query(
-            "SELECT audit_seq, audit_head FROM companies WHERE id = \(companyID) FOR UPDATE", logger: logger
+            "SELECT audit_seq, audit_head FROM companies WHERE id = \(companyID) FOR NO KEY UPDATE", logger: logger
         ).decode((Int64, Data?).self).elements().first else { throw StoreError.notFound(.company) }
         let record = try AuditLog.chained(event, companyID: companyID, after: head ?? AuditLog.genesis, now: now)
         let id = try await connection.query("""

@@ -92,7 +92,7 @@ extension PostgresStore {
 
     func createGroup(_ group: GroupRecord, actor: String, origin: RequestOrigin) async throws -> GroupRecord {
         do {
-            return try await transaction { connection in
+            return try await transaction(lockingCompany: group.companyID) { connection in
                 var group = group
                 group.id = try await connection.query("""
                     INSERT INTO groups (company_id, name, description, created_at)
@@ -120,7 +120,7 @@ extension PostgresStore {
     }
 
     func deleteGroup(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             guard let name = try await connection.query(
                 "DELETE FROM groups WHERE id = \(id) AND company_id = \(companyID) RETURNING name", logger: logger
             ).decode(String.self).elements().first else { throw StoreError.notFound(.group) }
@@ -133,7 +133,7 @@ extension PostgresStore {
     // MARK: Persons
 
     func createPerson(_ person: PersonRecord, groups: [String], actor: String, origin: RequestOrigin) async throws -> Store.Person {
-        try await transaction { connection in try await insertPerson(person, groups: groups, actor: actor, origin: origin, on: connection) }
+        try await transaction(lockingCompany: person.companyID) { connection in try await insertPerson(person, groups: groups, actor: actor, origin: origin, on: connection) }
     }
 
     func person(id: Int64, companyID: Int64) async throws -> Store.Person? {
@@ -165,7 +165,7 @@ extension PostgresStore {
     }
 
     func updatePerson(id: Int64, companyID: Int64, change: Store.PersonChange, actor: String, origin: RequestOrigin) async throws -> Store.Person {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             guard var person = try await personRecord(id: id, companyID: companyID, on: connection) else { throw StoreError.notFound(.person) }
             var changed: [String] = []
             if let externalID = change.externalID, externalID != person.externalID {
@@ -199,7 +199,7 @@ extension PostgresStore {
 
     /// Deletes a person, their memberships and their faces (the feed's triggers record the faces' deletions).
     func deletePerson(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
-        try await transaction { connection in
+        try await transaction(lockingCompany: companyID) { connection in
             guard let person = try await personRecord(id: id, companyID: companyID, on: connection) else { throw StoreError.notFound(.person) }
             let faces = try await connection.query("DELETE FROM faces WHERE person_id = \(id) AND company_id = \(companyID) RETURNING id",
                                                    logger: logger).decode(Int64.self).elements()

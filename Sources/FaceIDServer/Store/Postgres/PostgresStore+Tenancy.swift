@@ -62,12 +62,21 @@ extension PostgresStore: TenancyRepository, StoreLifecycle {
 
     /// Runs `body` in a transaction (READ COMMITTED); the store's errors pass through, the transaction rolls back. After the
     /// commit, the audit heads move to the events it appended.
-    func transaction<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
+    ///
+    /// - Parameter lockingCompany: the company whose row is locked first (FOR NO KEY UPDATE). Every transaction that changes
+    ///   a company's persons or faces takes it before the feed's counter and the audit chain's head, in that order, so two
+    ///   such transactions never wait for each other crosswise (a deadlock PostgreSQL would break by failing one).
+    func transaction<R: Sendable>(lockingCompany: Int64? = nil, _ body: (PostgresConnection) async throws -> R) async throws -> R {
         let appended = AppendedAuditEvents()
         let result: R
         do {
             result = try await Self.$appendedAudit.withValue(appended) {
-                try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+                try await client.withTransaction(logger: logger) { connection in
+                    if let lockingCompany {
+                        _ = try await connection.query("SELECT 1 FROM companies WHERE id = \(lockingCompany) FOR NO KEY UPDATE", logger: logger)
+                    }
+                    return try await body(connection)
+                }
             }
         } catch let error as PostgresTransactionError {
             throw error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError ?? error
@@ -252,7 +261,7 @@ extension PostgresStore: TenancyRepository, StoreLifecycle {
     func updateUser(id: Int64, companyID: Int64, change: Store.UserChange, actor: String, origin: RequestOrigin,
                     check: @Sendable (UserRecord) throws -> Void) async throws -> UserRecord {
         try await transaction { connection in
-            _ = try await connection.query("SELECT id FROM companies WHERE id = \(companyID) FOR UPDATE", logger: logger)
+            _ = try await connection.query("SELECT id FROM companies WHERE id = \(companyID) FOR NO KEY UPDATE", logger: logger)
             guard let before = try await Self.users(try await connection.query(
                 "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(id) AND company_id = \(companyID)", logger: logger)).first else {
                 throw StoreError.notFound(.user)
@@ -286,7 +295,7 @@ extension PostgresStore: TenancyRepository, StoreLifecycle {
     func deleteUser(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin,
                     check: @Sendable (UserRecord) throws -> Void) async throws {
         try await transaction { connection in
-            _ = try await connection.query("SELECT id FROM companies WHERE id = \(companyID) FOR UPDATE", logger: logger)
+            _ = try await connection.query("SELECT id FROM companies WHERE id = \(companyID) FOR NO KEY UPDATE", logger: logger)
             guard let user = try await Self.users(try await connection.query(
                 "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(id) AND company_id = \(companyID)", logger: logger)).first else {
                 throw StoreError.notFound(.user)
@@ -390,7 +399,7 @@ extension PostgresStore: TenancyRepository, StoreLifecycle {
     func updateSettings(companyID: Int64, fallback: CompanySettings, actor: String, origin: RequestOrigin,
                         change: @Sendable (CompanySettings) throws -> CompanySettings) async throws -> (before: CompanySettings, after: CompanySettings) {
         try await transaction { connection in
-            guard let stored = try await connection.query("SELECT settings FROM companies WHERE id = \(companyID) FOR UPDATE",
+            guard let stored = try await connection.query("SELECT settings FROM companies WHERE id = \(companyID) FOR NO KEY UPDATE",
                                                           logger: logger).decode(String.self).elements().first else {
                 throw StoreError.notFound(.company)
             }

@@ -27,8 +27,17 @@ final class PostgresStore: Sendable {
         self.logger = logger
     }
 
-    /// The client configuration from a `postgres://` URL (TLS is not negotiated: loopback and sockets only for now).
+    /// The client configuration from a `postgres://` URL (TLS is not negotiated: loopback and sockets only for now);
+    /// `?pool=N` caps the connections this node opens (default 20).
     static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+        var configuration = try baseConfiguration(url)
+        if let pool = URLComponents(string: url)?.queryItems?.first(where: { $0.name == "pool" })?.value.flatMap(Int.init), pool > 0 {
+            configuration.options.maximumConnections = pool
+        }
+        return configuration
+    }
+
+    private static func baseConfiguration(_ url: String) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme) else {
             throw ConfigurationError(key: "store.url", message: "expected postgres://user:password@host:port/database, got \(url)")
         }
