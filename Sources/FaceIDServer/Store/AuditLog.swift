@@ -11,6 +11,20 @@ struct AuditEvent: Sendable {
     var origin: RequestOrigin
 }
 
+extension AuditEvent {
+    /// Faces added in one transaction: one face, its own event (`face.create`); a bulk import, one event naming every face
+    /// and person it touched (`face.import`).
+    static func facesAdded(_ added: [FaceRecord], companyID: Int64, source: String, actor: String, origin: RequestOrigin) -> AuditEvent {
+        added.count == 1
+            ? AuditEvent(action: "face.create", actor: actor, target: "face:\(added[0].id!)",
+                         detail: ["person": "person:\(added[0].personID)", "source": source], origin: origin)
+            : AuditEvent(action: "face.import", actor: actor, target: "company:\(companyID)",
+                         detail: ["count": String(added.count), "faces": AuditLog.idList(added.map { $0.id! }),
+                                  "persons": AuditLog.idList(Array(Set(added.map(\.personID)))), "source": source],
+                         origin: origin)
+    }
+}
+
 /// Where a request came from, for the audit log.
 struct RequestOrigin: Sendable {
     var remoteAddress: String

@@ -116,13 +116,11 @@ extension Store {
         var added: [FaceRecord] = []
         let now = Date()
         for face in faces {
-            let personID: Int64
-            if let known = resolved[face.person] {
-                personID = known
-            } else {
-                personID = try resolve(face.person, companyID: companyID, now: now, actor: actor, origin: origin, db: db)
-                resolved[face.person] = personID
+            // Each person once per transaction (an import names many faces of one person).
+            if resolved[face.person] == nil {
+                resolved[face.person] = try resolve(face.person, companyID: companyID, now: now, actor: actor, origin: origin, db: db)
             }
+            let personID = resolved[face.person]!
             guard let (primary, vector) = face.embeddings.first else { throw StoreError.inconsistent("a face without an embedding") }
             var record = FaceRecord(id: nil, companyID: companyID, personID: personID, sealedEncoding: Data(),
                                     modelID: primary.rawValue, source: source, reference: reference, createdAt: now)
@@ -134,14 +132,7 @@ extension Store {
             }
             added.append(record)
         }
-        // One face: its own event. A bulk import: one event naming every face and person it touched.
-        let event = added.count == 1
-            ? AuditEvent(action: "face.create", actor: actor, target: "face:\(added[0].id!)",
-                         detail: ["person": "person:\(added[0].personID)", "source": source], origin: origin)
-            : AuditEvent(action: "face.import", actor: actor, target: "company:\(companyID)",
-                         detail: ["count": String(added.count), "faces": AuditLog.idList(added.map { $0.id! }),
-                                  "persons": AuditLog.idList(Array(Set(added.map(\.personID)))), "source": source],
-                         origin: origin)
+        let event = AuditEvent.facesAdded(added, companyID: companyID, source: source, actor: actor, origin: origin)
         try AuditLog.append(event, companyID: companyID, db: db)
         return added
     }

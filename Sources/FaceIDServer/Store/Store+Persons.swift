@@ -121,12 +121,7 @@ extension Store {
                 person.externalID = externalID
                 changed.append("external_id")
             }
-            if let name = change.fullName, name != person.fullName { person.fullName = name; changed.append("full_name") }
-            if let tags = change.tags {
-                let encoded = PersonRecord.encodeTags(tags)
-                if encoded != person.tags { person.tags = encoded; changed.append("tags") }
-            }
-            if let metadata = change.metadata, metadata != person.metadata { person.metadata = metadata; changed.append("metadata") }
+            changed += person.apply(change)
             if let groups = change.groups {
                 let groupIDs = try Self.groupIDs(groups, companyID: companyID, db: db)
                 try db.execute(sql: "DELETE FROM personGroups WHERE personID = ?", arguments: [id])
@@ -204,6 +199,19 @@ extension Store {
 }
 
 extension PersonRecord {
+    /// Applies a PATCH's name, tags and metadata (the external id and groups need the store's checks); returns the API
+    /// names of the fields that changed.
+    mutating func apply(_ change: Store.PersonChange) -> [String] {
+        var changed: [String] = []
+        if let name = change.fullName, name != fullName { fullName = name; changed.append("full_name") }
+        if let newTags = change.tags {
+            let encoded = PersonRecord.encodeTags(newTags)
+            if encoded != tags { tags = encoded; changed.append("tags") }
+        }
+        if let newMetadata = change.metadata, newMetadata != metadata { metadata = newMetadata; changed.append("metadata") }
+        return changed
+    }
+
     /// The company's persons among `ids`, found by primary key. The unary `+` keeps SQLite from choosing a
     /// `companyID` index for this instead (it would, for a list of ids, and walk every person of a million-face company).
     static func byIDs(_ ids: [Int64], companyID: Int64) -> QueryInterfaceRequest<PersonRecord> {

@@ -68,13 +68,11 @@ extension PostgresStore: PersonRepository {
         var added: [FaceRecord] = []
         let now = Date()
         for face in faces {
-            let personID: Int64
-            if let known = resolved[face.person] {
-                personID = known
-            } else {
-                personID = try await resolve(face.person, companyID: companyID, now: now, actor: actor, origin: origin, on: connection)
-                resolved[face.person] = personID
+            if resolved[face.person] == nil {
+                resolved[face.person] = try await resolve(face.person, companyID: companyID, now: now, actor: actor, origin: origin,
+                                                          on: connection)
             }
+            let personID = resolved[face.person]!
             guard let (primary, vector) = face.embeddings.first else { throw StoreError.inconsistent("a face without an embedding") }
             // The id first: the sealed encoding is bound to it (`face:<id>`), and the row goes in once, sealed.
             let id = try await connection.query("SELECT nextval(pg_get_serial_sequence('faces', 'id'))", logger: logger)
@@ -91,13 +89,7 @@ extension PostgresStore: PersonRepository {
             added.append(FaceRecord(id: id, companyID: companyID, personID: personID, sealedEncoding: sealed, modelID: primary.rawValue,
                                     source: source, reference: reference, createdAt: now))
         }
-        let event = added.count == 1
-            ? AuditEvent(action: "face.create", actor: actor, target: "face:\(added[0].id!)",
-                         detail: ["person": "person:\(added[0].personID)", "source": source], origin: origin)
-            : AuditEvent(action: "face.import", actor: actor, target: "company:\(companyID)",
-                         detail: ["count": String(added.count), "faces": AuditLog.idList(added.map { $0.id! }),
-                                  "persons": AuditLog.idList(Array(Set(added.map(\.personID)))), "source": source],
-                         origin: origin)
+        let event = AuditEvent.facesAdded(added, companyID: companyID, source: source, actor: actor, origin: origin)
         try await appendAudit(event, companyID: companyID, on: connection, now: now)
         return added
     }

@@ -173,12 +173,7 @@ extension PostgresStore {
                 person.externalID = externalID
                 changed.append("external_id")
             }
-            if let name = change.fullName, name != person.fullName { person.fullName = name; changed.append("full_name") }
-            if let tags = change.tags {
-                let encoded = PersonRecord.encodeTags(tags)
-                if encoded != person.tags { person.tags = encoded; changed.append("tags") }
-            }
-            if let metadata = change.metadata, metadata != person.metadata { person.metadata = metadata; changed.append("metadata") }
+            changed += person.apply(change)
             if let groups = change.groups {
                 let ids = try await groupIDs(groups, companyID: companyID, on: connection)
                 _ = try await connection.query("DELETE FROM person_groups WHERE person_id = \(id)", logger: logger)
