@@ -14,7 +14,8 @@ build: setup
 run:
 	@./scripts/run.sh $(ARGS)
 
-# The schemathesis run (the served OpenAPI document against the live debug server) and the SFace oracle
+# The schemathesis run (the served OpenAPI document against the live debug server), PostgreSQL's half of the test
+# matrix (the store contract and the server suite on a throw-away cluster from pg_virtualenv) and the SFace oracle
 # (OpenCV-Python's embeddings for the parity test) go between the build and `swift test`, so that swift test's
 # summary stays the last line.
 test: setup
