@@ -52,7 +52,7 @@ public func buildApplication(
             try await postgres.migrate()
         } catch {
             await stopPool()
-            throw ConfigurationError(key: "store.url", message: "PostgreSQL at \(url) does not answer or cannot be migrated (\(type(of: error)))")
+            throw ConfigurationError(key: "store.url", message: "PostgreSQL at \(PostgresStore.redacted(url)) does not answer or cannot be migrated (\(type(of: error)))")
         }
         store = postgres
         logger.notice("the store is PostgreSQL", metadata: ["url": .string(PostgresStore.redacted(url))])

@@ -241,6 +241,22 @@ struct StoreContractTests {
 }
 
 extension StoreContractTests {
+    /// `store.url`: another scheme is a configuration error naming the key; a password never reaches a message or the log.
+    @Test func aStoreURLIsCheckedAndItsPasswordKeptOutOfMessages() throws {
+        #expect(throws: ConfigurationError.self) { _ = try PostgresStore.configuration("mysql://u:secret@db/faceid") }
+        do {
+            _ = try PostgresStore.configuration("mysql://u:secret@db/faceid")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "store.url" && !error.message.contains("secret"), "\(error.message)")
+        }
+        #expect(PostgresStore.redacted("postgres://u:secret@db:5432/faceid") == "postgres://u:***@db:5432/faceid")
+        #expect(!PostgresStore.redacted("postgres://u:sec ret@db/faceid").contains("sec"))
+        let pooled = try PostgresStore.configuration("postgres://u:secret@db:5433/faceid?pool=3")
+        #expect(pooled.options.maximumConnections == 3 && pooled.port == 5433 && pooled.database == "faceid")
+    }
+}
+
+extension StoreContractTests {
     static func vector(_ seed: Int) -> [Float] {
         let raw = (0..<128).map { Float(sin(Double(seed * 29 + $0) * 0.37)) }
         let norm = raw.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -464,7 +480,7 @@ struct PostgresFeedTests {
             }
             let companyID = company.id!
             let writers = 6, faces = 8
-            let done = ManagedAtomicFlag()
+            let done = Flag()
             // The follower: every read continues exactly where the last ended.
             let follower = Task { () -> (gaps: Int, seen: Int) in
                 var watermark: Int64 = 0, gaps = 0
@@ -567,7 +583,7 @@ struct PostgresWakeupTests {
 }
 
 /// A flag one task sets and another reads.
-final class ManagedAtomicFlag: Sendable {
+final class Flag: Sendable {
     private let flag = Mutex(false)
     var value: Bool { flag.withLock { $0 } }
     func set() { flag.withLock { $0 = true } }

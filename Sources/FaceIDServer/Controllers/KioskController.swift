@@ -24,13 +24,11 @@ struct KioskController {
 
     @Sendable func registerFace(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> KioskFaceRegistered {
         try services.requireAppSecret(request)
-        let employeeID = Int64(context.parameters.get("id") ?? "")
         // An unknown employee is answered before the body is read.
-        _ = try await sync.ownEmployee(employeeID, companyID: principal.companyID)
+        let id = try await sync.ownEmployee(Int64(context.parameters.get("id") ?? ""), companyID: principal.companyID)
         let body = try await KioskFaceBody.decode(request.bodyData(limit: services.configuration.maxBodySize))
-        let (id, registered) = try await sync.registerFace(
-            employeeID: employeeID, encoding: body.encoding, registeredAt: body.registeredAt, principal: principal,
-            origin: services.origin(request, context))
+        let registered = try await sync.registerFace(employeeID: id, encoding: body.encoding, registeredAt: body.registeredAt,
+                                                     principal: principal, origin: services.origin(request, context))
         return KioskFaceRegistered(employeeId: id, registeredAt: Timestamp.format(registered))
     }
 

@@ -19,8 +19,6 @@ struct KioskSync: Sendable {
         var employee: Store.Employee
         /// The encoding exactly as stored (nil without faces, or when the face was quarantined just now).
         var encoding: [Double]?
-        /// Whether the face went into the answer (false: none, or quarantined).
-        var hasFace: Bool { employee.face != nil }
     }
 
     /// One feed entry: an employee's current state, or a tombstone.
@@ -48,11 +46,10 @@ struct KioskSync: Sendable {
         }
     }
 
-    /// Stores a kiosk's encoding as the employee's face, at most `rateLimit.faceRegistrationsPerMinute` per company in any
-    /// 60 s. Returns the stored registration time.
-    func registerFace(employeeID: Int64?, encoding: [Double], registeredAt: Date?, principal: Principal,
-                      origin: RequestOrigin) async throws -> (employeeID: Int64, registeredAt: Date) {
-        let id = try await ownEmployee(employeeID, companyID: principal.companyID)
+    /// Stores a kiosk's encoding as the face of employee `id` (`ownEmployee` gave it), at most
+    /// `rateLimit.faceRegistrationsPerMinute` per company in any 60 s. Returns the stored registration time.
+    func registerFace(employeeID id: Int64, encoding: [Double], registeredAt: Date?, principal: Principal,
+                      origin: RequestOrigin) async throws -> Date {
         if let wait = limiter.take("face-registrations:\(principal.companyID)",
                                    limit: .atMost(limits.faceRegistrationsPerMinute, per: .seconds(60))) {
             throw ServiceError.rateLimited(retryAfter: wait)
@@ -61,7 +58,7 @@ struct KioskSync: Sendable {
             employeeID: id, companyID: principal.companyID, encoding: encoding, registeredAt: registeredAt, keyRing: keyRing,
             actor: principal.actor, deviceID: principal.deviceID, origin: origin)
         try await index.catchUp(principal.companyID)
-        return (id, registered)
+        return registered
     }
 
     /// Deletes every face of the employee; 404 (the contract's "no face data to delete") when there is none.

@@ -133,7 +133,9 @@ extension PostgresStore: EmployeeRepository {
             if change.resigned == true, person.deletedAt == nil {
                 try await softDelete(person, actor: actor, origin: origin, on: connection)
             }
-            let current = try unwrapOrInconsistent(try await employeeRecord(id: id, companyID: companyID, on: connection))
+            guard let current = try await employeeRecord(id: id, companyID: companyID, on: connection) else {
+                throw StoreError.inconsistent("the employee this transaction updated is gone")
+            }
             return try await withFaces([current], on: connection)[0]
         }
     }
@@ -279,10 +281,4 @@ extension PostgresStore: EmployeeRepository {
             return (latest, devices)
         }
     }
-}
-
-/// The value, or `StoreError.inconsistent` (a row the same transaction just wrote is gone).
-func unwrapOrInconsistent<T>(_ value: T?, _ what: String = "a row written in this transaction") throws -> T {
-    guard let value else { throw StoreError.inconsistent(what) }
-    return value
 }

@@ -208,16 +208,20 @@ extension PostgresStore: PersonRepository {
 
     func personsLacking(_ model: RecognitionModel, companyID: Int64, limit: Int) async throws -> (count: Int, persons: [(PersonRecord, Int)]) {
         try await client.withConnection { connection in
-            let lacking = try await connection.query("""
+            // The count and the first `limit` persons, each in the database: a million-face company's list never crosses.
+            let count = try await connection.query("""
+                SELECT count(DISTINCT f.person_id) FROM faces f WHERE f.company_id = \(companyID) AND f.model_id <> \(model.rawValue)
+                AND NOT EXISTS (SELECT 1 FROM face_embeddings e WHERE e.face_id = f.id AND e.model_id = \(model.rawValue))
+                """, logger: logger).decode(Int64.self).elements().first ?? 0
+            let shown = try await connection.query("""
                 SELECT f.person_id, count(*) FROM faces f WHERE f.company_id = \(companyID) AND f.model_id <> \(model.rawValue)
                 AND NOT EXISTS (SELECT 1 FROM face_embeddings e WHERE e.face_id = f.id AND e.model_id = \(model.rawValue))
-                GROUP BY f.person_id ORDER BY f.person_id
+                GROUP BY f.person_id ORDER BY f.person_id LIMIT \(Int64(limit))
                 """, logger: logger).decode((Int64, Int64).self).elements()
-            let shown = Array(lacking.prefix(limit))
             let records = Dictionary(uniqueKeysWithValues: try await Self.persons(try await connection.query("""
                 SELECT \(unescaped: Self.personColumns) FROM persons WHERE company_id = \(companyID) AND id = ANY(\(shown.map(\.0)))
                 """, logger: logger)).map { ($0.id!, $0) })
-            return (lacking.count, shown.compactMap { person, faces in records[person].map { ($0, Int(faces)) } })
+            return (Int(count), shown.compactMap { person, faces in records[person].map { ($0, Int(faces)) } })
         }
     }
 

@@ -39,7 +39,7 @@ final class PostgresStore: Sendable {
 
     private static func baseConfiguration(_ url: String) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme) else {
-            throw ConfigurationError(key: "store.url", message: "expected postgres://user:password@host:port/database, got \(url)")
+            throw ConfigurationError(key: "store.url", message: "expected postgres://user:password@host:port/database, got \(redacted(url))")
         }
         let user = components.user ?? ProcessInfo.processInfo.environment["USER"] ?? "postgres"
         let database = components.path.isEmpty ? nil : String(components.path.dropFirst())
@@ -54,7 +54,8 @@ final class PostgresStore: Sendable {
 
     /// `url` without its password, for the log.
     static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        guard var components = URLComponents(string: url) else { return "(a URL that does not parse)" }
+        guard components.password != nil else { return url }
         components.password = "***"
         return components.string ?? "postgres://…"
     }
