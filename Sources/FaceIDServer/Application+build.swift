@@ -119,6 +119,7 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     FacesController(services: services).addRoutes(to: &routes)
     RecognitionController(services: services).addRoutes(to: &routes)
     ModelsController(services: services).addRoutes(to: &routes)
+    IndexController(services: services).addRoutes(to: &routes)
     EmployeesController(services: services).addRoutes(to: &routes)
     KioskController(services: services).addRoutes(to: &routes)
     templates.set(table + routes.table)

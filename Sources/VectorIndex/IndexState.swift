@@ -39,12 +39,16 @@ final class IndexState: @unchecked Sendable {
     }
 
     var count: Int { ids.count }
+    /// The wrapping sum of `entryDigest` over every (id, vector): order-independent, so two copies that hold the same
+    /// vectors under the same ids have the same digest however they got there.
+    var digest: UInt64 = 0
     var subquantizerCount: Int { pq?.subquantizerCount ?? 0 }
 
     /// Appends a vector. `list` and `code` come from `Assigner` (ignored while flat).
     /// - Parameter vector: `dimension` floats, possibly unaligned (LMDB values are only 2-byte aligned).
     func append(id: UInt64, vector: UnsafeRawBufferPointer, list: UInt32, code: UnsafeBufferPointer<UInt8>) {
         precondition(vector.count == dimension * 4)
+        digest &+= Self.entryDigest(id: id, vector: vector)
         let slot = Int32(ids.count)
         ids.append(id)
         let start = vectors.count
@@ -67,6 +71,9 @@ final class IndexState: @unchecked Sendable {
     func remove(id: UInt64) {
         guard let s = slotOf.removeValue(forKey: id) else { return }
         let slot = Int(s)
+        vectors.withUnsafeBytes { bytes in
+            digest &-= Self.entryDigest(id: id, vector: UnsafeRawBufferPointer(rebasing: bytes[(slot * dimension * 4)..<((slot + 1) * dimension * 4)]))
+        }
         if !lists.isEmpty {
             let list = Int(listOf[slot])
             let position = Int(positionInList[slot])
@@ -94,6 +101,23 @@ final class IndexState: @unchecked Sendable {
         vectors.removeLast(dimension)
         listOf.removeLast()
         positionInList.removeLast()
+    }
+
+    /// A 64-bit hash of one id and its vector's bytes (FNV-style over 8-byte words, finished with SplitMix64's mixer).
+    static func entryDigest(id: UInt64, vector: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ id
+        var offset = 0
+        while offset + 8 <= vector.count {
+            h = (h ^ vector.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0x100_0000_01b3
+            offset += 8
+        }
+        while offset < vector.count {
+            h = (h ^ UInt64(vector[offset])) &* 0x100_0000_01b3
+            offset += 1
+        }
+        h = (h ^ (h >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        h = (h ^ (h >> 27)) &* 0x94d0_49bb_1331_11eb
+        return h ^ (h >> 31)
     }
 
     /// A copy of the stored vector of `id`.

@@ -48,6 +48,22 @@ public final class VectorCollection: @unchecked Sendable {
     /// A copy of the vector stored for `id`.
     public func vector(for id: UInt64) -> [Float]? { stateLock.withReadLock { state.vector(for: id) } }
 
+    /// What the collection holds, read together: its watermark, its size and the order-independent digest of every
+    /// (id, vector) — equal on two copies exactly when they hold the same vectors under the same ids (up to a 64-bit
+    /// hash collision). Kept current by every mutation; O(1).
+    public var contents: (watermark: UInt64, count: Int, digest: UInt64) {
+        stateLock.withReadLock { (currentWatermark, state.count, state.digest) }
+    }
+
+    /// The digest `contents` would have for these (id, vector) pairs (a store's copy, to compare).
+    public static func digest(of entries: some Sequence<(UInt64, [Float])>) -> UInt64 {
+        var digest: UInt64 = 0
+        for (id, vector) in entries {
+            digest &+= vector.withUnsafeBytes { IndexState.entryDigest(id: id, vector: $0) }
+        }
+        return digest
+    }
+
     /// The k nearest neighbours of `query`, nearest first.
     /// - Throws: `dimensionMismatch`, `nonFiniteComponent`, `invalidArgument` for k < 1.
     public func search(_ query: [Float], options: SearchOptions = SearchOptions()) throws(VectorIndexError) -> [SearchResult] {

@@ -44,6 +44,8 @@ struct AccessTests {
             "GET /persons/{id}/faces": (everyone, anyScope),
             "POST /face/enroll": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
             "POST /face/search": (everyone, [.admin, .recognize, .kiosk]),
+            "POST /face/search/encoding": (everyone, [.admin, .recognize, .kiosk]),
+            "GET /index/status": (managers, [.admin]),
             "GET /logs": (managers, [.admin]),
             "POST /face/verify": (everyone, [.admin, .recognize, .kiosk]),
             "POST /api/employees": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),

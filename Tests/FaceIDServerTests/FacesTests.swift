@@ -140,6 +140,56 @@ struct FacesTests {
         }
     }
 
+    /// A precomputed encoding is searched like a photo's face (and logged); `/index/status` shows this node's copy at the
+    /// feed head with the store's digest, before and after a delete, and `/metrics` the same per company.
+    @Test func encodingSearchAndTheIndexStatusAgreeWithTheStore() async throws {
+        try await TestServer().run { client in
+            let owner = try await client.register("Acme")
+            let imported = try await client.call(.post, "/faces/import", as: owner.caller, json: Self.importBody(
+                (1...6).map { ["external_id": "E-\($0)", "full_name": "Person \($0)", "encoding": Self.encoding($0)] }))
+            let faceIDs = try #require((imported["face_ids"] as? [NSNumber])?.map(\.int64Value))
+            let found = try await client.call(.post, "/face/search/encoding", as: owner.caller, json: JSON([
+                "encoding": Self.encoding(3, jitter: 0.002), "top_k": 3, "location": "Gate 1",
+            ]))
+            #expect(found.status == .ok, "\(found.text)")
+            #expect(found["decision"] as? String == "match" && found["model"] as? String == "dlib-resnet-v1")
+            let candidates = try #require(found["candidates"] as? [[String: Any]])
+            #expect(candidates.count == 3 && (candidates[0]["face_id"] as? NSNumber)?.int64Value == faceIDs[2])
+            #expect((candidates[0]["person"] as? [String: Any])?["external_id"] as? String == "E-3")
+            let log = try #require(try await client.call(.get, "/logs", as: owner.caller)["entries"] as? [[String: Any]])
+            #expect(log.first?["location"] as? String == "Gate 1" && log.first?["decision"] as? String == "match")
+            expectError(try await client.call(.post, "/face/search/encoding", as: owner.caller, json: JSON(["encoding": [0.1, 0.2]])),
+                        .badRequest, "invalid_field")
+            expectError(try await client.call(.post, "/face/search/encoding", as: owner.caller, json: JSON([
+                "encoding": Self.encoding(1), "model": "sface-2021dec",
+            ])), .badRequest, "invalid_field")
+
+            func expectCurrent(count: Int) async throws {
+                let status = try await client.call(.get, "/index/status?verify=true", as: owner.caller)
+                #expect(status.status == .ok, "\(status.text)")
+                let head = try #require((status["feed_head"] as? NSNumber)?.int64Value)
+                let collections = try #require(status["collections"] as? [[String: Any]])
+                let stored = try #require((status["store"] as? [String: Any])?["collections"] as? [[String: Any]])
+                #expect(collections.count == 3 && stored.count == 3)
+                for (mine, theirs) in zip(collections, stored) {
+                    #expect((mine["watermark"] as? NSNumber)?.int64Value == head)
+                    #expect(mine["digest"] as? String == theirs["digest"] as? String && mine["count"] as? Int == theirs["count"] as? Int)
+                }
+                #expect(collections[0]["space"] as? String == "all:dlib-resnet-v1" && collections[0]["count"] as? Int == count)
+            }
+            try await expectCurrent(count: 6)
+            let before = try await client.call(.get, "/index/status", as: owner.caller)
+            #expect(try await client.call(.delete, "/faces/\(faceIDs[0])", as: owner.caller).status == .noContent)
+            try await expectCurrent(count: 5)
+            let after = try await client.call(.get, "/index/status", as: owner.caller)
+            #expect((before["collections"] as? [[String: Any]])?.first?["digest"] as? String
+                    != (after["collections"] as? [[String: Any]])?.first?["digest"] as? String)
+            let metrics = try await client.call(.get, "/metrics")
+            #expect(metrics.text.contains("faceid_index_vectors{company_id=\"\(owner.companyID)\",space=\"all:dlib-resnet-v1\"} 5"))
+            #expect(metrics.text.contains("faceid_index_watermark{company_id=\"\(owner.companyID)\""))
+        }
+    }
+
     @Test func anotherCompanyCannotReachTheseFaces() async throws {
         try await TestServer().run { client in
             let a = try await client.register("Acme")

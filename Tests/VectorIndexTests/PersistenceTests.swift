@@ -28,6 +28,32 @@ import Testing
         #expect(try db.collectionNames() == ["r"])
     }
 
+    /// Two copies reached by different paths (batch vs one by one, an update, removals, a reopen, training) have the same
+    /// digest; a copy that differs by one vector, or by one id, does not.
+    @Test func contentsDigestComparesCopies() throws {
+        let dir = TemporaryDirectory()
+        let db = try VectorDatabase(path: dir.path, sealer: XORTestSealer(key: 7))
+        let a = try makeCollection(db, "a", Self.data, count: 300)
+        try a.remove(ids: [1005, 1006])
+        let b = try db.createCollection("b", dimension: Self.data.dimension)
+        for i in (0..<300).reversed() where ![5, 6].contains(i) {
+            try b.add(id: UInt64(1000 + i), vector: i == 7 ? Self.data.vector(8) : Self.data.vector(i))
+        }
+        #expect(a.contents.count == b.contents.count)
+        #expect(a.contents.digest != b.contents.digest)
+        try b.update(id: 1007, vector: Self.data.vector(7), watermark: 9)
+        #expect(a.contents.digest == b.contents.digest && b.contents.watermark == 9)
+        let expected = VectorCollection.digest(of: (0..<300).filter { ![5, 6].contains($0) }.map { (UInt64(1000 + $0), Self.data.vector($0)) })
+        #expect(a.contents.digest == expected)
+        try b.train(kind: .ivfPQ(listCount: 8, subquantizerCount: 16, bits: 4))
+        #expect(b.contents.digest == expected)
+        let reopened = try VectorDatabase(path: dir.path, sealer: XORTestSealer(key: 7))
+        #expect(try reopened.collection("b").contents.digest == expected)
+        try b.remove(ids: [1010])
+        try b.add(id: 1011 + 5000, vector: Self.data.vector(10))
+        #expect(b.contents.count == 298 && b.contents.digest != expected)
+    }
+
     @Test func manyCollectionsCreateListDrop() throws {
         let dir = TemporaryDirectory()
         let db = try VectorDatabase(path: dir.path)

@@ -49,6 +49,26 @@ struct SearchRequest: Decodable {
     var location: String?
 }
 
+/// `POST /face/search/encoding`: a precomputed encoding instead of a photo.
+struct EncodingSearchRequest: Decodable {
+    var encoding: [Double]
+    /// `dlib-resnet-v1` (the default: what kiosks and `face_recognition` compute) or `sface-2021dec`.
+    var model: String?
+    var group: String?
+    var topK: Int?
+    var maxDistance: Double?
+    var minSimilarity: Double?
+    var location: String?
+}
+
+struct EncodingSearchResponse: ResponseEncodable, Sendable {
+    var success = true
+    /// The encoding's model: the one searched, and the unit of every distance.
+    var model: String
+    var decision: String
+    var candidates: [CandidateView]
+}
+
 struct CandidateView: Encodable, Sendable {
     var person: PersonView
     var faceId: Int64

@@ -36,6 +36,9 @@ public struct ServerConfiguration: Sendable {
     /// `store.url`: a PostgreSQL database (`postgres://user:password@host:port/database`) shared by several nodes; nil:
     /// the embedded SQLite store in the data folder.
     public var storeURL: String?
+    /// `node.id`: this node's name among the nodes sharing a PostgreSQL store (`/index/status`, the feed's retention); by
+    /// default `<host name>:<http.port>`.
+    public var nodeID: String?
     /// `auth.tokenLifetime`: default session lifetime in seconds (a company setting can shorten or lengthen it).
     public var tokenLifetime: Int
     /// `auth.bcryptCost`: bcrypt work factor for passwords (4…31).
@@ -57,6 +60,8 @@ public struct ServerConfiguration: Sendable {
     public var databasePath: String { dataDirectory + "/faceid.sqlite" }
     /// The LMDB folder of the vector index (derived data: rebuilt from the store when missing).
     public var indexPath: String { dataDirectory + "/index" }
+    /// This node's name: `node.id`, or `<host name>:<http.port>`.
+    public var nodeName: String { nodeID ?? "\(ProcessInfo.processInfo.hostName):\(port)" }
     /// Sealed enrollment photos of companies with `store_images` on.
     public var imagesPath: String { dataDirectory + "/images" }
 
@@ -112,6 +117,7 @@ public struct ServerConfiguration: Sendable {
         auditHeadPath = reader.string(forKey: "audit.headDirectory", default: auditHeadPath)
         tombstoneDays = reader.int(forKey: "sync.tombstoneDays", default: tombstoneDays)
         storeURL = reader.string(forKey: "store.url")
+        nodeID = reader.string(forKey: "node.id")
         tokenLifetime = reader.int(forKey: "auth.tokenLifetime", default: tokenLifetime)
         bcryptCost = reader.int(forKey: "auth.bcryptCost", default: bcryptCost)
         rateLimits = RateLimitConfiguration(reader: reader.scoped(to: "rateLimit"), defaults: rateLimits)

@@ -9,6 +9,7 @@ struct RecognitionController {
     func addRoutes(to routes: inout ProtectedRoutes) {
         routes.on(.post, "/face/enroll", .managePersons, use: enroll)
         routes.on(.post, "/face/search", .recognize, use: search)
+        routes.on(.post, "/face/search/encoding", .recognize, use: searchEncoding)
         routes.on(.post, "/face/verify", .recognize, use: verify)
         routes.on(.get, "/logs", .readAccessLog, use: logs)
     }
@@ -46,6 +47,20 @@ struct RecognitionController {
         let image = try Self.image(body.image)
         return SearchResponse(try await services.recognition.identify(
             image, query: query, settings: context.companySettings ?? services.defaultSettings, principal: principal))
+    }
+
+    /// Searches with a precomputed encoding (logged like a photo search).
+    @Sendable func searchEncoding(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> EncodingSearchResponse {
+        let body = try await request.decodeJSON(EncodingSearchRequest.self, limit: services.configuration.maxBodySize)
+        let model = try body.model.map { try RecognitionModel.named($0, field: "model") } ?? .dlib
+        var encoding = try FaceEncoding.validate(body.encoding, field: "encoding")
+        if model == .sface { encoding = try FaceEncoding.validateUnit(encoding, field: "encoding") }
+        let query = Recognition.Query(
+            group: body.group, topK: body.topK ?? Limits.topKDefault, maxDistance: body.maxDistance, minSimilarity: body.minSimilarity,
+            largestOnly: true, location: try Validate.optionalName(body.location, field: "location") ?? "")
+        let (decision, candidates) = try await services.recognition.identify(
+            encoding: encoding, model: model, query: query, settings: context.companySettings ?? services.defaultSettings, principal: principal)
+        return EncodingSearchResponse(model: model.rawValue, decision: decision.rawValue, candidates: candidates.map(CandidateView.init))
     }
 
     /// 1:1 — the distance from the probe's face (the largest) to the person's nearest enrolled face, and the decision

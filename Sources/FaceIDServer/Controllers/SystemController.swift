@@ -15,6 +15,7 @@ struct SystemController {
             return ReadyResponse(store: "ok", index: "ok", quarantinedFaces: try await services.store.quarantinedFaceCount())
         }
         router.get("metrics") { _, _ in
+            await services.index.recordGauges(into: services.metrics)
             var buffer: [UInt8] = []
             services.metrics.emit(into: &buffer)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],

@@ -138,17 +138,17 @@ struct Recognition: Sendable {
     /// The nearest persons, one candidate each: `model`'s collection, then each fallback model's collection of the faces
     /// only it can find. Those within their model's threshold come first, then by similarity; a person's candidate is
     /// their first face in that order (an accepted face of another model beats a closer-looking rejected one).
-    func candidates(_ probe: PhotoFace, companyID: Int64, model: RecognitionModel, fallbacks: [RecognitionModel], topK: Int,
+    func candidates(_ embeddings: [RecognitionModel: [Float]], companyID: Int64, model: RecognitionModel, fallbacks: [RecognitionModel], topK: Int,
                     rules: [RecognitionModel: Rule], allow: (@Sendable (UInt64) -> Bool)?) async throws -> [Candidate] {
         var hits: [(SearchResult, RecognitionModel)] = []
         // More neighbours than persons asked for: several may be faces of one person.
         let k = min(topK * 4, 400)
-        if let vector = probe.embeddings[model] {
+        if let vector = embeddings[model] {
             let found: [SearchResult] = try index.search(companyID, .all(model), encoding: vector, k: k, allow: allow)
             for hit in found { hits.append((hit, model)) }
         }
         for other in fallbacks {
-            guard let vector = probe.embeddings[other] else { continue }
+            guard let vector = embeddings[other] else { continue }
             let found = try await searchOnly(other, companyID: companyID, vector: vector, k: k, allow: allow)
             for hit in found { hits.append((hit, other)) }
         }
@@ -257,11 +257,36 @@ struct Recognition: Sendable {
         guard !probes.isEmpty else { return Identification(decision: .noFace, faces: [], model: settings.model) }
         var results: [FaceMatch] = []
         for probe in probes {
-            let found = try await candidates(probe, companyID: companyID, model: settings.model, fallbacks: fallbacks, topK: query.topK,
+            let found = try await candidates(probe.embeddings, companyID: companyID, model: settings.model, fallbacks: fallbacks, topK: query.topK,
                                              rules: rules, allow: allow)
             results.append(FaceMatch(box: probe.box, decision: Self.decide(found, rules: rules), candidates: found))
         }
         return Identification(decision: results.count == 1 ? results[0].decision : nil, faces: results, model: settings.model)
+    }
+
+    /// 1:N for a precomputed encoding of `model` (a kiosk's, or `face_recognition`'s): one probe face, ranked and decided
+    /// as a photo's face is; the attempt is logged with the SHA-256 of the encoding's float32 bytes as its probe hash.
+    func identify(encoding: [Float], model: RecognitionModel, query: Query, settings: CompanySettings,
+                  principal: Principal) async throws -> (decision: Decision, candidates: [Candidate]) {
+        let start = ContinuousClock.now
+        guard Limits.topK.contains(query.topK) else {
+            throw ServiceError.invalidField("top_k", "expected \(Limits.topK.lowerBound)…\(Limits.topK.upperBound)")
+        }
+        let companyID = principal.companyID
+        let rules = try Self.rules(settings: settings, maxDistance: query.maxDistance, minSimilarity: query.minSimilarity)
+        var allow: (@Sendable (UInt64) -> Bool)?
+        if let group = query.group {
+            guard let members = try await store.faceIDs(inGroup: group, companyID: companyID) else { throw ServiceError.unknownGroup(group) }
+            allow = { members.contains($0) }
+        }
+        try await index.catchUp(companyID)
+        let found = try await candidates([model: encoding], companyID: companyID, model: model, fallbacks: [], topK: query.topK,
+                                         rules: rules, allow: allow)
+        let decision = Self.decide(found, rules: rules)
+        let best = found.first
+        try await logAccess(FaceEncoding.bytes(encoding), decision: decision, personID: best?.person.record.id, distance: best?.distance,
+                            faceCount: 1, location: query.location, since: start, principal: principal, settings: settings)
+        return (decision, found)
     }
 
     /// 1:1: the probe's largest face against the person's nearest face; the attempt is logged.
