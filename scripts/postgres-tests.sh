@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PostgreSQL's half of the test matrix, inside `pg_virtualenv` (a throw-away PostgreSQL cluster for the command, removed
 # afterwards — no server is left running): the store contract and feed tests (StoreContractTests, PostgresFeedTests,
-# PostgresWakeupTests), then the server suite on PostgreSQL (FACEID_TEST_ENGINE=postgres; the suites that read SQLite's
+# PostgresWakeupTests, PostgresIndexPositionTests), then the server suite on PostgreSQL (FACEID_TEST_ENGINE=postgres; the suites that read SQLite's
 # own rows or files are SQLite-only and say so). The tests are already built by `swift build --build-tests`. Installs Debian's PostgreSQL 15 on first use without creating or starting its default cluster.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,7 +20,7 @@ echo "postgres-tests: the store contract and the server suite on a throw-away Po
 log="$repo/.build/postgres-tests.log"
 status=0
 (cd /tmp && pg_virtualenv -v 15 sh -c "cd '$repo' && export FACEID_TEST_POSTGRES=1 && \
-    swift test --skip-build --filter \"StoreContractTests|PostgresFeedTests|PostgresWakeupTests\" ${SWIFT_TEST_FLAGS:-} && \
+    swift test --skip-build --filter \"StoreContractTests|PostgresFeedTests|PostgresWakeupTests|PostgresIndexPositionTests\" ${SWIFT_TEST_FLAGS:-} && \
     FACEID_TEST_ENGINE=postgres swift test --skip-build --filter FaceIDServerTests ${SWIFT_TEST_FLAGS:-}") >"$log" 2>&1 || status=$?
 grep -E '^(✔|✘) Test run|^✘ (Test|Suite)' "$log" || true
 if [ "$status" -ne 0 ]; then

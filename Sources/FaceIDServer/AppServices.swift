@@ -54,7 +54,8 @@ final class AppServices: Sendable {
         let defaults = CompanySettings.defaults(configuration)
         let limits = configuration.rateLimits
         let index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing,
-                                     images: ImageVault(directory: configuration.imagesPath), logger: logger, checker: indexChecker)
+                                     images: ImageVault(directory: configuration.imagesPath), logger: logger,
+                                     node: configuration.nodeName, checker: indexChecker)
         let faces = faces ?? FaceEngineProvider(modelDirectory: configuration.modelDirectory)
         let limiter = RateLimiter(now: { clock.instant })
         let migration = ModelMigration(store: store, index: index, faces: faces, keyRing: keyRing, defaults: defaults, logger: logger)

@@ -529,6 +529,40 @@ struct PostgresFeedTests {
     }
 }
 
+/// Nodes sharing a PostgreSQL store report where their index stands; the feed's retention keeps every row a node that
+/// reported recently has not applied, and forgets a node silent longer than that.
+@Suite("PostgreSQL index positions", .enabled(if: StoreContractTests.postgresURL != nil, "no PostgreSQL (scripts/postgres-tests.sh runs this)"))
+struct PostgresIndexPositionTests {
+    @Test func retentionNeverPassesALiveNodesPosition() async throws {
+        try await StoreContractTests.withPostgres { store in
+            let (company, _, _) = try await StoreContractTests.$keyRing.withValue(KeyRing(master: MasterKey.random())) {
+                try await StoreContractTests.register(store, "owner@acme.example")
+            }
+            let companyID = company.id!
+            for index in 0..<5 {
+                _ = try await store.createPerson(StoreContractTests.person(companyID, "P\(index)", externalID: "E\(index)"), groups: [],
+                                                 actor: "test", origin: StoreContractTests.origin)
+                _ = try await store.createEmployee(Store.EmployeeRow(name: "Employee \(index)", timekeeperID: "T\(index)"),
+                                                   companyID: companyID, actor: "test", origin: StoreContractTests.origin)
+            }
+            let head = try await store.feedPosition(companyID: companyID)
+            #expect(head == 5)
+            let now = Date()
+            #expect(try await store.lowestIndexPosition(companyID: companyID, reportedSince: now.addingTimeInterval(-600)) == nil)
+            try await store.reportIndexPositions(node: "a:1", [companyID: head, 999: 3], at: now)  // an unknown company is skipped
+            try await store.reportIndexPositions(node: "b:1", [companyID: 2], at: now.addingTimeInterval(-30))
+            try await store.reportIndexPositions(node: "c:1", [companyID: 1], at: now.addingTimeInterval(-3600))
+            #expect(try await store.lowestIndexPosition(companyID: companyID, reportedSince: now.addingTimeInterval(-600)) == 2)
+            // Every row is past the horizon; the live node b holds the purge at 2, the silent node c holds nothing.
+            let live = try await store.lowestIndexPosition(companyID: companyID, reportedSince: now.addingTimeInterval(-600))
+            #expect(try await store.purgeFeed(companyID: companyID, olderThan: now.addingTimeInterval(60), notPast: live ?? .max) == 2)
+            try await store.reportIndexPositions(node: "b:1", [companyID: 4], at: now)
+            #expect(try await store.lowestIndexPosition(companyID: companyID, reportedSince: now.addingTimeInterval(-600)) == 4)
+            #expect(try await store.purgeFeed(companyID: companyID, olderThan: now.addingTimeInterval(60), notPast: 4) == 4)
+        }
+    }
+}
+
 /// Followers on PostgreSQL: a NOTIFY from the appending transaction wakes them; a killed LISTEN connection is reopened
 /// and they are woken again, so nothing waits for the poll.
 @Suite("PostgreSQL feed wake-ups", .enabled(if: StoreContractTests.postgresURL != nil, "no PostgreSQL (scripts/postgres-tests.sh runs this)"))

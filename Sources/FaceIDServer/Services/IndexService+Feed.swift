@@ -82,12 +82,28 @@ extension IndexService: Service {
         }
     }
 
-    /// Catches up every company whose feed head is past the index's position.
+    /// How often a node tells the store where its index stands, and how long a report keeps the feed's rows for it.
+    static let reportInterval = Duration.seconds(10)
+    static let reportLifetime: TimeInterval = 600
+
+    /// Catches up every company whose feed head is past the index's position, then (every `reportInterval`) records this
+    /// node's positions in the store.
     func follow() async {
         guard !isRebuilding else { return }
         do {
-            for (companyID, head) in try await store.feedHeads() where head > lowWatermark(companyID) {
+            let heads = try await store.feedHeads()
+            for (companyID, head) in heads where head > lowWatermark(companyID) {
                 try await catchUp(companyID)
+            }
+            let now = ContinuousClock.now
+            let due = lastReport.withLock { last in
+                guard last.map({ now - $0 >= Self.reportInterval }) ?? true else { return false }
+                last = now
+                return true
+            }
+            if due, !isRebuilding {
+                let positions = Dictionary(uniqueKeysWithValues: heads.keys.map { ($0, lowWatermark($0)) })
+                try await store.reportIndexPositions(node: node, positions, at: Date())
             }
         } catch is CancellationError {
             // Shutting down: the next start catches every company up.

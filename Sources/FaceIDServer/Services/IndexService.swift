@@ -31,7 +31,11 @@ final class IndexService: Sendable {
     /// Stored enrollment photos: a face's delete, once applied here, removes its photo too.
     let images: ImageVault
     let logger: Logger
+    /// This node's name in the store's record of where each node's index stands (`reportPositions`).
+    let node: String
     private let feeder = Feeder()
+    /// When this node last reported its positions.
+    let lastReport = Mutex<ContinuousClock.Instant?>(nil)
     private let current: Mutex<Current>
     /// How often the follower looks at the feed without a wake-up (what another server node committed).
     static let followInterval = Duration.seconds(2)
@@ -58,8 +62,9 @@ final class IndexService: Sendable {
     ///   (`faceid-server --check-index <directory>`) before this process maps it: LMDB trusts its file, and a damaged
     ///   page can make it dereference a bad pointer, which no error handling catches. Nil: no check (tests).
     init(directory: String, store: any FeedRepository & FeedFollowing & PersonRepository & TenancyRepository, keyRing: KeyRing, images: ImageVault,
-         logger: Logger = Logger(label: "faceid.index"), checker: String? = nil) throws {
+         logger: Logger = Logger(label: "faceid.index"), node: String = "local", checker: String? = nil) throws {
         self.directory = directory
+        self.node = node
         self.store = store
         self.keyRing = keyRing
         self.images = images

@@ -4,10 +4,11 @@ import ServiceLifecycle
 
 /// The feed's one retention rule, as a background service: every hour (and at start) each company's feed rows older than
 /// `sync.tombstoneDays` are dropped — but never a row a consumer has not applied: the index (its lowest watermark) and
-/// every kiosk that has acknowledged (its acknowledgement). Cursors from before the purge answer 410 `cursor_expired`. (The
+/// every kiosk that has acknowledged (its acknowledgement), and on a shared store every node that reported its index's
+/// position in the last ten minutes. Cursors from before the purge answer 410 `cursor_expired`. (The
 /// access log's retention runs with each append, in the same transaction.)
 struct Retention: Service {
-    let store: any TenancyRepository & FeedRepository
+    let store: any TenancyRepository & FeedRepository & FeedFollowing
     let index: IndexService
     let clock: ServerClock
     let tombstoneDays: Int
@@ -34,7 +35,11 @@ struct Retention: Service {
     func sweep() async throws {
         let horizon = clock.now.addingTimeInterval(-Double(tombstoneDays) * 86_400)
         for companyID in try await store.companyIDs() {
-            _ = try await store.purgeFeed(companyID: companyID, olderThan: horizon, notPast: index.lowWatermark(companyID))
+            // Every node sharing the store that reported recently must have applied a row before it goes (a node silent
+            // longer loads the current faces when it returns, as a new node does).
+            let others = try await store.lowestIndexPosition(
+                companyID: companyID, reportedSince: Date().addingTimeInterval(-IndexService.reportLifetime))
+            _ = try await store.purgeFeed(companyID: companyID, olderThan: horizon, notPast: min(index.lowWatermark(companyID), others ?? .max))
         }
     }
 }

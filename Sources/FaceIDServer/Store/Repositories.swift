@@ -106,6 +106,11 @@ protocol FeedFollowing: Sendable {
     /// Every company's last feed sequence number (a small table: one row per company, kept by the feed's triggers).
     func feedHeads() async throws -> [Int64: Int64]
     func onFeedCommit(_ wake: @escaping @Sendable () -> Void)
+    /// Records how far this node's index has applied each company's feed (nodes sharing a store; the feed's retention keeps
+    /// every row a live node has not applied). SQLite is never shared: nothing to record.
+    func reportIndexPositions(node: String, _ positions: [Int64: Int64], at: Date) async throws
+    /// The lowest position any node reported for the company at or after `since`; nil when none did.
+    func lowestIndexPosition(companyID: Int64, reportedSince since: Date) async throws -> Int64?
 }
 
 /// What the server does with the store at start and at shutdown.
@@ -123,4 +128,8 @@ typealias FaceIDStore = StoreLifecycle & FeedFollowing & TenancyRepository & Per
 
 extension Store: TenancyRepository, PersonRepository, EmployeeRepository, FeedRepository, LogRepository, FeedFollowing, StoreLifecycle {
     func shutdown() async throws { try close() }
+
+    /// One process owns a SQLite store: its index's own watermark is the only one (`Retention` reads it directly).
+    func reportIndexPositions(node: String, _ positions: [Int64: Int64], at: Date) async throws {}
+    func lowestIndexPosition(companyID: Int64, reportedSince since: Date) async throws -> Int64? { nil }
 }

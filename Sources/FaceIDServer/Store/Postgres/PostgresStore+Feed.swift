@@ -119,6 +119,24 @@ extension PostgresStore: FeedRepository, FeedFollowing {
         }
     }
 
+    /// One upsert for every company (unnest), so a report costs one round trip however many companies there are.
+    func reportIndexPositions(node: String, _ positions: [Int64: Int64], at: Date) async throws {
+        guard !positions.isEmpty else { return }
+        let companies = Array(positions.keys), values = companies.map { positions[$0]! }
+        _ = try await client.query("""
+            INSERT INTO index_nodes AS n (node, company_id, position, reported_at)
+            SELECT \(node), c, p, \(at) FROM unnest(\(companies)::BIGINT[], \(values)::BIGINT[]) AS u(c, p)
+            WHERE EXISTS (SELECT 1 FROM companies WHERE id = c)
+            ON CONFLICT (company_id, node) DO UPDATE SET position = excluded.position, reported_at = excluded.reported_at
+            """, logger: logger)
+    }
+
+    func lowestIndexPosition(companyID: Int64, reportedSince since: Date) async throws -> Int64? {
+        try await client.query("""
+            SELECT min(position) FROM index_nodes WHERE company_id = \(companyID) AND reported_at >= \(since)
+            """, logger: logger).decode(Int64?.self).elements().first ?? nil
+    }
+
     func purgeFeed(companyID: Int64, olderThan horizon: Date, notPast limit: Int64) async throws -> Int64 {
         let micros = Int64(horizon.timeIntervalSince1970 * 1e6)
         return try await transaction { connection in

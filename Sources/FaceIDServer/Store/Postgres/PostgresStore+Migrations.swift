@@ -196,6 +196,16 @@ extension PostgresStore {
             // folder empty reports every chain's head missing instead of trusting the store again).
             "CREATE TABLE audit_head_state (id INTEGER PRIMARY KEY CHECK (id = 1), established_at TIMESTAMPTZ NOT NULL)",
         ]),
+        ("v5-index-nodes", [
+            // Where each node's index stands per company, reported every few seconds: the feed's retention never drops a row a
+            // node that reported recently has not applied.
+            """
+            CREATE TABLE index_nodes (
+                node TEXT NOT NULL, company_id BIGINT NOT NULL REFERENCES companies ON DELETE CASCADE,
+                position BIGINT NOT NULL, reported_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (company_id, node)
+            )
+            """,
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).
