@@ -57,7 +57,7 @@ final class AppServices: Sendable {
                                      images: ImageVault(directory: configuration.imagesPath), logger: logger,
                                      node: configuration.nodeName, checker: indexChecker)
         let faces = faces ?? FaceEngineProvider(modelDirectory: configuration.modelDirectory)
-        let limiter = RateLimiter(now: { clock.instant })
+        let limiter = RateLimiter(now: { clock.instant }, shared: store as? any SharedRateLimits, wallNow: { clock.now }, logger: logger)
         let migration = ModelMigration(store: store, index: index, faces: faces, keyRing: keyRing, defaults: defaults, logger: logger)
         let recognition = Recognition(store: store, index: index, faces: faces, clock: clock)
         return AppServices(

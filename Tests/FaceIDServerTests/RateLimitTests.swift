@@ -98,43 +98,109 @@ struct RateLimitTests {
         func advance(_ duration: Duration) { instant.withLock { $0 += duration } }
     }
 
-    @Test func aQuotaNeverAcceptsMoreThanItsCountInAnyWindow() {
-        let clock = ManualClock()
-        let limiter = RateLimiter(now: { clock.now })
-        let limit = RateLimiter.Limit.atMost(100, per: .seconds(60))
-        // A kiosk retrying every 100 ms for three minutes.
-        var accepted: [Duration] = []
-        var elapsed = Duration.zero
-        var lastRefusal: Int?
-        while elapsed < .seconds(180) {
-            if let wait = limiter.take("face-registrations:1", limit: limit) { lastRefusal = wait } else { accepted.append(elapsed) }
-            clock.advance(.milliseconds(100))
-            elapsed += .milliseconds(100)
+    /// `count` nodes' limiters on `clock`: on SQLite one process is the only node (the same limiter `count` times); on
+    /// PostgreSQL `count` limiters sharing a fresh database's allowance.
+    static func withLimiters(_ engine: StoreContractTests.Engine, count: Int = 1, clock: ManualClock,
+                             _ body: ([RateLimiter]) async throws -> Void) async throws {
+        let start = Date()
+        switch engine {
+        case .sqlite:
+            let only = RateLimiter(now: { clock.now })
+            try await body(Array(repeating: only, count: count))
+        case .postgres:
+            try await StoreContractTests.withPostgres { store in
+                let origin = clock.now
+                try await body((0..<count).map { _ in
+                    RateLimiter(now: { clock.now }, shared: store, wallNow: { start.addingTimeInterval(Self.seconds(clock.now - origin)) })
+                })
+            }
         }
-        // No 60-second window holds more than 100 (a token bucket lets 199 through in the first minute)…
-        for (index, start) in accepted.enumerated() {
-            #expect(accepted[index...].prefix { $0 < start + .seconds(60) }.count <= 100, "window from \(start)")
-        }
-        // …and the quota is not stingier than promised: 100 in each of the three minutes.
-        #expect(accepted.count == 300)
-        #expect(lastRefusal.map { (1...60).contains($0) } == true)
-        // Keys are independent.
-        #expect(limiter.take("face-registrations:2", limit: limit) == nil)
     }
 
-    @Test func aRefusalSaysWhenTheOldestRequestLeavesTheWindow() {
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+
+    @Test(arguments: StoreContractTests.engines)
+    func aQuotaNeverAcceptsMoreThanItsCountInAnyWindow(engine: StoreContractTests.Engine) async throws {
         let clock = ManualClock()
-        let limiter = RateLimiter(now: { clock.now })
-        let limit = RateLimiter.Limit.atMost(3, per: .seconds(60))
-        for _ in 0..<3 {
-            #expect(limiter.take("k", limit: limit) == nil)
-            clock.advance(.seconds(10))
+        let limit = RateLimiter.Limit.atMost(100, per: .seconds(60))
+        try await Self.withLimiters(engine, count: 3, clock: clock) { limiters in
+            // Kiosks retrying every 100 ms for three minutes, through three nodes in turn .
+            var accepted: [Duration] = []
+            var elapsed = Duration.zero
+            var lastRefusal: Int?
+            var turn = 0
+            while elapsed < .seconds(180) {
+                let limiter = limiters[turn % limiters.count]
+                turn += 1
+                if let wait = await limiter.take("face-registrations:1", limit: limit) { lastRefusal = wait } else { accepted.append(elapsed) }
+                clock.advance(.milliseconds(100))
+                elapsed += .milliseconds(100)
+            }
+            // No 60-second window holds more than 100 across the nodes (a token bucket lets 199 through in the first minute)…
+            for (index, start) in accepted.enumerated() {
+                #expect(accepted[index...].prefix { $0 < start + .seconds(60) }.count <= 100, "window from \(start)")
+            }
+            // …and the quota is not stingier than promised: 100 in each of the three minutes.
+            #expect(accepted.count == 300)
+            #expect(lastRefusal.map { (1...60).contains($0) } == true)
+            // Keys are independent.
+            #expect(await limiters[0].take("face-registrations:2", limit: limit) == nil)
         }
-        #expect(limiter.take("k", limit: limit) == 30)  // the first left at 60 s; it is 30 s now
-        #expect(limiter.check("k", limit: limit) == 30)
-        clock.advance(.seconds(30))
-        #expect(limiter.check("k", limit: limit) == nil)  // check counts nothing
-        #expect(limiter.take("k", limit: limit) == nil)
-        #expect(limiter.take("k", limit: limit) == 10)
+    }
+
+    @Test(arguments: StoreContractTests.engines)
+    func aRefusalSaysWhenTheOldestRequestLeavesTheWindow(engine: StoreContractTests.Engine) async throws {
+        let clock = ManualClock()
+        let limit = RateLimiter.Limit.atMost(3, per: .seconds(60))
+        try await Self.withLimiters(engine, count: 2, clock: clock) { limiters in
+            let (a, b) = (limiters[0], limiters[limiters.count - 1])
+            for index in 0..<3 {
+                #expect(await (index == 1 ? b : a).take("k", limit: limit) == nil)
+                clock.advance(.seconds(10))
+            }
+            #expect(await b.take("k", limit: limit) == 30)  // the first left at 60 s; it is 30 s now
+            #expect(await a.check("k", limit: limit) == 30)
+            clock.advance(.seconds(30))
+            #expect(await b.check("k", limit: limit) == nil)  // check counts nothing
+            #expect(await b.take("k", limit: limit) == nil)
+            #expect(await a.take("k", limit: limit) == 10)
+        }
+    }
+
+    /// A token bucket shared by two nodes: the burst is the capacity across both, refilled at its rate.
+    @Test(arguments: StoreContractTests.engines)
+    func aThrottleIsOneBucketAcrossNodes(engine: StoreContractTests.Engine) async throws {
+        let clock = ManualClock()
+        let limit = RateLimiter.Limit.perMinute(60)
+        try await Self.withLimiters(engine, count: 2, clock: clock) { limiters in
+            var allowed = 0
+            for index in 0..<100 where await limiters[index % limiters.count].take("company:1", limit: limit) == nil { allowed += 1 }
+            #expect(allowed == 60)
+            #expect(await limiters[0].take("company:1", limit: limit) == 1)  // one token a second
+            clock.advance(.seconds(5))
+            allowed = 0
+            for index in 0..<10 where await limiters[index % limiters.count].take("company:1", limit: limit) == nil { allowed += 1 }
+            #expect(allowed == 5)
+        }
+    }
+
+    /// The shared allowance unreachable: no error reaches the caller; this node allows its share, the limit divided by the
+    /// nodes that reported last.
+    @Test func withoutTheSharedStoreEachNodeAllowsItsShare() async throws {
+        struct Unreachable: SharedRateLimits {
+            struct Down: Error {}
+            func takeShared(_ key: String, capacity: Int, windowMicros: Int64, slidingWindow: Bool, nowMicros: Int64,
+                            commit: Bool) async throws -> Int? { throw Down() }
+            func liveNodeCount(since: Date) async throws -> Int { 3 }
+            func pruneRateLimits(idleSince: Date) async throws {}
+        }
+        let clock = ManualClock()
+        let limiter = RateLimiter(now: { clock.now }, shared: Unreachable())
+        let limit = RateLimiter.Limit.atMost(100, per: .seconds(60))
+        var allowed = 0
+        for _ in 0..<200 where await limiter.take("face-registrations:1", limit: limit) == nil { allowed += 1 }
+        #expect(allowed == 33)
     }
 }

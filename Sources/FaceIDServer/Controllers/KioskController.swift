@@ -54,7 +54,7 @@ struct KioskController {
                 "page_size", "expected 1…\(Limits.tablePageSize.upperBound); omit page and page_size to receive every employee in one answer, "
                     + "or page through them by following the Link header (rel=\"next\") until it is absent")
         }
-        if (page ?? 1) == 1 { try sync.limitFullSync(principal) }
+        if (page ?? 1) == 1 { try await sync.limitFullSync(principal) }
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         headers[Self.syncCursor] = try await sync.head(companyID: principal.companyID).text
         guard page != nil || pageSize != nil else {

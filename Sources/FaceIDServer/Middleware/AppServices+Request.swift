@@ -8,7 +8,7 @@ extension AppServices {
     }
 
     /// Takes a token or throws 429 with `Retry-After`.
-    func limit(_ key: String, _ limit: RateLimiter.Limit) throws(ServiceError) {
-        if let retryAfter = limiter.take(key, limit: limit) { throw .rateLimited(retryAfter: retryAfter) }
+    func limit(_ key: String, _ limit: RateLimiter.Limit) async throws(ServiceError) {
+        if let retryAfter = await limiter.take(key, limit: limit) { throw .rateLimited(retryAfter: retryAfter) }
     }
 }

@@ -30,8 +30,8 @@ struct ProtectedRoutes {
             let principal = try context.requirePrincipal()
             try principal.require(permission)
             let perMinute = context.companySettings?.requestsPerMinute ?? services.configuration.rateLimits.companyPerMinute
-            try services.limit("company:\(principal.companyID)", .perMinute(perMinute))
-            try services.limit(principal.rateLimitKey, .perMinute(services.configuration.rateLimits.credentialPerMinute))
+            try await services.limit("company:\(principal.companyID)", .perMinute(perMinute))
+            try await services.limit(principal.rateLimitKey, .perMinute(services.configuration.rateLimits.credentialPerMinute))
             return try await handler(request, context, principal)
         }
     }

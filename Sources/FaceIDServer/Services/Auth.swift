@@ -32,7 +32,7 @@ struct Auth: Sendable {
 
     /// Creates a company with its owner and a first session; at most `rateLimit.registerPerHour` per source address.
     func register(companyName: String, email: String, password: String, fullName: String, origin: RequestOrigin) async throws -> Session {
-        if let wait = limiter.take("register:\(origin.remoteAddress)", limit: .atMost(limits.registerPerHour, per: .seconds(3600))) {
+        if let wait = await limiter.take("register:\(origin.remoteAddress)", limit: .atMost(limits.registerPerHour, per: .seconds(3600))) {
             throw ServiceError.rateLimited(retryAfter: wait)
         }
         let now = clock.now
@@ -52,14 +52,16 @@ struct Auth: Sendable {
         let emailKey = "login-failures-email:\(email.lowercased())"
         let addressLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerAddress, per: window)
         let emailLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerEmail, per: window)
-        if let retry = limiter.check(addressKey, limit: addressLimit) ?? limiter.check(emailKey, limit: emailLimit) {
+        var retry = await limiter.check(addressKey, limit: addressLimit)
+        if retry == nil { retry = await limiter.check(emailKey, limit: emailLimit) }
+        if let retry {
             throw ServiceError.rateLimited(retryAfter: retry)
         }
         let account = try await store.account(email: email)
         let matches = try await verifyPassword(password, hash: account?.0.passwordHash ?? decoyPasswordHash)
         guard let (user, company) = account, matches, !user.disabled else {
-            _ = limiter.take(addressKey, limit: addressLimit)
-            _ = limiter.take(emailKey, limit: emailLimit)
+            _ = await limiter.take(addressKey, limit: addressLimit)
+            _ = await limiter.take(emailKey, limit: emailLimit)
             if let user = account?.0 {
                 try await store.audit(
                     AuditEvent(action: "auth.login_failed", actor: "user:\(user.id!)", target: "user:\(user.id!)",

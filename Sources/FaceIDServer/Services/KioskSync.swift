@@ -50,7 +50,7 @@ struct KioskSync: Sendable {
     /// `rateLimit.faceRegistrationsPerMinute` per company in any 60 s. Returns the stored registration time.
     func registerFace(employeeID id: Int64, encoding: [Double], registeredAt: Date?, principal: Principal,
                       origin: RequestOrigin) async throws -> Date {
-        if let wait = limiter.take("face-registrations:\(principal.companyID)",
+        if let wait = await limiter.take("face-registrations:\(principal.companyID)",
                                    limit: .atMost(limits.faceRegistrationsPerMinute, per: .seconds(60))) {
             throw ServiceError.rateLimited(retryAfter: wait)
         }
@@ -80,8 +80,8 @@ struct KioskSync: Sendable {
     // MARK: The employee table
 
     /// At most `rateLimit.fullSyncsPerHour` full syncs per kiosk (its device, else its credential).
-    func limitFullSync(_ principal: Principal) throws(ServiceError) {
-        if let wait = limiter.take("full-sync:" + principal.rateLimitKey, limit: .atMost(limits.fullSyncsPerHour, per: .seconds(3600))) {
+    func limitFullSync(_ principal: Principal) async throws(ServiceError) {
+        if let wait = await limiter.take("full-sync:" + principal.rateLimitKey, limit: .atMost(limits.fullSyncsPerHour, per: .seconds(3600))) {
             throw .rateLimited(retryAfter: wait)
         }
     }
@@ -120,7 +120,7 @@ struct KioskSync: Sendable {
         }
         switch cursor {
         case nil:
-            try limitFullSync(principal)
+            try await limitFullSync(principal)
             let head = try await store.feedHead(companyID: companyID)
             return try await snapshot(companyID: companyID, startSeq: head.lastSeq, afterID: nil, limit: limit)
         case .snapshot(_, let startSeq, let afterID)?:

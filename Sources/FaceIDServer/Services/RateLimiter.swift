@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 
 /// In-process rate limits, keyed by a string such as `login-email:a@b.c` or `company:3`, of two kinds:
@@ -57,24 +58,71 @@ final class RateLimiter: Sendable {
 
     private let tables = Mutex(Tables())
     private let now: @Sendable () -> ContinuousClock.Instant
+    /// Nodes sharing a PostgreSQL store count against one allowance there; nil: this process is the only one.
+    private let shared: (any SharedRateLimits)?
+    private let wallNow: @Sendable () -> Date
+    private let logger: Logger
+    /// The live nodes last counted (the fallback's divisor), and when.
+    private let nodes = Mutex<(count: Int, at: ContinuousClock.Instant?)>((1, nil))
     /// Idle keys are dropped when a table grows past this, bounding memory under address spraying.
     private let pruneThreshold = 100_000
     /// A key untouched this long is back to its full allowance under every limit in use (the longest window is an hour).
     private let idleAfter = Duration.seconds(3600)
 
     /// - Parameter now: the clock (injected by tests; the continuous clock otherwise).
-    init(now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
+    /// - Parameters:
+    ///   - shared: the allowance every node shares (PostgreSQL); this process's own tables stand in front of it (a key this
+    ///     node alone has used up is refused without asking) and, while it cannot be reached, behind it: the limit divided
+    ///     by the live nodes, so the nodes together stay near it.
+    ///   - wallNow: the wall clock the shared rows are kept in (nodes' clocks agree through NTP).
+    init(now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }, shared: (any SharedRateLimits)? = nil,
+         wallNow: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "faceid.ratelimit")) {
         self.now = now
+        self.shared = shared
+        self.wallNow = wallNow
+        self.logger = logger
     }
 
     /// Takes one request from `key`'s allowance; returns nil when allowed, else the seconds to wait.
-    func take(_ key: String, limit: Limit) -> Int? {
-        consume(key, limit: limit, commit: true)
+    func take(_ key: String, limit: Limit) async -> Int? {
+        await decide(key, limit: limit, commit: true)
     }
 
     /// Whether a request would be allowed, without counting it (for "failures only" limits such as login).
-    func check(_ key: String, limit: Limit) -> Int? {
-        consume(key, limit: limit, commit: false)
+    func check(_ key: String, limit: Limit) async -> Int? {
+        await decide(key, limit: limit, commit: false)
+    }
+
+    private func decide(_ key: String, limit: Limit, commit: Bool) async -> Int? {
+        guard let shared else { return consume(key, limit: limit, commit: commit) }
+        if let wait = consume(key, limit: limit, commit: false) { return wait }
+        do {
+            let micros = Int64(wallNow().timeIntervalSince1970 * 1e6)
+            let window = Int64(Self.seconds(limit.window) * 1e6)
+            let wait = try await shared.takeShared(key, capacity: max(limit.capacity, 1), windowMicros: window,
+                                                   slidingWindow: limit.policy == .slidingWindow, nowMicros: micros, commit: commit)
+            if wait == nil && commit { _ = consume(key, limit: limit, commit: true) }
+            return wait
+        } catch {
+            let nodes = await liveNodes(shared)
+            logger.warning("the shared rate limits are unreachable; this node allows its share", metadata: [
+                "nodes": .stringConvertible(nodes), "error": .string(String(describing: type(of: error))),
+            ])
+            var share = limit
+            share.capacity = max(1, limit.capacity / nodes)
+            return consume("fallback:" + key, limit: share, commit: commit)
+        }
+    }
+
+    /// The nodes that reported in the last minute (at least 1), counted at most every 30 s; the last count while the store
+    /// does not answer.
+    private func liveNodes(_ shared: any SharedRateLimits) async -> Int {
+        let instant = now()
+        let (count, at) = nodes.withLock { $0 }
+        if let at, instant - at < .seconds(30) { return count }
+        let counted = (try? await shared.liveNodeCount(since: wallNow().addingTimeInterval(-60))).map { max(1, $0) } ?? count
+        nodes.withLock { $0 = (counted, instant) }
+        return counted
     }
 
     private func consume(_ key: String, limit: Limit, commit: Bool) -> Int? {

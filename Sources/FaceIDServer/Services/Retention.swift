@@ -31,8 +31,10 @@ struct Retention: Service {
         }
     }
 
-    /// Drops every company's feed rows older than the horizon.
+    /// Drops every company's feed rows older than the horizon (and idle shared rate-limit rows).
     func sweep() async throws {
+        // Shared rate-limit keys idle for two hours are back to their full allowance under every limit: their rows go.
+        try await (store as? any SharedRateLimits)?.pruneRateLimits(idleSince: clock.now.addingTimeInterval(-7200))
         let horizon = clock.now.addingTimeInterval(-Double(tombstoneDays) * 86_400)
         for companyID in try await store.companyIDs() {
             // Every node sharing the store that reported recently must have applied a row before it goes (a node silent

@@ -113,6 +113,18 @@ protocol FeedFollowing: Sendable {
     func lowestIndexPosition(companyID: Int64, reportedSince since: Date) async throws -> Int64?
 }
 
+/// Rate limits every node shares (PostgreSQL): one row per key, updated by one statement.
+protocol SharedRateLimits: Sendable {
+    /// Takes (or with `commit` false only checks) one request from `key`'s allowance of `capacity` per window: a token bucket
+    /// refilled at `capacity` per window, or with `slidingWindow` at most `capacity` in any window. Nil when allowed, else
+    /// the seconds to wait.
+    func takeShared(_ key: String, capacity: Int, windowMicros: Int64, slidingWindow: Bool, nowMicros: Int64, commit: Bool) async throws -> Int?
+    /// How many nodes reported their index's position since `since`.
+    func liveNodeCount(since: Date) async throws -> Int
+    /// Drops keys untouched since `idleSince`.
+    func pruneRateLimits(idleSince: Date) async throws
+}
+
 /// What the server does with the store at start and at shutdown.
 protocol StoreLifecycle: Sendable {
     /// Every company's wrapped data key (the master key check at start).

@@ -206,6 +206,16 @@ extension PostgresStore {
             )
             """,
         ]),
+        ("v6-rate-limits", [
+            // One row per rate-limit key shared by every node: a token bucket (tokens, refilled since updated_micros) or a
+            // sliding log (the accepted requests' times in the window).
+            """
+            CREATE TABLE rate_limits (
+                key TEXT PRIMARY KEY, tokens DOUBLE PRECISION, updated_micros BIGINT NOT NULL, times BIGINT[] NOT NULL DEFAULT '{}'
+            )
+            """,
+            "CREATE INDEX rate_limits_updated ON rate_limits (updated_micros)",
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).
