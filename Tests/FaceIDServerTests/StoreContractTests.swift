@@ -34,7 +34,7 @@ struct StoreContractTests {
         return Engine.allCases
     }
 
-    typealias Repositories = TenancyRepository & LogRepository & PersonRepository & EmployeeRepository & FeedRepository
+    typealias Repositories = TenancyRepository & LogRepository & PersonRepository & EmployeeRepository & FeedRepository & IdempotencyRepository
 
     /// A fresh, empty store of `engine` for `body`: a temporary SQLite file, or a database of its own on the server.
     static func withStore(_ engine: Engine, _ body: (any Repositories) async throws -> Void) async throws {

@@ -7,17 +7,19 @@ extension ErrorCode {
     var status: HTTPResponse.Status {
         switch self {
         case .invalidJSON, .invalidField, .missingField, .weakPassword, .invalidScope, .invalidQuery, .sessionRequired, .unknownGroup,
-             .invalidMultipart, .emptyImage, .corruptImage, .invalidImageRequest, .invalidFaceEncoding, .deviceRequired, .badRequest:
+             .invalidMultipart, .emptyImage, .corruptImage, .invalidImageRequest, .invalidFaceEncoding, .deviceRequired, .badRequest,
+             .invalidIdempotencyKey:
             .badRequest
         case .missingCredentials, .invalidToken, .invalidLogin, .unknownDevice, .invalidAppSecret: .unauthorized
         case .forbidden, .encodingsDesktopAppOnly: .forbidden
         case .notFound, .routeNotFound, .imageNotStored: .notFound
         case .methodNotAllowed: .methodNotAllowed
-        case .emailTaken, .lastOwner, .groupExists, .externalIDTaken, .duplicateFace, .timekeeperIDTaken, .staleRegistration: .conflict
+        case .emailTaken, .lastOwner, .groupExists, .externalIDTaken, .duplicateFace, .timekeeperIDTaken, .staleRegistration,
+             .idempotencyInProgress, .idempotentRequestApplied: .conflict
         case .cursorExpired: .gone
         case .payloadTooLarge, .imageTooLarge: .contentTooLarge
         case .unsupportedMediaType, .unsupportedFormat: .unsupportedMediaType
-        case .noFace, .multipleFaces, .faceTooSmall, .faceCutOff, .lowDetectorScore: .unprocessableContent
+        case .noFace, .multipleFaces, .faceTooSmall, .faceCutOff, .lowDetectorScore, .idempotencyKeyReused: .unprocessableContent
         case .rateLimited: .tooManyRequests
         case .internalError: .internalServerError
         case .unavailable, .indexRebuilding, .modelsUnavailable: .serviceUnavailable

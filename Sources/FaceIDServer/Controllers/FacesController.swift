@@ -10,10 +10,10 @@ struct FacesController {
     let services: AppServices
 
     func addRoutes(to routes: inout ProtectedRoutes) {
-        routes.on(.post, "/faces/import", .importFaces, use: importFaces)
+        routes.on(.post, "/faces/import", .importFaces, idempotent: true, use: importFaces)
         routes.on(.get, "/faces/{id}", .readPersons, use: show)
         routes.on(.get, "/faces/{id}/image", .readImages, use: image)
-        routes.on(.delete, "/faces/{id}", .managePersons, use: delete)
+        routes.on(.delete, "/faces/{id}", .managePersons, idempotent: true, use: delete)
         routes.on(.get, "/persons/{id}/faces", .readPersons, use: personFaces)
     }
 

@@ -12,8 +12,8 @@ struct KioskController {
     var sync: KioskSync { services.kioskSync }
 
     func addRoutes(to routes: inout ProtectedRoutes) {
-        routes.on(.post, "/api/employees/{id}/face", .syncFaces, use: registerFace)
-        routes.on(.delete, "/api/employees/{id}/face", .syncFaces, use: deleteFace)
+        routes.on(.post, "/api/employees/{id}/face", .syncFaces, idempotent: true, use: registerFace)
+        routes.on(.delete, "/api/employees/{id}/face", .syncFaces, idempotent: true, use: deleteFace)
         routes.on(.get, "/api/employees/timekeeper", .syncFaces, use: timekeeper)
         routes.on(.get, "/api/employees/timekeeper/changes", .syncFaces, use: changes)
         routes.on(.post, "/api/devices/{id}/ack", .syncFaces, use: acknowledge)

@@ -7,7 +7,7 @@ struct RecognitionController {
     let services: AppServices
 
     func addRoutes(to routes: inout ProtectedRoutes) {
-        routes.on(.post, "/face/enroll", .managePersons, use: enroll)
+        routes.on(.post, "/face/enroll", .managePersons, idempotent: true, use: enroll)
         routes.on(.post, "/face/search", .recognize, use: search)
         routes.on(.post, "/face/search/encoding", .recognize, use: searchEncoding)
         routes.on(.post, "/face/verify", .recognize, use: verify)

@@ -20,8 +20,9 @@ struct ProtectedRoutes {
         self.services = services
     }
 
+    /// - Parameter idempotent: the route honours `Idempotency-Key` (`AppServices.idempotently`).
     mutating func on(
-        _ method: HTTPRequest.Method, _ path: String, _ permission: Permission,
+        _ method: HTTPRequest.Method, _ path: String, _ permission: Permission, idempotent: Bool = false,
         use handler: @escaping @Sendable (Request, AppRequestContext, Principal) async throws -> some ResponseGenerator
     ) {
         table.append(RouteInfo(method: method, path: path, permission: permission))
@@ -32,7 +33,10 @@ struct ProtectedRoutes {
             let perMinute = context.companySettings?.requestsPerMinute ?? services.configuration.rateLimits.companyPerMinute
             try await services.limit("company:\(principal.companyID)", .perMinute(perMinute))
             try await services.limit(principal.rateLimitKey, .perMinute(services.configuration.rateLimits.credentialPerMinute))
-            return try await handler(request, context, principal)
+            guard idempotent else { return try await handler(request, context, principal).response(from: request, context: context) }
+            return try await services.idempotently(request, context: context, principal: principal) { request in
+                try await handler(request, context, principal).response(from: request, context: context)
+            }
         }
     }
 }

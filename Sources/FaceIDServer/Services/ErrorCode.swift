@@ -21,6 +21,8 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case deviceRequired = "device_required"
     /// A request Hummingbird itself could not read.
     case badRequest = "bad_request"
+    /// An `Idempotency-Key` header that is not 1…200 printable ASCII characters.
+    case invalidIdempotencyKey = "invalid_idempotency_key"
 
     // 401, 403
     case missingCredentials = "missing_credentials"
@@ -46,6 +48,10 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case duplicateFace = "duplicate_face"
     case timekeeperIDTaken = "timekeeper_id_taken"
     case staleRegistration = "stale_registration"
+    /// A request with this `Idempotency-Key` runs now; retry after `Retry-After`.
+    case idempotencyInProgress = "idempotency_in_progress"
+    /// The request with this `Idempotency-Key` was applied, but its answer was lost (its node stopped).
+    case idempotentRequestApplied = "idempotent_request_applied"
     case cursorExpired = "cursor_expired"
 
     // 413, 415
@@ -60,6 +66,8 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case faceTooSmall = "face_too_small"
     case faceCutOff = "face_cut_off"
     case lowDetectorScore = "low_detector_score"
+    /// The `Idempotency-Key` was used before for a different request.
+    case idempotencyKeyReused = "idempotency_key_reused"
 
     // 429, 5xx
     case rateLimited = "rate_limited"

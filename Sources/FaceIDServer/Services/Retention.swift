@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// position in the last ten minutes. Cursors from before the purge answer 410 `cursor_expired`. (The
 /// access log's retention runs with each append, in the same transaction.)
 struct Retention: Service {
-    let store: any TenancyRepository & FeedRepository & FeedFollowing
+    let store: any TenancyRepository & FeedRepository & FeedFollowing & IdempotencyRepository
     let index: IndexService
     let clock: ServerClock
     let tombstoneDays: Int
@@ -31,10 +31,11 @@ struct Retention: Service {
         }
     }
 
-    /// Drops every company's feed rows older than the horizon (and idle shared rate-limit rows).
+    /// Drops every company's feed rows older than the horizon (and idle shared rate-limit rows, and `Idempotency-Key`s older than a day).
     func sweep() async throws {
         // Shared rate-limit keys idle for two hours are back to their full allowance under every limit: their rows go.
         try await (store as? any SharedRateLimits)?.pruneRateLimits(idleSince: clock.now.addingTimeInterval(-7200))
+        try await store.purgeIdempotencyKeys(claimedBefore: clock.now.addingTimeInterval(-Idempotency.lifetime))
         let horizon = clock.now.addingTimeInterval(-Double(tombstoneDays) * 86_400)
         for companyID in try await store.companyIDs() {
             // Every node sharing the store that reported recently must have applied a row before it goes (a node silent

@@ -62,6 +62,20 @@ extension ServiceError {
 
     // MARK: Limits and faults
 
+    // MARK: Idempotency-Key
+
+    static let invalidIdempotencyKey = ServiceError(.invalidIdempotencyKey, "Invalid Idempotency-Key header",
+                                                    detail: "expected 1 to 200 printable ASCII characters, e.g. a UUID")
+    static let idempotencyKeyReused = ServiceError(.idempotencyKeyReused, "This Idempotency-Key was used for a different request")
+    static var idempotencyInProgress: ServiceError {
+        var error = ServiceError(.idempotencyInProgress, "A request with this Idempotency-Key is being processed")
+        error.retryAfter = 1
+        return error
+    }
+    static let idempotentRequestApplied = ServiceError(
+        .idempotentRequestApplied, "The request with this Idempotency-Key was applied, but its answer was lost",
+        detail: "the node that ran it stopped before answering; read the resource to see the result")
+
     static func rateLimited(retryAfter seconds: Int) -> ServiceError {
         var error = ServiceError(.rateLimited, "Too many requests; retry after \(seconds) s")
         error.retryAfter = seconds

@@ -12,6 +12,7 @@ extension ServiceError {
         case .staleRegistration(let stored, let deleted): .staleRegistration(stored: stored, deleted: deleted)
         case .beyondFeedEnd: .invalidField("cursor", "beyond the end of the feed")
         case .inconsistent(let reason): .serverFault(reason)
+        case .idempotencyTakenOver: .idempotencyInProgress
         }
     }
 }

@@ -113,6 +113,18 @@ protocol FeedFollowing: Sendable {
     func lowestIndexPosition(companyID: Int64, reportedSince since: Date) async throws -> Int64?
 }
 
+/// The `Idempotency-Key`s of a day: claims, the applied mark (set inside the write's own transaction), the answers.
+protocol IdempotencyRepository: Sendable {
+    /// Claims `key` for a request with `fingerprint`, or says what an earlier request with it left (`Idempotency.Claim`).
+    func claimIdempotencyKey(companyID: Int64, key: String, fingerprint: Data, now: Date) async throws -> Idempotency.Claim
+    /// Stores the answer of the request that holds `mark`.
+    func finishIdempotencyKey(_ mark: Idempotency.Mark, status: Int, contentType: String?, body: Data) async throws
+    /// Gives up a claim whose request failed before applying anything: a retry runs again.
+    func releaseIdempotencyKey(_ mark: Idempotency.Mark) async throws
+    /// Forgets keys claimed before `date`.
+    func purgeIdempotencyKeys(claimedBefore date: Date) async throws
+}
+
 /// Rate limits every node shares (PostgreSQL): one row per key, updated by one statement.
 protocol SharedRateLimits: Sendable {
     /// Takes (or with `commit` false only checks) one request from `key`'s allowance of `capacity` per window: a token bucket
@@ -137,8 +149,10 @@ protocol StoreLifecycle: Sendable {
 
 /// Every aggregate of the store.
 typealias FaceIDStore = StoreLifecycle & FeedFollowing & TenancyRepository & PersonRepository & EmployeeRepository & FeedRepository & LogRepository
+    & IdempotencyRepository
 
-extension Store: TenancyRepository, PersonRepository, EmployeeRepository, FeedRepository, LogRepository, FeedFollowing, StoreLifecycle {
+extension Store: TenancyRepository, PersonRepository, EmployeeRepository, FeedRepository, LogRepository, FeedFollowing, StoreLifecycle,
+    IdempotencyRepository {
     func shutdown() async throws { try close() }
 
     /// One process owns a SQLite store: its index's own watermark is the only one (`Retention` reads it directly).

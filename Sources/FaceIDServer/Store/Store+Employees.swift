@@ -174,7 +174,9 @@ extension Store {
         employeeID: Int64, companyID: Int64, encoding: [Double], registeredAt: Date?, keyRing: KeyRing, actor: String,
         deviceID: Int64?, origin: RequestOrigin
     ) async throws -> Date {
-        try await pool.write { db in
+        let mark = Idempotency.current
+        return try await pool.write { db in
+            try Self.markApplied(mark, companyID: companyID, db: db)
             guard let person = try Self.personRecord(id: employeeID, companyID: companyID, db: db),
                   let company = try CompanyRecord.fetchOne(db, key: companyID) else { throw StoreError.notFound(.employee) }
             let now = Date()
@@ -209,7 +211,9 @@ extension Store {
 
     /// Deletes every face of the employee (feed rows, audit). False when there was none.
     func deleteKioskFaces(employeeID: Int64, companyID: Int64, actor: String, deviceID: Int64?, origin: RequestOrigin) async throws -> Bool {
-        try await pool.write { db in
+        let mark = Idempotency.current
+        return try await pool.write { db in
+            try Self.markApplied(mark, companyID: companyID, db: db)
             guard var person = try Self.personRecord(id: employeeID, companyID: companyID, db: db) else { return false }
             let faces = try FaceRecord.filter(Column("personID") == employeeID).fetchAll(db)
             guard !faces.isEmpty else { return false }

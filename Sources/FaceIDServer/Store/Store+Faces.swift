@@ -59,9 +59,11 @@ extension Store {
     func addFaces(
         _ faces: [NewFace], companyID: Int64, source: String, reference: Bool, keyRing: KeyRing, actor: String, origin: RequestOrigin
     ) async throws -> [FaceRecord] {
-        try await pool.write { db in
-            try Self.insertFaces(faces, companyID: companyID, source: source, reference: reference, keyRing: keyRing,
-                                 actor: actor, origin: origin, db: db)
+        let mark = Idempotency.current
+        return try await pool.write { db in
+            try Self.markApplied(mark, companyID: companyID, db: db)
+            return try Self.insertFaces(faces, companyID: companyID, source: source, reference: reference, keyRing: keyRing,
+                                        actor: actor, origin: origin, db: db)
         }
     }
 
@@ -80,7 +82,9 @@ extension Store {
         companyID: Int64, embeddings: [RecognitionModel: [Float]], personID: Int64?, newPerson: PersonRecord?, groups: [String], reference: Bool, keyRing: KeyRing,
         photo: KeptPhoto?, actor: String, origin: RequestOrigin
     ) async throws -> (Person, FaceRecord) {
-        try await pool.write { db in
+        let mark = Idempotency.current
+        return try await pool.write { db in
+            try Self.markApplied(mark, companyID: companyID, db: db)
             let person: PersonRecord
             if let personID {
                 guard let found = try Self.personRecord(id: personID, companyID: companyID, db: db) else {
@@ -221,7 +225,9 @@ extension Store {
     }
 
     func deleteFace(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
+        let mark = Idempotency.current
         try await pool.write { db in
+            try Self.markApplied(mark, companyID: companyID, db: db)
             guard let face = try FaceRecord.owned(id, companyID: companyID, db: db) else {
                 throw StoreError.notFound(.face)
             }

@@ -251,6 +251,19 @@ extension Store {
                 END;
                 """)
         }
+        migrator.registerMigration("v12-idempotency-keys") { db in
+            // A day of `Idempotency-Key`s: who claimed each (attempt), whether its write committed (applied, set in the
+            // write's own transaction) and the answer to send again.
+            try db.execute(sql: """
+                CREATE TABLE idempotencyKeys (
+                    companyID INTEGER NOT NULL REFERENCES companies ON DELETE CASCADE, key TEXT NOT NULL,
+                    fingerprint BLOB NOT NULL, attempt TEXT NOT NULL, applied INTEGER NOT NULL DEFAULT 0,
+                    claimedAt DOUBLE NOT NULL, status INTEGER, contentType TEXT, body BLOB,
+                    PRIMARY KEY (companyID, key)
+                );
+                CREATE INDEX idempotencyKeys_claimed ON idempotencyKeys (claimedAt);
+                """)
+        }
         return migrator
     }
 

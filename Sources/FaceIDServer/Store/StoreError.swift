@@ -25,4 +25,6 @@ public enum StoreError: Error, Sendable, Equatable {
     case beyondFeedEnd
     /// A call or a stored row that breaks an invariant the store keeps (a programming error or damage).
     case inconsistent(String)
+    /// The write ran under an `Idempotency-Key` another attempt has taken over (this one counted as dead): rolled back.
+    case idempotencyTakenOver
 }

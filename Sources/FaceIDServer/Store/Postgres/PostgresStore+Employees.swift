@@ -175,6 +175,7 @@ extension PostgresStore: EmployeeRepository {
     func registerKioskFace(employeeID: Int64, companyID: Int64, encoding: [Double], registeredAt: Date?, keyRing: KeyRing, actor: String,
                            deviceID: Int64?, origin: RequestOrigin) async throws -> Date {
         try await transaction(lockingCompany: companyID) { connection in
+            try await markApplied(Idempotency.current, companyID: companyID, on: connection)
             guard let person = try await personRecord(id: employeeID, companyID: companyID, on: connection),
                   let wrapped = try await connection.query("SELECT wrapped_key FROM companies WHERE id = \(companyID)", logger: logger)
                     .decode(Data.self).elements().first else { throw StoreError.notFound(.employee) }
@@ -212,6 +213,7 @@ extension PostgresStore: EmployeeRepository {
 
     func deleteKioskFaces(employeeID: Int64, companyID: Int64, actor: String, deviceID: Int64?, origin: RequestOrigin) async throws -> Bool {
         try await transaction(lockingCompany: companyID) { connection in
+            try await markApplied(Idempotency.current, companyID: companyID, on: connection)
             guard try await personRecord(id: employeeID, companyID: companyID, on: connection) != nil else { return false }
             let faces = try await connection.query("DELETE FROM faces WHERE person_id = \(employeeID) RETURNING id", logger: logger)
                 .decode(Int64.self).elements()

@@ -22,7 +22,8 @@ extension PostgresStore: PersonRepository {
     func addFaces(_ faces: [Store.NewFace], companyID: Int64, source: String, reference: Bool, keyRing: KeyRing, actor: String,
                   origin: RequestOrigin) async throws -> [FaceRecord] {
         try await transaction(lockingCompany: companyID) { connection in
-            try await insertFaces(faces, companyID: companyID, source: source, reference: reference, keyRing: keyRing, actor: actor,
+            try await markApplied(Idempotency.current, companyID: companyID, on: connection)
+            return try await insertFaces(faces, companyID: companyID, source: source, reference: reference, keyRing: keyRing, actor: actor,
                                   origin: origin, on: connection)
         }
     }
@@ -31,6 +32,7 @@ extension PostgresStore: PersonRepository {
                 reference: Bool, keyRing: KeyRing, photo: Store.KeptPhoto?, actor: String, origin: RequestOrigin) async throws
         -> (Store.Person, FaceRecord) {
         try await transaction(lockingCompany: companyID) { connection in
+            try await markApplied(Idempotency.current, companyID: companyID, on: connection)
             let person: PersonRecord
             if let personID {
                 guard let found = try await personRecord(id: personID, companyID: companyID, on: connection) else {
@@ -180,6 +182,7 @@ extension PostgresStore: PersonRepository {
 
     func deleteFace(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await transaction(lockingCompany: companyID) { connection in
+            try await markApplied(Idempotency.current, companyID: companyID, on: connection)
             guard let person = try await connection.query(
                 "DELETE FROM faces WHERE id = \(id) AND company_id = \(companyID) RETURNING person_id", logger: logger
             ).decode(Int64.self).elements().first else { throw StoreError.notFound(.face) }

@@ -216,6 +216,17 @@ extension PostgresStore {
             """,
             "CREATE INDEX rate_limits_updated ON rate_limits (updated_micros)",
         ]),
+        ("v7-idempotency-keys", [
+            """
+            CREATE TABLE idempotency_keys (
+                company_id BIGINT NOT NULL REFERENCES companies ON DELETE CASCADE, key TEXT NOT NULL,
+                fingerprint BYTEA NOT NULL, attempt TEXT NOT NULL, applied BOOLEAN NOT NULL DEFAULT FALSE,
+                claimed_at DOUBLE PRECISION NOT NULL, status INTEGER, content_type TEXT, body BYTEA,
+                PRIMARY KEY (company_id, key)
+            )
+            """,
+            "CREATE INDEX idempotency_keys_claimed ON idempotency_keys (claimed_at)",
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).
