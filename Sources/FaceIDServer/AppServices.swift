@@ -62,7 +62,8 @@ final class AppServices: Sendable {
         let recognition = Recognition(store: store, index: index, faces: faces, clock: clock)
         return AppServices(
             configuration: configuration, store: store, keyRing: keyRing, index: index, faces: faces, clock: clock, limiter: limiter,
-            auditHead: try await store.publishAuditHead(directory: configuration.auditHeadPath, master: keyRing.master, logger: logger),
+            auditHead: try await store.publishAuditHead(directory: configuration.auditHeadPath, node: configuration.nodeName,
+                                                           master: keyRing.master, logger: logger),
             metrics: metrics, logger: logger, migration: migration,
             auth: Auth(store: store, keyRing: keyRing, limiter: limiter, limits: limits, clock: clock, defaults: defaults,
                        bcryptCost: configuration.bcryptCost),

@@ -2,6 +2,7 @@ import FaceEngine
 import Foundation
 import Hummingbird
 import Logging
+import PostgresNIO
 
 /// Turns every thrown error into the API's error body, so no client mistake becomes a bare 500.
 ///
@@ -40,6 +41,7 @@ extension ServiceError {
         case let error as HTTPError: answering(error)
         case let error as DecodingError: APIJSON.map(error)
         case let error as FaceEngineError: .image(error)
+        case let error as PSQLError: StoreError.transient(error).map(ServiceError.init) ?? .serverFault("PostgreSQL \(error.code)")
         default: .serverFault("unexpected \(String(describing: type(of: error)))")
         }
     }

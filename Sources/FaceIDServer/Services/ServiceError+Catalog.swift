@@ -87,6 +87,13 @@ extension ServiceError {
         return error
     }
     static let unavailable = ServiceError(.unavailable, "The service is not ready")
+    /// The store out of reach for a moment (the reason goes to the log): retry after a second.
+    static func storeUnavailable(_ reason: String) -> ServiceError {
+        var error = ServiceError(.unavailable, "The store is unavailable; retry shortly")
+        error.retryAfter = 1
+        error.logMessage = reason
+        return error
+    }
 }
 
 /// Persons and groups.

@@ -13,6 +13,7 @@ extension ServiceError {
         case .beyondFeedEnd: .invalidField("cursor", "beyond the end of the feed")
         case .inconsistent(let reason): .serverFault(reason)
         case .idempotencyTakenOver: .idempotencyInProgress
+        case .unavailable(let reason): .storeUnavailable(reason)
         }
     }
 }

@@ -142,7 +142,8 @@ protocol StoreLifecycle: Sendable {
     /// Every company's wrapped data key (the master key check at start).
     func wrappedKeys() async throws -> [(companyID: Int64, wrapped: Data)]
     /// Starts keeping the audit chain's signed head in `directory`, moved by every committed audit append.
-    func publishAuditHead(directory: String, master: MasterKey, logger: Logger) async throws -> AuditHead
+    /// `node`: this node's name (several nodes on one PostgreSQL store each keep their own folder).
+    func publishAuditHead(directory: String, node: String, master: MasterKey, logger: Logger) async throws -> AuditHead
     /// Releases the store at shutdown (SQLite checkpoints and closes; PostgreSQL's pool stops with its service).
     func shutdown() async throws
 }

@@ -334,7 +334,7 @@ extension Store {
     /// The first start with a head folder records every company's current head (trust on first use) and notes in the
     /// store that heads exist. A later start that finds the folder without heads does not trust the store again: every
     /// company with events then reports `missing` until the folder is restored.
-    func publishAuditHead(directory: String, master: MasterKey, logger: Logger) throws -> AuditHead {
+    func publishAuditHead(directory: String, node: String = "local", master: MasterKey, logger: Logger) throws -> AuditHead {
         let head = try AuditHead(directory: directory, master: master)
         if !head.holdsAnyHead {
             try pool.write { db in

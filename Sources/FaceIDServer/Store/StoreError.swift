@@ -25,6 +25,8 @@ public enum StoreError: Error, Sendable, Equatable {
     case beyondFeedEnd
     /// A call or a stored row that breaks an invariant the store keeps (a programming error or damage).
     case inconsistent(String)
+    /// The store cannot answer for a moment (PostgreSQL restarting or out of reach): nothing was changed; retry.
+    case unavailable(String)
     /// The write ran under an `Idempotency-Key` another attempt has taken over (this one counted as dead): rolled back.
     case idempotencyTakenOver
 }

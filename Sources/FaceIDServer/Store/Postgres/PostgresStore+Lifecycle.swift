@@ -47,11 +47,11 @@ extension PostgresStore: StoreLifecycle {
 
     /// As on SQLite: the first start with a head folder records every company's newest event (trust on first use); a later
     /// start that finds the folder empty does not trust the store again.
-    func publishAuditHead(directory: String, master: MasterKey, logger: Logger) async throws -> AuditHead {
+    func publishAuditHead(directory: String, node: String, master: MasterKey, logger: Logger) async throws -> AuditHead {
         let head = try AuditHead(directory: directory, master: master)
         if !head.holdsAnyHead {
             try await transaction { connection in
-                if let established = try await connection.query("SELECT established_at FROM audit_head_state WHERE id = 1",
+                if let established = try await connection.query("SELECT established_at FROM audit_head_nodes WHERE node = \(node)",
                                                                 logger: logger).decode(Date.self).elements().first {
                     logger.error("""
                         the audit head folder \(directory) holds no heads, but heads were recorded since \(established): \
@@ -64,7 +64,7 @@ extension PostgresStore: StoreLifecycle {
                     """, logger: logger).decode((Int64, Int64, Data).self) {
                     try head.record(AuditHead.Head(eventID: id, hash: hash), companyID: companyID)
                 }
-                _ = try await connection.query("INSERT INTO audit_head_state (id, established_at) VALUES (1, now())", logger: logger)
+                _ = try await connection.query("INSERT INTO audit_head_nodes (node, established_at) VALUES (\(node), now())", logger: logger)
             }
         }
         auditHead.withLock { $0 = head }

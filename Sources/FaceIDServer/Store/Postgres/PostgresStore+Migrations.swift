@@ -227,6 +227,11 @@ extension PostgresStore {
             """,
             "CREATE INDEX idempotency_keys_claimed ON idempotency_keys (claimed_at)",
         ]),
+        ("v8-audit-heads-per-node", [
+            // Each node keeps the audit heads of what it appended in its own folder: when each node's folder was first
+            // filled (v4's single row is no longer read). A node that finds its folder empty after that reports missing heads.
+            "CREATE TABLE audit_head_nodes (node TEXT PRIMARY KEY, established_at TIMESTAMPTZ NOT NULL)",
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).
