@@ -2,7 +2,9 @@
 # PostgreSQL's half of the test matrix, inside `pg_virtualenv` (a throw-away PostgreSQL cluster for the command, removed
 # afterwards — no server is left running): the store contract and feed tests (StoreContractTests, PostgresFeedTests,
 # PostgresWakeupTests, PostgresIndexPositionTests), then the server suite on PostgreSQL (FACEID_TEST_ENGINE=postgres; the suites that read SQLite's
-# own rows or files are SQLite-only and say so). The tests are already built by `swift build --build-tests`. Installs Debian's PostgreSQL 15 on first use without creating or starting its default cluster.
+# own rows or files are SQLite-only and say so), then the multi-node fault test (scripts/multinode_test.py: three
+# faceid-server processes sharing the cluster, kill -9, SIGSTOP, LISTEN connections terminated, a 60 s open
+# transaction, `pg_ctlcluster restart -m immediate`). The tests are already built by `swift build --build-tests`. Installs Debian's PostgreSQL 15 on first use without creating or starting its default cluster.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -19,10 +21,13 @@ fi
 echo "postgres-tests: the store contract and the server suite on a throw-away PostgreSQL 15 (pg_virtualenv)"
 log="$repo/.build/postgres-tests.log"
 status=0
+server="$(swift build --show-bin-path)/faceid-server"
+echo "postgres-tests: then three faceid-server nodes on one PostgreSQL under writers and faults (scripts/multinode_test.py, ~2 min)"
 (cd /tmp && pg_virtualenv -v 15 sh -c "cd '$repo' && export FACEID_TEST_POSTGRES=1 && \
     swift test --skip-build --filter \"StoreContractTests|PostgresFeedTests|PostgresWakeupTests|PostgresIndexPositionTests\" ${SWIFT_TEST_FLAGS:-} && \
-    FACEID_TEST_ENGINE=postgres swift test --skip-build --filter FaceIDServerTests ${SWIFT_TEST_FLAGS:-}") >"$log" 2>&1 || status=$?
-grep -E '^(✔|✘) Test run|^✘ (Test|Suite)' "$log" || true
+    FACEID_TEST_ENGINE=postgres swift test --skip-build --filter FaceIDServerTests ${SWIFT_TEST_FLAGS:-} && \
+    python3 scripts/multinode_test.py '$server'") >"$log" 2>&1 || status=$?
+grep -E '^(✔|✘) Test run|^✘ (Test|Suite)|^multinode: (  t=|writers|index|feed|top|[0-9]+ imports|the following|quota|passed|FAILED)' "$log" || true
 if [ "$status" -ne 0 ]; then
     echo "postgres-tests: FAILED (exit $status; whole log: $log)" >&2
     tail -40 "$log" >&2

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import Histogram
 import NIOCore
 import NIOHTTP1
@@ -14,7 +15,8 @@ struct LoadBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load", abstract: "Load test a running faceid-server: enroll, search/enroll mix, million-face search.")
 
-    @Option(help: "The server.") var url: String = "https://127.0.0.1:8443"
+    @Option(help: "The server; several nodes of one deployment comma-separated (requests go to each in turn).")
+    var url: String = "https://127.0.0.1:8443"
     @Option(help: "CA certificate the server's certificate chains to (make run's self-signed one); empty = system roots.")
     var caCert: String = "data/tls/cert.pem"
     @Option(help: "Photos, one folder per identity (LFW's images_deepfunneled).") var photos: String = "../shared/faces/lfw/images_deepfunneled"
@@ -180,10 +182,23 @@ struct EnrolledPerson: Sendable {
     var probes: [String]
 }
 
-/// The server's JSON API, as the benchmark uses it.
+/// The server's JSON API, as the benchmark uses it. Several nodes (`--url a,b,c`) take the requests in turn.
 struct ServerClient: Sendable {
     let http: HTTPClient
-    let base: String
+    let bases: [String]
+    private let turn = Turn()
+
+    private final class Turn: Sendable {
+        let next = Atomic<Int>(0)
+    }
+
+    init(http: HTTPClient, base: String) {
+        self.http = http
+        bases = base.split(separator: ",").map { String($0) }
+    }
+
+    /// The node of the next request, in turn.
+    var base: String { bases[turn.next.add(1, ordering: .relaxed).oldValue % bases.count] }
 
     /// Runs `body` with a client of `url` that trusts `caCert` (empty: the system roots), then shuts it down.
     static func with(url: String, caCert: String, connections: Int, _ body: (ServerClient) async throws -> Void) async throws {

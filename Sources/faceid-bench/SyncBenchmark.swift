@@ -13,7 +13,8 @@ import NIOCore
 struct SyncBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sync", abstract: "Kiosk face sync against a running faceid-server.")
 
-    @Option(help: "The server.") var url: String = "https://127.0.0.1:8443"
+    @Option(help: "The server; several nodes of one deployment comma-separated (requests go to each in turn).")
+    var url: String = "https://127.0.0.1:8443"
     @Option(help: "CA certificate of the server (empty = system roots).") var caCert: String = "data/tls/cert.pem"
     @Option(help: "File holding the desktop app secret (X-App-Secret).") var appSecretFile: String = "data/app.secret"
     @Option(help: "Employees, each with a face encoding.") var employees: Int = 3000

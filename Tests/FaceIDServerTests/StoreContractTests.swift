@@ -65,10 +65,10 @@ struct StoreContractTests {
         let server = try #require(postgresURL)
         let database = "faceid_contract_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
         // A client runs once: the admin connection for the test's whole length, the store's inside it.
-        let admin = try PostgresStore(url: server + "/postgres", logger: logger)
+        let admin = try PostgresStore(url: server + "/postgres?min=0", logger: logger)
         try await withRunning(admin) {
             _ = try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
-            let store = try PostgresStore(url: server + "/" + database, logger: logger)
+            let store = try PostgresStore(url: server + "/" + database + "?min=0", logger: logger)
             let outcome: Result<Void, any Error>
             do {
                 try await withRunning(store) {

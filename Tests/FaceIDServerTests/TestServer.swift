@@ -36,7 +36,7 @@ struct TestServer: Sendable {
         guard engine == .postgres, let url = StoreContractTests.postgresURL else { return nil }
         var logger = Logger(label: "faceid-test")
         logger.logLevel = .critical
-        let admin = try! PostgresStore(url: url + "/postgres", logger: logger)  // the URL was just built from PG*
+        let admin = try! PostgresStore(url: url + "/postgres?min=0", logger: logger)  // the URL was just built from PG*
         Task { await admin.run() }
         return admin
     }()
@@ -74,7 +74,7 @@ struct TestServer: Sendable {
             let database = "faceid_test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))"
             _ = try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
             // Three connections a server: many test servers share one PostgreSQL (100 connections).
-            let postgres = try PostgresStore(url: url + "/" + database + "?pool=3", logger: logger)
+            let postgres = try PostgresStore(url: url + "/" + database + "?pool=3&min=0", logger: logger)
             self.postgres = (database, Task { await postgres.run() })
             try await postgres.migrate()
             store = postgres

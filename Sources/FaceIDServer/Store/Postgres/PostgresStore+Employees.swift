@@ -7,13 +7,13 @@ import PostgresNIO
 extension PostgresStore: EmployeeRepository {
     /// An employee of the company, deleted ones included.
     private func employeeRecord(id: Int64, companyID: Int64, on connection: PostgresConnection) async throws -> PersonRecord? {
-        try await Self.persons(try await connection.query("""
+        try await Self.persons(try await connection.run("""
             SELECT \(unescaped: Self.personColumns) FROM persons WHERE id = \(id) AND company_id = \(companyID) AND timekeeper_id IS NOT NULL
             """, logger: logger)).first
     }
 
     private func requireFreeTimekeeperID(_ timekeeperID: String, companyID: Int64, except: Int64?, on connection: PostgresConnection) async throws {
-        if let other = try await connection.query(
+        if let other = try await connection.run(
             "SELECT id FROM persons WHERE company_id = \(companyID) AND timekeeper_id = \(timekeeperID)", logger: logger
         ).decode(Int64.self).elements().first, other != except {
             throw StoreError.timekeeperIDTaken(employeeID: other)
@@ -24,7 +24,7 @@ extension PostgresStore: EmployeeRepository {
     /// and their face count.
     func withFaces(_ records: [PersonRecord], on connection: PostgresConnection) async throws -> [Store.Employee] {
         guard !records.isEmpty else { return [] }
-        let faces = try await Self.faces(try await connection.query("""
+        let faces = try await Self.faces(try await connection.run("""
             SELECT \(unescaped: Self.faceColumns) FROM faces WHERE person_id = ANY(\(records.map { $0.id! })) AND model_id = 'dlib-resnet-v1'
             AND id NOT IN (SELECT face_id FROM quarantined_faces)
             """, logger: logger))
@@ -58,7 +58,7 @@ extension PostgresStore: EmployeeRepository {
             var created: [Int64] = [], updated: [Int64] = []
             let now = Date()
             for row in rows {
-                if var person = try await Self.persons(try await connection.query("""
+                if var person = try await Self.persons(try await connection.run("""
                     SELECT \(unescaped: Self.personColumns) FROM persons WHERE company_id = \(companyID) AND timekeeper_id = \(row.timekeeperID)
                     """, logger: logger)).first {
                     // In the import = employed: a deleted (resigned) employee is reinstated.
@@ -68,7 +68,7 @@ extension PostgresStore: EmployeeRepository {
                         try await requireFreeExternalID(externalID, companyID: companyID, except: person.id, on: connection)
                         person.externalID = externalID
                     }
-                    _ = try await connection.query("""
+                    _ = try await connection.run("""
                         UPDATE persons SET deleted_at = NULL, external_id = \(person.externalID), full_name = \(row.name), updated_at = \(now)
                         WHERE id = \(person.id!)
                         """, logger: logger)
@@ -94,7 +94,7 @@ extension PostgresStore: EmployeeRepository {
         if let afterID { query.append(" AND id > ?", afterID) }
         query.append(" ORDER BY id LIMIT ?", Int64(limit))
         return try await client.withConnection { connection in
-            try await withFaces(try await Self.persons(try await connection.query(query.query, logger: logger)), on: connection)
+            try await withFaces(try await Self.persons(try await connection.run(query.query, logger: logger)), on: connection)
         }
     }
 
@@ -123,7 +123,7 @@ extension PostgresStore: EmployeeRepository {
             }
             if change.resigned == false, person.deletedAt != nil { person.deletedAt = nil; changed.append("reinstated") }
             person.updatedAt = Date()
-            _ = try await connection.query("""
+            _ = try await connection.run("""
                 UPDATE persons SET full_name = \(person.fullName), timekeeper_id = \(person.timekeeperID), external_id = \(person.externalID),
                        deleted_at = \(person.deletedAt), updated_at = \(person.updatedAt) WHERE id = \(id)
                 """, logger: logger)
@@ -151,10 +151,10 @@ extension PostgresStore: EmployeeRepository {
 
     /// The record stays (payroll); the faces leave the store, the index and — as a tombstone — every kiosk.
     private func softDelete(_ person: PersonRecord, actor: String, origin: RequestOrigin, on connection: PostgresConnection) async throws {
-        let faces = try await connection.query("DELETE FROM faces WHERE person_id = \(person.id!) RETURNING id", logger: logger)
+        let faces = try await connection.run("DELETE FROM faces WHERE person_id = \(person.id!) RETURNING id", logger: logger)
             .decode(Int64.self).elements()
         let now = Date()
-        _ = try await connection.query("""
+        _ = try await connection.run("""
             UPDATE persons SET deleted_at = \(now), updated_at = \(now),
                    face_deleted_at = CASE WHEN \(!faces.isEmpty) THEN \(now) ELSE face_deleted_at END WHERE id = \(person.id!)
             """, logger: logger)
@@ -177,13 +177,13 @@ extension PostgresStore: EmployeeRepository {
         try await transaction(lockingCompany: companyID) { connection in
             try await markApplied(Idempotency.current, companyID: companyID, on: connection)
             guard let person = try await personRecord(id: employeeID, companyID: companyID, on: connection),
-                  let wrapped = try await connection.query("SELECT wrapped_key FROM companies WHERE id = \(companyID)", logger: logger)
+                  let wrapped = try await connection.run("SELECT wrapped_key FROM companies WHERE id = \(companyID)", logger: logger)
                     .decode(Data.self).elements().first else { throw StoreError.notFound(.employee) }
             let now = Date()
             // The store compares at milliseconds, so a retried upload is not stale against itself.
             func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
             let registered = Date(timeIntervalSince1970: Double(millis(min(registeredAt ?? now, now))) / 1000)
-            let existing = try await Self.faces(try await connection.query(
+            let existing = try await Self.faces(try await connection.run(
                 "SELECT \(unescaped: Self.faceColumns) FROM faces WHERE person_id = \(employeeID)", logger: logger))
             if registeredAt != nil {
                 if let latest = existing.map(\.registration).max(), millis(registered) < millis(latest) {
@@ -194,11 +194,11 @@ extension PostgresStore: EmployeeRepository {
                 }
             }
             let kiosk = existing.filter { $0.source == "kiosk" }.map { $0.id! }
-            if !kiosk.isEmpty { _ = try await connection.query("DELETE FROM faces WHERE id = ANY(\(kiosk))", logger: logger) }
-            let id = try await connection.query("SELECT nextval(pg_get_serial_sequence('faces', 'id'))", logger: logger)
+            if !kiosk.isEmpty { _ = try await connection.run("DELETE FROM faces WHERE id = ANY(\(kiosk))", logger: logger) }
+            let id = try await connection.run("SELECT nextval(pg_get_serial_sequence('faces', 'id'))", logger: logger)
                 .decode(Int64.self).elements()[0]
             let sealed = try keyRing.sealer(companyID: companyID, wrappedKey: wrapped).seal(FaceEncoding.bytes(encoding), recordID: "face:\(id)")
-            _ = try await connection.query("""
+            _ = try await connection.run("""
                 INSERT INTO faces (id, company_id, person_id, sealed_encoding, model_id, source, reference, created_at, registered_at)
                 VALUES (\(id), \(companyID), \(employeeID), \(sealed), \(FaceEncoding.modelID), 'kiosk', FALSE, \(now), \(registered))
                 """, logger: logger)
@@ -215,10 +215,10 @@ extension PostgresStore: EmployeeRepository {
         try await transaction(lockingCompany: companyID) { connection in
             try await markApplied(Idempotency.current, companyID: companyID, on: connection)
             guard try await personRecord(id: employeeID, companyID: companyID, on: connection) != nil else { return false }
-            let faces = try await connection.query("DELETE FROM faces WHERE person_id = \(employeeID) RETURNING id", logger: logger)
+            let faces = try await connection.run("DELETE FROM faces WHERE person_id = \(employeeID) RETURNING id", logger: logger)
                 .decode(Int64.self).elements()
             guard !faces.isEmpty else { return false }
-            _ = try await connection.query("UPDATE persons SET face_deleted_at = now() WHERE id = \(employeeID)", logger: logger)
+            _ = try await connection.run("UPDATE persons SET face_deleted_at = now() WHERE id = \(employeeID)", logger: logger)
             var detail = ["message": "Face data deleted from Desktop Kiosk", "faces_deleted": String(faces.count)]
             if let deviceID { detail["device"] = "device:\(deviceID)" }
             try await appendAudit(AuditEvent(action: "face.kiosk_delete", actor: actor, target: "person:\(employeeID)", detail: detail,
@@ -238,10 +238,10 @@ extension PostgresStore: EmployeeRepository {
 
     func timekeeperPage(companyID: Int64, page: Int, pageSize: Int) async throws -> (total: Int, employees: [Store.Employee]) {
         try await client.withConnection { connection in
-            let total = try await connection.query("""
+            let total = try await connection.run("""
                 SELECT count(*) FROM persons WHERE company_id = \(companyID) AND deleted_at IS NULL AND timekeeper_id IS NOT NULL
                 """, logger: logger).decode(Int64.self).elements().first ?? 0
-            let records = try await Self.persons(try await connection.query("""
+            let records = try await Self.persons(try await connection.run("""
                 SELECT \(unescaped: Self.personColumns) FROM persons
                 WHERE company_id = \(companyID) AND deleted_at IS NULL AND timekeeper_id IS NOT NULL
                 ORDER BY id LIMIT \(Int64(pageSize)) OFFSET \(Int64((page - 1) * pageSize))
@@ -254,11 +254,11 @@ extension PostgresStore: EmployeeRepository {
 
     func acknowledge(deviceID: Int64, companyID: Int64, seq: Int64) async throws -> DeviceRecord {
         try await transaction(lockingCompany: companyID) { connection in
-            guard try await Self.devices(try await connection.query(
+            guard try await Self.devices(try await connection.run(
                 "SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE id = \(deviceID) AND company_id = \(companyID) FOR NO KEY UPDATE",
                 logger: logger)).first != nil else { throw StoreError.notFound(.device) }
             guard seq <= (try await feedHead(companyID: companyID, on: connection)).lastSeq else { throw StoreError.beyondFeedEnd }
-            return try await Self.devices(try await connection.query("""
+            return try await Self.devices(try await connection.run("""
                 UPDATE devices SET acked_seq = GREATEST(COALESCE(acked_seq, 0), \(seq)), acked_at = now() WHERE id = \(deviceID)
                 RETURNING \(unescaped: Self.deviceColumns)
                 """, logger: logger))[0]
@@ -268,11 +268,11 @@ extension PostgresStore: EmployeeRepository {
     func propagation(employeeID: Int64, companyID: Int64) async throws -> (latest: (seq: Int64, atMicros: Int64?), devices: [DeviceRecord])? {
         try await client.withConnection { connection in
             guard try await employeeRecord(id: employeeID, companyID: companyID, on: connection) != nil else { return nil }
-            let row = try await connection.query("""
+            let row = try await connection.run("""
                 SELECT seq, at_micros FROM changes WHERE company_id = \(companyID) AND person_id = \(employeeID) AND employee
                 ORDER BY seq DESC LIMIT 1
                 """, logger: logger).decode((Int64, Int64).self).elements().first
-            let devices = try await Self.devices(try await connection.query(
+            let devices = try await Self.devices(try await connection.run(
                 "SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE company_id = \(companyID) ORDER BY id", logger: logger))
             let latest: (seq: Int64, atMicros: Int64?)
             if let row {

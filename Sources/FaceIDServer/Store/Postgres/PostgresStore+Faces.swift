@@ -49,7 +49,7 @@ extension PostgresStore: PersonRepository {
                                              on: connection)[0]
             // Read in the transaction, under the company row's lock: a concurrent `store_images: false` comes before (nothing
             // written) or after (its removal takes this photo too).
-            if let photo, let (settings, wrapped) = try await connection.query(
+            if let photo, let (settings, wrapped) = try await connection.run(
                 "SELECT settings, wrapped_key FROM companies WHERE id = \(companyID) FOR SHARE", logger: logger
             ).decode((String, Data).self).elements().first, CompanySettings.decode(settings, fallback: photo.fallback).storeImages {
                 try photo.vault.write(photo.data, companyID: companyID, faceID: face.id!,
@@ -63,7 +63,7 @@ extension PostgresStore: PersonRepository {
     /// and person), inside the caller's transaction.
     private func insertFaces(_ faces: [Store.NewFace], companyID: Int64, source: String, reference: Bool, keyRing: KeyRing, actor: String,
                              origin: RequestOrigin, on connection: PostgresConnection) async throws -> [FaceRecord] {
-        guard let wrapped = try await connection.query("SELECT wrapped_key FROM companies WHERE id = \(companyID)", logger: logger)
+        guard let wrapped = try await connection.run("SELECT wrapped_key FROM companies WHERE id = \(companyID)", logger: logger)
             .decode(Data.self).elements().first else { throw StoreError.notFound(.company) }
         let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrapped)
         var resolved: [Store.PersonReference: Int64] = [:]
@@ -77,10 +77,10 @@ extension PostgresStore: PersonRepository {
             let personID = resolved[face.person]!
             guard let (primary, vector) = face.embeddings.first else { throw StoreError.inconsistent("a face without an embedding") }
             // The id first: the sealed encoding is bound to it (`face:<id>`), and the row goes in once, sealed.
-            let id = try await connection.query("SELECT nextval(pg_get_serial_sequence('faces', 'id'))", logger: logger)
+            let id = try await connection.run("SELECT nextval(pg_get_serial_sequence('faces', 'id'))", logger: logger)
                 .decode(Int64.self).elements()[0]
             let sealed = try sealer.seal(FaceEncoding.bytes(vector), recordID: "face:\(id)")
-            _ = try await connection.query("""
+            _ = try await connection.run("""
                 INSERT INTO faces (id, company_id, person_id, sealed_encoding, model_id, source, reference, created_at)
                 VALUES (\(id), \(companyID), \(personID), \(sealed), \(primary.rawValue), \(source), \(reference), \(now))
                 """, logger: logger)
@@ -99,7 +99,7 @@ extension PostgresStore: PersonRepository {
     private func insertEmbedding(faceID: Int64, companyID: Int64, model: RecognitionModel, vector: [Float], sealer: Sealer, now: Date,
                                  on connection: PostgresConnection) async throws {
         let sealed = try sealer.seal(FaceEncoding.bytes(vector), recordID: Store.embeddingRecordID(faceID: faceID, model: model, onRow: false))
-        _ = try await connection.query("""
+        _ = try await connection.run("""
             INSERT INTO face_embeddings (face_id, company_id, model_id, sealed_embedding, created_at)
             VALUES (\(faceID), \(companyID), \(model.rawValue), \(sealed), \(now))
             """, logger: logger)
@@ -113,7 +113,7 @@ extension PostgresStore: PersonRepository {
             guard try await personRecord(id: id, companyID: companyID, on: connection) != nil else { throw StoreError.notFound(.person, id: id) }
             return id
         case .external(let externalID, let fullName):
-            if let person = try await Self.persons(try await connection.query("""
+            if let person = try await Self.persons(try await connection.run("""
                 SELECT \(unescaped: Self.personColumns) FROM persons WHERE company_id = \(companyID) AND external_id = \(externalID)
                 """, logger: logger)).first {
                 // A deleted (resigned) employee keeps their external id and takes no new faces.
@@ -128,11 +128,11 @@ extension PostgresStore: PersonRepository {
 
     func addEmbedding(faceID: Int64, companyID: Int64, model: RecognitionModel, vector: [Float], keyRing: KeyRing) async throws -> Bool {
         try await transaction(lockingCompany: companyID) { connection in
-            guard let (modelID, wrapped) = try await connection.query("""
+            guard let (modelID, wrapped) = try await connection.run("""
                 SELECT f.model_id, c.wrapped_key FROM faces f JOIN companies c ON c.id = f.company_id
                 WHERE f.id = \(faceID) AND f.company_id = \(companyID)
                 """, logger: logger).decode((String, Data).self).elements().first, modelID != model.rawValue else { return false }
-            let present = try await connection.query(
+            let present = try await connection.run(
                 "SELECT 1 FROM face_embeddings WHERE face_id = \(faceID) AND model_id = \(model.rawValue)", logger: logger
             ).decode(Int32.self).elements()
             guard present.isEmpty else { return false }
@@ -147,10 +147,10 @@ extension PostgresStore: PersonRepository {
     func persons(ofFaces faceIDs: [Int64], companyID: Int64) async throws -> [Int64: Store.Person] {
         guard !faceIDs.isEmpty else { return [:] }
         return try await client.withConnection { connection in
-            let pairs = try await connection.query(
+            let pairs = try await connection.run(
                 "SELECT id, person_id FROM faces WHERE company_id = \(companyID) AND id = ANY(\(faceIDs))", logger: logger
             ).decode((Int64, Int64).self).elements()
-            let records = try await Self.persons(try await connection.query("""
+            let records = try await Self.persons(try await connection.run("""
                 SELECT \(unescaped: Self.personColumns) FROM persons WHERE company_id = \(companyID) AND id = ANY(\(Array(Set(pairs.map(\.1)))))
                 """, logger: logger))
             let persons = Dictionary(uniqueKeysWithValues: try await attachGroups(records, on: connection).map { ($0.record.id!, $0) })
@@ -174,7 +174,7 @@ extension PostgresStore: PersonRepository {
     func faces(personID: Int64, companyID: Int64) async throws -> [FaceRecord]? {
         try await client.withConnection { connection in
             guard try await personRecord(id: personID, companyID: companyID, on: connection) != nil else { return nil }
-            return try await Self.faces(try await connection.query("""
+            return try await Self.faces(try await connection.run("""
                 SELECT \(unescaped: Self.faceColumns) FROM faces WHERE person_id = \(personID) AND company_id = \(companyID) ORDER BY id
                 """, logger: logger))
         }
@@ -183,10 +183,10 @@ extension PostgresStore: PersonRepository {
     func deleteFace(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await transaction(lockingCompany: companyID) { connection in
             try await markApplied(Idempotency.current, companyID: companyID, on: connection)
-            guard let person = try await connection.query(
+            guard let person = try await connection.run(
                 "DELETE FROM faces WHERE id = \(id) AND company_id = \(companyID) RETURNING person_id", logger: logger
             ).decode(Int64.self).elements().first else { throw StoreError.notFound(.face) }
-            _ = try await connection.query("UPDATE persons SET face_deleted_at = now() WHERE id = \(person)", logger: logger)
+            _ = try await connection.run("UPDATE persons SET face_deleted_at = now() WHERE id = \(person)", logger: logger)
             try await appendAudit(AuditEvent(action: "face.delete", actor: actor, target: "face:\(id)", detail: ["person": "person:\(person)"],
                                              origin: origin),
                                   companyID: companyID, on: connection, now: Date())
@@ -212,16 +212,16 @@ extension PostgresStore: PersonRepository {
     func personsLacking(_ model: RecognitionModel, companyID: Int64, limit: Int) async throws -> (count: Int, persons: [(PersonRecord, Int)]) {
         try await client.withConnection { connection in
             // The count and the first `limit` persons, each in the database: a million-face company's list never crosses.
-            let count = try await connection.query("""
+            let count = try await connection.run("""
                 SELECT count(DISTINCT f.person_id) FROM faces f WHERE f.company_id = \(companyID) AND f.model_id <> \(model.rawValue)
                 AND NOT EXISTS (SELECT 1 FROM face_embeddings e WHERE e.face_id = f.id AND e.model_id = \(model.rawValue))
                 """, logger: logger).decode(Int64.self).elements().first ?? 0
-            let shown = try await connection.query("""
+            let shown = try await connection.run("""
                 SELECT f.person_id, count(*) FROM faces f WHERE f.company_id = \(companyID) AND f.model_id <> \(model.rawValue)
                 AND NOT EXISTS (SELECT 1 FROM face_embeddings e WHERE e.face_id = f.id AND e.model_id = \(model.rawValue))
                 GROUP BY f.person_id ORDER BY f.person_id LIMIT \(Int64(limit))
                 """, logger: logger).decode((Int64, Int64).self).elements()
-            let records = Dictionary(uniqueKeysWithValues: try await Self.persons(try await connection.query("""
+            let records = Dictionary(uniqueKeysWithValues: try await Self.persons(try await connection.run("""
                 SELECT \(unescaped: Self.personColumns) FROM persons WHERE company_id = \(companyID) AND id = ANY(\(shown.map(\.0)))
                 """, logger: logger)).map { ($0.id!, $0) })
             return (Int(count), shown.compactMap { person, faces in records[person].map { ($0, Int(faces)) } })
@@ -259,10 +259,10 @@ extension PostgresStore: PersonRepository {
 
     func quarantine(faceID: Int64, companyID: Int64, reason: String) async throws -> Bool {
         try await transaction(lockingCompany: companyID) { connection in
-            guard let person = try await connection.query(
+            guard let person = try await connection.run(
                 "SELECT person_id FROM faces WHERE id = \(faceID) AND company_id = \(companyID)", logger: logger
             ).decode(Int64.self).elements().first else { return false }
-            let inserted = try await connection.query("""
+            let inserted = try await connection.run("""
                 INSERT INTO quarantined_faces (face_id, company_id, reason, at) VALUES (\(faceID), \(companyID), \(reason), now())
                 ON CONFLICT (face_id) DO NOTHING RETURNING face_id
                 """, logger: logger).decode(Int64.self).elements()

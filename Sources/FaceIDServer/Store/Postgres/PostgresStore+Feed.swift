@@ -7,9 +7,9 @@ import PostgresNIO
 extension PostgresStore: FeedRepository, FeedFollowing {
     /// Where the company's feed stands and how far it was purged.
     func feedHead(companyID: Int64, on connection: PostgresConnection) async throws -> Store.FeedHead {
-        let last = try await connection.query("SELECT last_seq FROM feed_heads WHERE company_id = \(companyID)", logger: logger)
+        let last = try await connection.run("SELECT last_seq FROM feed_heads WHERE company_id = \(companyID)", logger: logger)
             .decode(Int64.self).elements().first ?? 0
-        let purged = try await connection.query("SELECT purged_through_seq FROM sync_state WHERE company_id = \(companyID)", logger: logger)
+        let purged = try await connection.run("SELECT purged_through_seq FROM sync_state WHERE company_id = \(companyID)", logger: logger)
             .decode(Int64.self).elements().first ?? 0
         return Store.FeedHead(lastSeq: max(last, purged), purgedThrough: purged)
     }
@@ -40,7 +40,7 @@ extension PostgresStore: FeedRepository, FeedFollowing {
         let found = Array(Set(changes.filter { !$0.embeddings.isEmpty }.map(\.faceID)))
         guard !found.isEmpty else { return changes }
         var extra: [Int64: [Store.SealedEmbedding]] = [:]
-        for try await (faceID, modelID, sealed) in try await connection.query(
+        for try await (faceID, modelID, sealed) in try await connection.run(
             "SELECT face_id, model_id, sealed_embedding FROM face_embeddings WHERE face_id = ANY(\(found))", logger: logger
         ).decode((Int64, String, Data).self) {
             guard let model = RecognitionModel(rawValue: modelID) else { continue }
@@ -55,7 +55,7 @@ extension PostgresStore: FeedRepository, FeedFollowing {
     func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> (changes: [Store.FaceChange], position: Int64) {
         try await snapshotRead { connection in
             var rows: [(change: Store.FaceChange, sealed: Data?, model: String?)] = []
-            for try await (seq, faceID, personID, op, sealed, model) in try await connection.query("""
+            for try await (seq, faceID, personID, op, sealed, model) in try await connection.run("""
                 SELECT c.seq, c.face_id, c.person_id, c.op, f.sealed_encoding, f.model_id FROM changes c
                 LEFT JOIN faces f ON f.id = c.face_id AND c.op = 'upsert'
                 WHERE c.company_id = \(companyID) AND c.seq > \(seq) AND c.face_id IS NOT NULL ORDER BY c.seq LIMIT \(Int64(limit))
@@ -70,7 +70,7 @@ extension PostgresStore: FeedRepository, FeedFollowing {
     func faceSnapshot(companyID: Int64, afterFaceID: Int64, limit: Int) async throws -> (faces: [Store.FaceChange], position: Int64) {
         try await snapshotRead { connection in
             var rows: [(change: Store.FaceChange, sealed: Data?, model: String?)] = []
-            for try await (faceID, personID, sealed, model) in try await connection.query("""
+            for try await (faceID, personID, sealed, model) in try await connection.run("""
                 SELECT id, person_id, sealed_encoding, model_id FROM faces WHERE company_id = \(companyID) AND id > \(afterFaceID)
                 ORDER BY id LIMIT \(Int64(limit))
                 """, logger: logger).decode((Int64, Int64, Data, String).self) {
@@ -82,17 +82,7 @@ extension PostgresStore: FeedRepository, FeedFollowing {
 
     /// `body` in a read-only REPEATABLE READ transaction: every query sees the same committed state.
     private func snapshotRead<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
-        try await client.withConnection { connection in
-            _ = try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-            do {
-                let result = try await body(connection)
-                _ = try await connection.query("COMMIT", logger: logger)
-                return result
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
-            }
-        }
+        try await inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
     }
 
     func companiesWithFaces() async throws -> [(Int64, Data)] {
@@ -106,11 +96,11 @@ extension PostgresStore: FeedRepository, FeedFollowing {
     func employeeChanges(companyID: Int64, after seq: Int64, limit: Int) async throws
         -> (changes: [(seq: Int64, personID: Int64, employee: Store.Employee?)], head: Store.FeedHead) {
         try await snapshotRead { connection in
-            let rows = try await connection.query("""
+            let rows = try await connection.run("""
                 SELECT person_id, max(seq) AS last FROM changes WHERE company_id = \(companyID) AND seq > \(seq) AND employee
                 GROUP BY person_id ORDER BY last LIMIT \(Int64(limit))
                 """, logger: logger).decode((Int64, Int64).self).elements()
-            let active = try await Self.persons(try await connection.query("""
+            let active = try await Self.persons(try await connection.run("""
                 SELECT \(unescaped: Self.personColumns) FROM persons WHERE company_id = \(companyID) AND id = ANY(\(rows.map(\.0)))
                 AND deleted_at IS NULL AND timekeeper_id IS NOT NULL
                 """, logger: logger))
@@ -140,19 +130,19 @@ extension PostgresStore: FeedRepository, FeedFollowing {
     func purgeFeed(companyID: Int64, olderThan horizon: Date, notPast limit: Int64) async throws -> Int64 {
         let micros = Int64(horizon.timeIntervalSince1970 * 1e6)
         return try await transaction { connection in
-            let kept = try await connection.query("""
+            let kept = try await connection.run("""
                 SELECT seq FROM changes WHERE company_id = \(companyID) AND at_micros >= \(micros) ORDER BY seq LIMIT 1
                 """, logger: logger).decode(Int64.self).elements().first
-            let acknowledged = try await connection.query("""
+            let acknowledged = try await connection.run("""
                 SELECT min(acked_seq) FROM devices WHERE company_id = \(companyID) AND acked_seq IS NOT NULL
                 """, logger: logger).decode(Int64?.self).elements().first ?? nil
             let bound = min((kept ?? .max) - 1, limit, acknowledged ?? .max)
             let previous = try await feedHead(companyID: companyID, on: connection).purgedThrough
-            guard let through = try await connection.query("""
+            guard let through = try await connection.run("""
                 SELECT max(seq) FROM changes WHERE company_id = \(companyID) AND seq <= \(bound)
                 """, logger: logger).decode(Int64?.self).elements().first ?? nil, through > previous else { return previous }
-            _ = try await connection.query("DELETE FROM changes WHERE company_id = \(companyID) AND seq <= \(through)", logger: logger)
-            _ = try await connection.query("""
+            _ = try await connection.run("DELETE FROM changes WHERE company_id = \(companyID) AND seq <= \(through)", logger: logger)
+            _ = try await connection.run("""
                 INSERT INTO sync_state AS s (company_id, purged_through_seq) VALUES (\(companyID), \(through))
                 ON CONFLICT (company_id) DO UPDATE SET purged_through_seq = GREATEST(s.purged_through_seq, excluded.purged_through_seq)
                 """, logger: logger)

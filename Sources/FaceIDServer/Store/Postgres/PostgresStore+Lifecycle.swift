@@ -13,17 +13,13 @@ extension PostgresStore: StoreLifecycle {
     func transaction<R: Sendable>(lockingCompany: Int64? = nil, _ body: (PostgresConnection) async throws -> R) async throws -> R {
         let appended = AppendedAuditEvents()
         let result: R
-        do {
-            result = try await Self.$appendedAudit.withValue(appended) {
-                try await client.withTransaction(logger: logger) { connection in
-                    if let lockingCompany {
-                        _ = try await connection.query("SELECT 1 FROM companies WHERE id = \(lockingCompany) FOR NO KEY UPDATE", logger: logger)
-                    }
-                    return try await body(connection)
+        result = try await Self.$appendedAudit.withValue(appended) {
+            try await inTransaction("BEGIN") { connection in
+                if let lockingCompany {
+                    _ = try await connection.run("SELECT 1 FROM companies WHERE id = \(lockingCompany) FOR NO KEY UPDATE", logger: logger)
                 }
+                return try await body(connection)
             }
-        } catch let error as PostgresTransactionError {
-            throw error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError ?? error
         }
         if let head = auditHead.withLock({ $0 }) {
             for (companyID, newest) in appended.newest {
@@ -35,6 +31,36 @@ extension PostgresStore: StoreLifecycle {
             }
         }
         return result
+    }
+
+    /// `body` between `begin` and COMMIT on one pooled connection; on an error, ROLLBACK — unless the connection itself was
+    /// lost, when the server has rolled back already and postgres-nio 1.33 would wait for good for an answer to a statement
+    /// sent on the dead connection (seen in the multi-node test: after `restart -m immediate`, one ROLLBACK stalled the
+    /// company's index follower, and with it every write).
+    func inTransaction<R: Sendable>(_ begin: String, _ body: (PostgresConnection) async throws -> R) async throws -> R {
+        try await client.withConnection { connection in
+            _ = try await connection.run(PostgresQuery(unsafeSQL: begin), logger: logger)
+            do {
+                let result = try await body(connection)
+                _ = try await connection.run("COMMIT", logger: logger)
+                return result
+            } catch {
+                if !Self.connectionLost(error) { _ = try? await connection.run("ROLLBACK", logger: logger) }
+                throw error
+            }
+        }
+    }
+
+    /// Whether `error` says the connection is gone (nothing more can be sent on it).
+    static func connectionLost(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed,
+             .messageDecodingFailure, .unexpectedBackendMessage:
+            return true
+        default:
+            return false
+        }
     }
 
     /// The events the current transaction appended (its newest per company), for the audit heads after it commits.
@@ -51,7 +77,7 @@ extension PostgresStore: StoreLifecycle {
         let head = try AuditHead(directory: directory, master: master)
         if !head.holdsAnyHead {
             try await transaction { connection in
-                if let established = try await connection.query("SELECT established_at FROM audit_head_nodes WHERE node = \(node)",
+                if let established = try await connection.run("SELECT established_at FROM audit_head_nodes WHERE node = \(node)",
                                                                 logger: logger).decode(Date.self).elements().first {
                     logger.error("""
                         the audit head folder \(directory) holds no heads, but heads were recorded since \(established): \
@@ -59,12 +85,12 @@ extension PostgresStore: StoreLifecycle {
                         """)
                     return
                 }
-                for try await (companyID, id, hash) in try await connection.query("""
+                for try await (companyID, id, hash) in try await connection.run("""
                     SELECT DISTINCT ON (company_id) company_id, id, hash FROM audit_events ORDER BY company_id, audit_seq DESC
                     """, logger: logger).decode((Int64, Int64, Data).self) {
                     try head.record(AuditHead.Head(eventID: id, hash: hash), companyID: companyID)
                 }
-                _ = try await connection.query("INSERT INTO audit_head_nodes (node, established_at) VALUES (\(node), now())", logger: logger)
+                _ = try await connection.run("INSERT INTO audit_head_nodes (node, established_at) VALUES (\(node), now())", logger: logger)
             }
         }
         auditHead.withLock { $0 = head }

@@ -11,11 +11,11 @@ import Synchronization
 extension PostgresStore: LogRepository {
     /// Appends `event` for `companyID` inside the caller's transaction.
     func appendAudit(_ event: AuditEvent, companyID: Int64, on connection: PostgresConnection, now: Date) async throws {
-        guard let (seq, head) = try await connection.query(
+        guard let (seq, head) = try await connection.run(
             "SELECT audit_seq, audit_head FROM companies WHERE id = \(companyID) FOR NO KEY UPDATE", logger: logger
         ).decode((Int64, Data?).self).elements().first else { throw StoreError.notFound(.company) }
         let record = try AuditLog.chained(event, companyID: companyID, after: head ?? AuditLog.genesis, now: now)
-        let id = try await connection.query("""
+        let id = try await connection.run("""
             INSERT INTO audit_events (company_id, audit_seq, at_micros, actor, action, target, remote_address, user_agent, detail,
                                       previous_hash, hash)
             VALUES (\(companyID), \(seq + 1), \(record.atMicros), \(record.actor), \(record.action), \(record.target),
@@ -23,7 +23,7 @@ extension PostgresStore: LogRepository {
             RETURNING id
             """, logger: logger).decode(Int64.self).elements()[0]
         Self.appendedAudit?.note(AuditHead.Head(eventID: id, hash: record.hash), companyID: companyID)
-        _ = try await connection.query("UPDATE companies SET audit_seq = \(seq + 1), audit_head = \(record.hash) WHERE id = \(companyID)",
+        _ = try await connection.run("UPDATE companies SET audit_seq = \(seq + 1), audit_head = \(record.hash) WHERE id = \(companyID)",
                                        logger: logger)
     }
 
@@ -102,14 +102,14 @@ extension PostgresStore: LogRepository {
 
     func appendAccess(_ entry: AccessRecord, retentionDays: Int) async throws {
         try await transaction { connection in
-            _ = try await connection.query("""
+            _ = try await connection.run("""
                 INSERT INTO access_log (company_id, at_micros, actor, device_id, location, probe_sha256, decision, person_id, distance,
                                         face_count, latency_ms)
                 VALUES (\(entry.companyID), \(entry.atMicros), \(entry.actor), \(entry.deviceID), \(entry.location), \(entry.probeSHA256),
                         \(entry.decision), \(entry.personID), \(entry.distance), \(entry.faceCount), \(entry.latencyMs))
                 """, logger: logger)
             let cutoff = entry.atMicros - Int64(retentionDays) * 86_400 * 1_000_000
-            _ = try await connection.query("DELETE FROM access_log WHERE company_id = \(entry.companyID) AND at_micros < \(cutoff)",
+            _ = try await connection.run("DELETE FROM access_log WHERE company_id = \(entry.companyID) AND at_micros < \(cutoff)",
                                            logger: logger)
         }
     }

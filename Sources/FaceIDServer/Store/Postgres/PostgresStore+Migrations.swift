@@ -237,31 +237,31 @@ extension PostgresStore {
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).
     func migrate() async throws {
         try await client.withConnection { connection in
-            _ = try await connection.query("SELECT pg_advisory_lock(7424212)", logger: logger)
+            _ = try await connection.run("SELECT pg_advisory_lock(7424212)", logger: logger)
             do {
-                _ = try await connection.query(
+                _ = try await connection.run(
                     "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                     logger: logger)
                 var applied = Set<String>()
-                for try await name in try await connection.query("SELECT name FROM schema_migrations", logger: logger).decode(String.self) {
+                for try await name in try await connection.run("SELECT name FROM schema_migrations", logger: logger).decode(String.self) {
                     applied.insert(name)
                 }
                 for (name, statements) in Self.migrations where !applied.contains(name) {
-                    _ = try await connection.query("BEGIN", logger: logger)
+                    _ = try await connection.run("BEGIN", logger: logger)
                     do {
-                        for statement in statements { _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
-                        _ = try await connection.query("INSERT INTO schema_migrations (name) VALUES (\(name))", logger: logger)
-                        _ = try await connection.query("COMMIT", logger: logger)
+                        for statement in statements { _ = try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                        _ = try await connection.run("INSERT INTO schema_migrations (name) VALUES (\(name))", logger: logger)
+                        _ = try await connection.run("COMMIT", logger: logger)
                     } catch {
-                        _ = try? await connection.query("ROLLBACK", logger: logger)
+                        if !Self.connectionLost(error) { _ = try? await connection.run("ROLLBACK", logger: logger) }
                         throw error
                     }
                 }
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(7424212)", logger: logger)
+                if !Self.connectionLost(error) { _ = try? await connection.run("SELECT pg_advisory_unlock(7424212)", logger: logger) }
                 throw error
             }
-            _ = try await connection.query("SELECT pg_advisory_unlock(7424212)", logger: logger)
+            _ = try await connection.run("SELECT pg_advisory_unlock(7424212)", logger: logger)
         }
     }
 }

@@ -21,7 +21,7 @@ extension PostgresStore {
 
     /// A person of the company who is not deleted (a resigned employee is invisible to the persons API).
     func personRecord(id: Int64, companyID: Int64, on connection: PostgresConnection) async throws -> PersonRecord? {
-        try await Self.persons(try await connection.query("""
+        try await Self.persons(try await connection.run("""
             SELECT \(unescaped: Self.personColumns) FROM persons WHERE id = \(id) AND company_id = \(companyID) AND deleted_at IS NULL
             """, logger: logger)).first
     }
@@ -30,7 +30,7 @@ extension PostgresStore {
     func attachGroups(_ records: [PersonRecord], on connection: PostgresConnection) async throws -> [Store.Person] {
         guard !records.isEmpty else { return [] }
         var names: [Int64: [String]] = [:]
-        for try await (person, name) in try await connection.query("""
+        for try await (person, name) in try await connection.run("""
             SELECT pg.person_id, g.name FROM person_groups pg JOIN groups g ON g.id = pg.group_id
             WHERE pg.person_id = ANY(\(records.map { $0.id! })) ORDER BY g.name
             """, logger: logger).decode((Int64, String).self) {
@@ -42,7 +42,7 @@ extension PostgresStore {
     /// 409 `external_id_taken` when another person of the company has `externalID`.
     func requireFreeExternalID(_ externalID: String?, companyID: Int64, except: Int64?, on connection: PostgresConnection) async throws {
         guard let externalID else { return }
-        if let other = try await connection.query(
+        if let other = try await connection.run(
             "SELECT id FROM persons WHERE company_id = \(companyID) AND external_id = \(externalID)", logger: logger
         ).decode(Int64.self).elements().first, other != except {
             throw StoreError.externalIDTaken(personID: other)
@@ -55,7 +55,7 @@ extension PostgresStore {
         try await requireFreeExternalID(person.externalID, companyID: person.companyID, except: nil, on: connection)
         let groupIDs = try await groupIDs(groups, companyID: person.companyID, on: connection)
         var person = person
-        person.id = try await connection.query("""
+        person.id = try await connection.run("""
             INSERT INTO persons (company_id, external_id, full_name, tags, metadata, created_at, updated_at, timekeeper_id)
             VALUES (\(person.companyID), \(person.externalID), \(person.fullName), \(person.tags), \(person.metadata), \(person.createdAt),
                     \(person.updatedAt), \(person.timekeeperID)) RETURNING id
@@ -71,7 +71,7 @@ extension PostgresStore {
     private func groupIDs(_ names: [String], companyID: Int64, on connection: PostgresConnection) async throws -> [Int64] {
         var ids: [Int64] = []
         for name in names.uniqued() {
-            guard let id = try await connection.query("SELECT id FROM groups WHERE company_id = \(companyID) AND name = \(name)",
+            guard let id = try await connection.run("SELECT id FROM groups WHERE company_id = \(companyID) AND name = \(name)",
                                                       logger: logger).decode(Int64.self).elements().first else {
                 throw StoreError.unknownGroup(name)
             }
@@ -82,7 +82,7 @@ extension PostgresStore {
 
     private func setGroups(_ groupIDs: [Int64], person: PersonRecord, on connection: PostgresConnection) async throws {
         for groupID in groupIDs {
-            _ = try await connection.query("""
+            _ = try await connection.run("""
                 INSERT INTO person_groups (person_id, group_id, company_id) VALUES (\(person.id!), \(groupID), \(person.companyID))
                 """, logger: logger)
         }
@@ -94,7 +94,7 @@ extension PostgresStore {
         do {
             return try await transaction(lockingCompany: group.companyID) { connection in
                 var group = group
-                group.id = try await connection.query("""
+                group.id = try await connection.run("""
                     INSERT INTO groups (company_id, name, description, created_at)
                     VALUES (\(group.companyID), \(group.name), \(group.description), \(group.createdAt)) RETURNING id
                     """, logger: logger).decode(Int64.self).elements()[0]
@@ -121,7 +121,7 @@ extension PostgresStore {
 
     func deleteGroup(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await transaction(lockingCompany: companyID) { connection in
-            guard let name = try await connection.query(
+            guard let name = try await connection.run(
                 "DELETE FROM groups WHERE id = \(id) AND company_id = \(companyID) RETURNING name", logger: logger
             ).decode(String.self).elements().first else { throw StoreError.notFound(.group) }
             try await appendAudit(AuditEvent(action: "group.delete", actor: actor, target: "group:\(id)", detail: ["name": name],
@@ -160,7 +160,7 @@ extension PostgresStore {
         }
         query.append(" ORDER BY id LIMIT ?", Int64(filter.limit))
         return try await client.withConnection { connection in
-            try await attachGroups(try await Self.persons(try await connection.query(query.query, logger: logger)), on: connection)
+            try await attachGroups(try await Self.persons(try await connection.run(query.query, logger: logger)), on: connection)
         }
     }
 
@@ -176,12 +176,12 @@ extension PostgresStore {
             changed += person.apply(change)
             if let groups = change.groups {
                 let ids = try await groupIDs(groups, companyID: companyID, on: connection)
-                _ = try await connection.query("DELETE FROM person_groups WHERE person_id = \(id)", logger: logger)
+                _ = try await connection.run("DELETE FROM person_groups WHERE person_id = \(id)", logger: logger)
                 try await setGroups(ids, person: person, on: connection)
                 changed.append("groups")
             }
             person.updatedAt = Date()
-            _ = try await connection.query("""
+            _ = try await connection.run("""
                 UPDATE persons SET external_id = \(person.externalID), full_name = \(person.fullName), tags = \(person.tags),
                        metadata = \(person.metadata), updated_at = \(person.updatedAt) WHERE id = \(id)
                 """, logger: logger)
@@ -196,9 +196,9 @@ extension PostgresStore {
     func deletePerson(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await transaction(lockingCompany: companyID) { connection in
             guard let person = try await personRecord(id: id, companyID: companyID, on: connection) else { throw StoreError.notFound(.person) }
-            let faces = try await connection.query("DELETE FROM faces WHERE person_id = \(id) AND company_id = \(companyID) RETURNING id",
+            let faces = try await connection.run("DELETE FROM faces WHERE person_id = \(id) AND company_id = \(companyID) RETURNING id",
                                                    logger: logger).decode(Int64.self).elements()
-            _ = try await connection.query("DELETE FROM persons WHERE id = \(id)", logger: logger)
+            _ = try await connection.run("DELETE FROM persons WHERE id = \(id)", logger: logger)
             var detail = ["faces_deleted": String(faces.count), "face_ids": AuditLog.idList(faces)]
             if let externalID = person.externalID { detail["external_id"] = externalID }
             try await appendAudit(AuditEvent(action: "person.delete", actor: actor, target: "person:\(id)", detail: detail, origin: origin),

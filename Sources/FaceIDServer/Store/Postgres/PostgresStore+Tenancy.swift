@@ -66,19 +66,19 @@ extension PostgresStore: TenancyRepository {
                          origin: RequestOrigin, now: Date) async throws -> (CompanyRecord, UserRecord, SessionRecord) {
         do {
             return try await transaction { connection in
-                let companyID = try await connection.query("""
+                let companyID = try await connection.run("""
                     INSERT INTO companies (name, wrapped_key, settings, created_at) VALUES (\(name), \(Data()), \(settings.encoded()), \(now))
                     RETURNING id
                     """, logger: logger).decode(Int64.self).elements()[0]
                 let wrapped = try keyRing.makeDataKey(companyID: companyID)
-                _ = try await connection.query("UPDATE companies SET wrapped_key = \(wrapped) WHERE id = \(companyID)", logger: logger)
-                let userID = try await connection.query("""
+                _ = try await connection.run("UPDATE companies SET wrapped_key = \(wrapped) WHERE id = \(companyID)", logger: logger)
+                let userID = try await connection.run("""
                     INSERT INTO users (company_id, email, password_hash, full_name, role, disabled, created_at)
                     VALUES (\(companyID), \(owner.email), \(owner.passwordHash), \(owner.fullName), \(owner.role.rawValue), \(owner.disabled), \(now))
                     RETURNING id
                     """, logger: logger).decode(Int64.self).elements()[0]
                 let expires = now.addingTimeInterval(TimeInterval(settings.tokenLifetimeMinutes * 60))
-                let sessionID = try await connection.query("""
+                let sessionID = try await connection.run("""
                     INSERT INTO sessions (company_id, user_id, token_hash, created_at, expires_at)
                     VALUES (\(companyID), \(userID), \(tokenHash), \(now), \(expires)) RETURNING id
                     """, logger: logger).decode(Int64.self).elements()[0]
@@ -115,7 +115,7 @@ extension PostgresStore: TenancyRepository {
     func createSession(user: UserRecord, tokenHash: Data, lifetimeMinutes: Int, origin: RequestOrigin, now: Date) async throws -> SessionRecord {
         try await transaction { connection in
             let expires = now.addingTimeInterval(TimeInterval(lifetimeMinutes * 60))
-            let id = try await connection.query("""
+            let id = try await connection.run("""
                 INSERT INTO sessions (company_id, user_id, token_hash, created_at, expires_at)
                 VALUES (\(user.companyID), \(user.id!), \(tokenHash), \(now), \(expires)) RETURNING id
                 """, logger: logger).decode(Int64.self).elements()[0]
@@ -148,7 +148,7 @@ extension PostgresStore: TenancyRepository {
 
     func revokeSession(companyID: Int64, sessionID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await transaction { connection in
-            _ = try await connection.query("""
+            _ = try await connection.run("""
                 UPDATE sessions SET revoked_at = now() WHERE id = \(sessionID) AND company_id = \(companyID) AND revoked_at IS NULL
                 """, logger: logger)
             try await appendAudit(AuditEvent(action: "auth.logout", actor: actor, origin: origin), companyID: companyID, on: connection,
@@ -172,7 +172,7 @@ extension PostgresStore: TenancyRepository {
         do {
             return try await transaction { connection in
                 var user = user
-                user.id = try await connection.query("""
+                user.id = try await connection.run("""
                     INSERT INTO users (company_id, email, password_hash, full_name, role, disabled, created_at)
                     VALUES (\(user.companyID), \(user.email), \(user.passwordHash), \(user.fullName), \(user.role.rawValue), \(user.disabled),
                             \(user.createdAt)) RETURNING id
@@ -191,8 +191,8 @@ extension PostgresStore: TenancyRepository {
     func updateUser(id: Int64, companyID: Int64, change: Store.UserChange, actor: String, origin: RequestOrigin,
                     check: @Sendable (UserRecord) throws -> Void) async throws -> UserRecord {
         try await transaction { connection in
-            _ = try await connection.query("SELECT id FROM companies WHERE id = \(companyID) FOR NO KEY UPDATE", logger: logger)
-            guard let before = try await Self.users(try await connection.query(
+            _ = try await connection.run("SELECT id FROM companies WHERE id = \(companyID) FOR NO KEY UPDATE", logger: logger)
+            guard let before = try await Self.users(try await connection.run(
                 "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(id) AND company_id = \(companyID)", logger: logger)).first else {
                 throw StoreError.notFound(.user)
             }
@@ -203,11 +203,11 @@ extension PostgresStore: TenancyRepository {
             if let name = change.fullName { user.fullName = name }
             let losesOwnership = before.role == .owner && !before.disabled && (user.role != .owner || user.disabled)
             if losesOwnership, try await enabledOwnerCount(companyID: companyID, on: connection) <= 1 { throw StoreError.lastOwner }
-            _ = try await connection.query("""
+            _ = try await connection.run("""
                 UPDATE users SET role = \(user.role.rawValue), disabled = \(user.disabled), full_name = \(user.fullName) WHERE id = \(id)
                 """, logger: logger)
             if user.disabled && !before.disabled {
-                _ = try await connection.query("""
+                _ = try await connection.run("""
                     UPDATE sessions SET revoked_at = now() WHERE user_id = \(id) AND company_id = \(companyID) AND revoked_at IS NULL
                     """, logger: logger)
             }
@@ -225,8 +225,8 @@ extension PostgresStore: TenancyRepository {
     func deleteUser(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin,
                     check: @Sendable (UserRecord) throws -> Void) async throws {
         try await transaction { connection in
-            _ = try await connection.query("SELECT id FROM companies WHERE id = \(companyID) FOR NO KEY UPDATE", logger: logger)
-            guard let user = try await Self.users(try await connection.query(
+            _ = try await connection.run("SELECT id FROM companies WHERE id = \(companyID) FOR NO KEY UPDATE", logger: logger)
+            guard let user = try await Self.users(try await connection.run(
                 "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(id) AND company_id = \(companyID)", logger: logger)).first else {
                 throw StoreError.notFound(.user)
             }
@@ -234,7 +234,7 @@ extension PostgresStore: TenancyRepository {
             if user.role == .owner && !user.disabled, try await enabledOwnerCount(companyID: companyID, on: connection) <= 1 {
                 throw StoreError.lastOwner
             }
-            _ = try await connection.query("DELETE FROM users WHERE id = \(id)", logger: logger)
+            _ = try await connection.run("DELETE FROM users WHERE id = \(id)", logger: logger)
             try await appendAudit(AuditEvent(action: "user.delete", actor: actor, target: "user:\(id)", detail: ["email": user.email],
                                              origin: origin),
                                   companyID: companyID, on: connection, now: Date())
@@ -242,7 +242,7 @@ extension PostgresStore: TenancyRepository {
     }
 
     private func enabledOwnerCount(companyID: Int64, on connection: PostgresConnection) async throws -> Int {
-        try await connection.query("""
+        try await connection.run("""
             SELECT count(*)::bigint FROM users WHERE company_id = \(companyID) AND role = 'owner' AND NOT disabled
             """, logger: logger).decode(Int64.self).elements().first.map(Int.init) ?? 0
     }
@@ -252,7 +252,7 @@ extension PostgresStore: TenancyRepository {
     func createAPIKey(_ key: APIKeyRecord, origin: RequestOrigin) async throws -> APIKeyRecord {
         try await transaction { connection in
             var key = key
-            key.id = try await connection.query("""
+            key.id = try await connection.run("""
                 INSERT INTO api_keys (company_id, name, prefix, secret_hash, scopes, created_at, created_by)
                 VALUES (\(key.companyID), \(key.name), \(key.prefix), \(key.secretHash), \(key.scopes), \(key.createdAt), \(key.createdBy))
                 RETURNING id
@@ -271,7 +271,7 @@ extension PostgresStore: TenancyRepository {
 
     func revokeAPIKey(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await transaction { connection in
-            let revoked = try await connection.query("""
+            let revoked = try await connection.run("""
                 UPDATE api_keys SET revoked_at = now() WHERE id = \(id) AND company_id = \(companyID) AND revoked_at IS NULL RETURNING id
                 """, logger: logger).decode(Int64.self).elements()
             guard !revoked.isEmpty else { throw StoreError.notFound(.apiKey) }
@@ -283,7 +283,7 @@ extension PostgresStore: TenancyRepository {
     func createDevice(_ device: DeviceRecord, actor: String, origin: RequestOrigin) async throws -> DeviceRecord {
         try await transaction { connection in
             var device = device
-            device.id = try await connection.query("""
+            device.id = try await connection.run("""
                 INSERT INTO devices (company_id, name, location, created_at)
                 VALUES (\(device.companyID), \(device.name), \(device.location), \(device.createdAt)) RETURNING id
                 """, logger: logger).decode(Int64.self).elements()[0]
@@ -306,7 +306,7 @@ extension PostgresStore: TenancyRepository {
 
     func deleteDevice(id: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws {
         try await transaction { connection in
-            guard let name = try await connection.query(
+            guard let name = try await connection.run(
                 "DELETE FROM devices WHERE id = \(id) AND company_id = \(companyID) RETURNING name", logger: logger
             ).decode(String.self).elements().first else { throw StoreError.notFound(.device) }
             try await appendAudit(AuditEvent(action: "device.delete", actor: actor, target: "device:\(id)", detail: ["name": name],
@@ -329,13 +329,13 @@ extension PostgresStore: TenancyRepository {
     func updateSettings(companyID: Int64, fallback: CompanySettings, actor: String, origin: RequestOrigin,
                         change: @Sendable (CompanySettings) throws -> CompanySettings) async throws -> (before: CompanySettings, after: CompanySettings) {
         try await transaction { connection in
-            guard let stored = try await connection.query("SELECT settings FROM companies WHERE id = \(companyID) FOR NO KEY UPDATE",
+            guard let stored = try await connection.run("SELECT settings FROM companies WHERE id = \(companyID) FOR NO KEY UPDATE",
                                                           logger: logger).decode(String.self).elements().first else {
                 throw StoreError.notFound(.company)
             }
             let before = CompanySettings.decode(stored, fallback: fallback)
             let after = try change(before)
-            _ = try await connection.query("UPDATE companies SET settings = \(after.encoded()) WHERE id = \(companyID)", logger: logger)
+            _ = try await connection.run("UPDATE companies SET settings = \(after.encoded()) WHERE id = \(companyID)", logger: logger)
             try await appendAudit(AuditEvent(action: "settings.update", actor: actor, target: "company:\(companyID)",
                                              detail: ["settings": after.auditText()], origin: origin),
                                   companyID: companyID, on: connection, now: Date())

@@ -9,11 +9,12 @@ import Synchronization
 /// It implements the same repository protocols as the SQLite store, so no service knows which one it talks to. Every
 /// query carries its company. The client's connection pool runs as a ServiceLifecycle service (`run`).
 ///
-/// Implemented so far: `TenancyRepository` and `LogRepository` (issue 15 adds the persons, employees and feed
-/// aggregates); `PostgresStoreTests` holds it to the SQLite store's behaviour.
+/// `StoreContractTests` hold it to the SQLite store's behaviour.
 final class PostgresStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// The feed's listener connects on its own, outside the pool (`listen`).
+    private let listenerConfiguration: PostgresConnection.Configuration
     /// Called after a commit that appended to the feed (a NOTIFY on `faceid_feed`), and after each (re)connection of the
     /// listener, which may have missed some.
     private let wakeHandlers = Mutex<[@Sendable () -> Void]>([])
@@ -24,16 +25,36 @@ final class PostgresStore: Sendable {
     ///   for a Unix socket.
     init(url: String, logger: Logger) throws {
         self.client = PostgresClient(configuration: try Self.configuration(url), backgroundLogger: logger)
+        self.listenerConfiguration = try Self.connectionConfiguration(url)
         self.logger = logger
     }
 
     /// The client configuration from a `postgres://` URL (TLS is not negotiated: loopback and sockets only for now);
-    /// `?pool=N` caps the connections this node opens (default 20).
+    /// `?pool=N` caps the connections this node opens (default 20), `?min=N` is how many it keeps open (default 2).
+    ///
+    /// Keeping some open matters: postgres-nio 1.33 replaces a closed connection only below that minimum, and its waiting
+    /// leases start no connection of their own — after a PostgreSQL restart a pool with no minimum can leave requests
+    /// waiting (vapor/postgres-nio#657). (Tests that run a hundred stores at once keep none open.)
     static func configuration(_ url: String) throws -> PostgresClient.Configuration {
         var configuration = try baseConfiguration(url)
-        if let pool = URLComponents(string: url)?.queryItems?.first(where: { $0.name == "pool" })?.value.flatMap(Int.init), pool > 0 {
-            configuration.options.maximumConnections = pool
+        let items = URLComponents(string: url)?.queryItems ?? []
+        func number(_ name: String) -> Int? { items.first(where: { $0.name == name })?.value.flatMap(Int.init) }
+        if let pool = number("pool"), pool > 0 { configuration.options.maximumConnections = pool }
+        configuration.options.minimumConnections = min(max(number("min") ?? 2, 0), configuration.options.maximumConnections)
+        return configuration
+    }
+
+    /// One connection's configuration from the same URL (the feed's listener).
+    static func connectionConfiguration(_ url: String) throws -> PostgresConnection.Configuration {
+        let client = try baseConfiguration(url)
+        if let path = client.unixSocketPath {
+            return PostgresConnection.Configuration(unixSocketPath: path, username: client.username, password: client.password,
+                                                    database: client.database)
         }
+        var configuration = PostgresConnection.Configuration(host: client.host ?? "localhost", port: client.port ?? 5432,
+                                                             username: client.username, password: client.password,
+                                                             database: client.database, tls: .disable)
+        configuration.options.connectTimeout = .seconds(10)
         return configuration
     }
 
@@ -82,16 +103,24 @@ final class PostgresStore: Sendable {
         for wake in wakeHandlers.withLock({ $0 }) { wake() }
     }
 
-    /// LISTEN on `faceid_feed` on a connection of its own; a lost connection is reopened after a second, and the followers
-    /// are woken then (they catch up fully: notifications sent meanwhile were lost).
+    /// LISTEN on `faceid_feed` on a connection of its own, outside the pool (a lease held for good would count in the pool's
+    /// sums as one about to come back); a lost connection is reopened after a second, and the followers are woken then
+    /// (they catch up fully: notifications sent meanwhile were lost).
     private func listen() async {
+        var attempt = 0
         while !Task.isCancelled {
+            attempt += 1
             do {
-                try await client.withConnection { connection in
+                let connection = try await PostgresConnection.connect(configuration: listenerConfiguration, id: attempt, logger: logger)
+                do {
                     try await connection.listen(on: "faceid_feed") { notifications in
                         wakeAll()
                         for try await _ in notifications { wakeAll() }
                     }
+                    try? await connection.close()
+                } catch {
+                    try? await connection.close()
+                    throw error
                 }
             } catch {
                 if Task.isCancelled { return }
