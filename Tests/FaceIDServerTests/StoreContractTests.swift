@@ -563,6 +563,31 @@ struct PostgresIndexPositionTests {
     }
 }
 
+/// `?sslmode=require` encrypts the store's connections (pool and listener); an unknown mode stops the start.
+@Suite("PostgreSQL over TLS", .enabled(if: StoreContractTests.postgresURL != nil, "no PostgreSQL (scripts/postgres-tests.sh runs this)"))
+struct PostgresTLSTests {
+    @Test func sslmodeRequireEncryptsTheConnections() async throws {
+        #expect(throws: ConfigurationError.self) { try PostgresStore(url: "postgres://u:p@localhost/db?sslmode=allow", logger: Logger(label: "t")) }
+        try await StoreContractTests.withPostgres { plain in
+            let ssl = try await plain.client.query("SHOW ssl", logger: plain.logger).decode(String.self).elements().first
+            guard ssl == "on" else {
+                print("PostgresTLSTests: the server has ssl off; only the refusal of an unknown sslmode was checked")
+                return
+            }
+            var logger = Logger(label: "faceid-test")
+            logger.logLevel = .critical
+            let database = try await plain.client.query("SELECT current_database()", logger: logger).decode(String.self).elements()[0]
+            let server = try #require(StoreContractTests.postgresURL)
+            let store = try PostgresStore(url: server + "/" + database + "?min=0&sslmode=require", logger: logger)
+            try await StoreContractTests.withRunning(store) {
+                let encrypted = try await store.client.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: logger)
+                    .decode(Bool.self).elements().first
+                #expect(encrypted == true)
+            }
+        }
+    }
+}
+
 /// Followers on PostgreSQL: a NOTIFY from the appending transaction wakes them; a killed LISTEN connection is reopened
 /// and they are woken again, so nothing waits for the poll.
 @Suite("PostgreSQL feed wake-ups", .enabled(if: StoreContractTests.postgresURL != nil, "no PostgreSQL (scripts/postgres-tests.sh runs this)"))

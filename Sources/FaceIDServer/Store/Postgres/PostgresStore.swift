@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
@@ -13,8 +14,9 @@ import Synchronization
 final class PostgresStore: Sendable {
     let client: PostgresClient
     let logger: Logger
-    /// The feed's listener connects on its own, outside the pool (`listen`).
-    private let listenerConfiguration: PostgresConnection.Configuration
+    /// The feed's listener connects on its own, outside the pool (`listen`); nil with `?notify=off` (followers only poll:
+    /// for measuring what NOTIFY saves).
+    private let listenerConfiguration: PostgresConnection.Configuration?
     /// Called after a commit that appended to the feed (a NOTIFY on `faceid_feed`), and after each (re)connection of the
     /// listener, which may have missed some.
     private let wakeHandlers = Mutex<[@Sendable () -> Void]>([])
@@ -25,12 +27,14 @@ final class PostgresStore: Sendable {
     ///   for a Unix socket.
     init(url: String, logger: Logger) throws {
         self.client = PostgresClient(configuration: try Self.configuration(url), backgroundLogger: logger)
-        self.listenerConfiguration = try Self.connectionConfiguration(url)
+        let notify = URLComponents(string: url)?.queryItems?.first(where: { $0.name == "notify" })?.value != "off"
+        self.listenerConfiguration = notify ? try Self.connectionConfiguration(url) : nil
         self.logger = logger
     }
 
-    /// The client configuration from a `postgres://` URL (TLS is not negotiated: loopback and sockets only for now);
-    /// `?pool=N` caps the connections this node opens (default 20), `?min=N` is how many it keeps open (default 2).
+    /// The client configuration from a `postgres://` URL (TLS with `?sslmode=require` or `verify-full`);
+    /// `?pool=N` caps the connections this node opens (default 20), `?min=N` is how many it keeps open (default 2);
+    /// `?notify=off` leaves out the LISTEN connection (the followers poll every 2 s).
     ///
     /// Keeping some open matters: postgres-nio 1.33 replaces a closed connection only below that minimum, and its waiting
     /// leases start no connection of their own — after a PostgreSQL restart a pool with no minimum can leave requests
@@ -53,7 +57,7 @@ final class PostgresStore: Sendable {
         }
         var configuration = PostgresConnection.Configuration(host: client.host ?? "localhost", port: client.port ?? 5432,
                                                              username: client.username, password: client.password,
-                                                             database: client.database, tls: .disable)
+                                                             database: client.database, tls: try connectionTLS(url))
         configuration.options.connectTimeout = .seconds(10)
         return configuration
     }
@@ -70,7 +74,38 @@ final class PostgresStore: Sendable {
                                                 password: components.password, database: database)
         }
         return PostgresClient.Configuration(host: components.host ?? "localhost", port: components.port ?? 5432, username: user,
-                                            password: components.password, database: database, tls: .disable)
+                                            password: components.password, database: database, tls: try clientTLS(url))
+    }
+
+    /// `?sslmode=` as libpq spells it: `disable` (the default: loopback, or a private network), `require` (encrypted, the
+    /// server's certificate not checked), `verify-full` (encrypted, the certificate checked against `sslrootcert=<PEM file>`
+    /// — or the system's roots — and the host name).
+    private static func tlsConfiguration(_ url: String) throws -> TLSConfiguration? {
+        let items = URLComponents(string: url)?.queryItems ?? []
+        let mode = items.first(where: { $0.name == "sslmode" })?.value ?? "disable"
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch mode {
+        case "disable":
+            return nil
+        case "require":
+            tls.certificateVerification = .none
+        case "verify-full":
+            if let root = items.first(where: { $0.name == "sslrootcert" })?.value {
+                tls.trustRoots = .file(root)
+            }
+        default:
+            throw ConfigurationError(key: "store.url", message: "sslmode must be disable, require or verify-full, got \(mode)")
+        }
+        return tls
+    }
+
+    private static func clientTLS(_ url: String) throws -> PostgresClient.Configuration.TLS {
+        try tlsConfiguration(url).map { .require($0) } ?? .disable
+    }
+
+    private static func connectionTLS(_ url: String) throws -> PostgresConnection.Configuration.TLS {
+        guard let tls = try tlsConfiguration(url) else { return .disable }
+        return .require(try NIOSSLContext(configuration: tls))
     }
 
     /// `url` without its password, for the log.
@@ -85,7 +120,7 @@ final class PostgresStore: Sendable {
     func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
-            group.addTask { await self.listen() }
+            if let listenerConfiguration { group.addTask { await self.listen(listenerConfiguration) } }
         }
     }
 
@@ -106,7 +141,7 @@ final class PostgresStore: Sendable {
     /// LISTEN on `faceid_feed` on a connection of its own, outside the pool (a lease held for good would count in the pool's
     /// sums as one about to come back); a lost connection is reopened after a second, and the followers are woken then
     /// (they catch up fully: notifications sent meanwhile were lost).
-    private func listen() async {
+    private func listen(_ listenerConfiguration: PostgresConnection.Configuration) async {
         var attempt = 0
         while !Task.isCancelled {
             attempt += 1
