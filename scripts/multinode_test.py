@@ -65,7 +65,8 @@ class Node:
                         FACEID_CRYPTO_MASTER_KEY=master_key, FACEID_KIOSK_APP_SECRET=APP_SECRET, FACEID_NODE_ID=self.name,
                         FACEID_AUTH_BCRYPT_COST="4", FACEID_LOG_LEVEL="notice",
                         FACEID_RATE_LIMIT_COMPANY_PER_MINUTE="1000000", FACEID_RATE_LIMIT_CREDENTIAL_PER_MINUTE="1000000",
-                        FACEID_RATE_LIMIT_REGISTER_PER_HOUR="1000")
+                        FACEID_RATE_LIMIT_REGISTER_PER_HOUR="1000",
+                        FACEID_MODELS_DIRECTORY=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models"))
         self.process = None
 
     def start(self):
@@ -480,6 +481,29 @@ def run(nodes, database, seconds):
     if accepted != 100:
         failures.append(f"quota across nodes: {accepted} accepted of 150 (expected exactly 100), {refused} refused")
     log(f"quota across 3 nodes: {accepted} of 150 registrations accepted within the minute, {refused} refused with 429")
+
+    # A photo kept through node0 is read through node1 and deleted through node2, for every node.
+    faces_dir = os.environ.get("FACEID_FACES_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "faces"))
+    photo_path = os.path.join(faces_dir, "lfw", "images_deepfunneled", "Aaron_Peirsol", "Aaron_Peirsol_0001.jpg")
+    if os.path.exists(photo_path):
+        photo = open(photo_path, "rb").read()
+        status, reply, _, _ = cluster.call("PATCH", "/settings", {"store_images": True}, acme["owner"])
+        status, reply, _ = request(nodes[0], "POST", "/face/enroll", {"image": base64.b64encode(photo).decode(), "full_name": "Aaron"},
+                                   acme["admin"], timeout=120)
+        if status != 201:
+            failures.append(f"enroll with a kept photo: {status} {reply}")
+        else:
+            face_id = reply["face_id"]
+            status, read, _ = request(nodes[1], "GET", f"/faces/{face_id}/image", headers=acme["admin"])
+            if status != 200 or read != photo:
+                failures.append(f"the photo kept through node0 read through node1: {status}")
+            status, _, _ = request(nodes[2], "DELETE", f"/faces/{face_id}", headers=acme["admin"])
+            gone = [request(n, "GET", f"/faces/{face_id}/image", headers=acme["admin"])[0] for n in nodes]
+            if status != 204 or gone != [404, 404, 404]:
+                failures.append(f"the photo deleted through node2: {status}, then {gone}")
+            log("a photo kept through node0 was read through node1 and, deleted through node2, is gone on every node")
+    else:
+        log(f"photo check skipped: {photo_path} is absent (set FACEID_FACES_DIR)")
 
     if cluster.server_errors:
         failures.append(f"{len(cluster.server_errors)} answers 5xx other than 503, e.g. {cluster.server_errors[:3]}")

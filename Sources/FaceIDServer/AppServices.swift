@@ -54,7 +54,7 @@ final class AppServices: Sendable {
         let defaults = CompanySettings.defaults(configuration)
         let limits = configuration.rateLimits
         let index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing,
-                                     images: ImageVault(directory: configuration.imagesPath), logger: logger,
+                                     images: store as? any PhotoRepository ?? ImageVault(directory: configuration.imagesPath), logger: logger,
                                      node: configuration.nodeName, checker: indexChecker)
         let faces = faces ?? FaceEngineProvider(modelDirectory: configuration.modelDirectory)
         let limiter = RateLimiter(now: { clock.instant }, shared: store as? any SharedRateLimits, wallNow: { clock.now }, logger: logger)

@@ -73,7 +73,7 @@ public func buildApplication(
     } catch let error as ServiceError {
         throw ConfigurationError(key: "crypto.masterKey", message: "the stored data does not open: \(error.logMessage ?? error.message)")
     }
-    let swept = try await services.index.images.sweep(store)
+    let swept = try await services.index.images.sweepPhotos(store)
     if swept > 0 { logger.info("removed \(swept) stored photos of deleted faces") }
     try await services.migration.resumeAll()
     let (router, _) = buildRouter(services: services)

@@ -368,15 +368,28 @@ struct RecognitionTests {
             let audit = try await client.call(.get, "/audit?action=face.image_read", as: owner.caller)
             #expect((audit["events"] as? [[String: Any]])?.count == 1, "\(audit.text.prefix(300))")
 
-            // On disk: sealed (no JPEG bytes), and gone with its person.
+            // Kept sealed (no JPEG bytes) — in files beside SQLite, in `face_photos` on PostgreSQL — and gone with its person.
             let folder = server.configuration.imagesPath + "/\(owner.companyID)"
-            let files = try FileManager.default.contentsOfDirectory(atPath: folder)
-            #expect(files == ["\(faceID).sealed"])
-            let sealed = try #require(FileManager.default.contents(atPath: folder + "/" + files[0]))
+            let postgres = server.services.store as? PostgresStore
+            func keptPhotos() async throws -> [Int64: Data] {
+                if let postgres {
+                    var rows: [Int64: Data] = [:]
+                    for try await (face, sealed) in try await postgres.client.query(
+                        "SELECT face_id, sealed FROM face_photos WHERE company_id = \(owner.companyID)", logger: postgres.logger
+                    ).decode((Int64, Data).self) { rows[face] = sealed }
+                    return rows
+                }
+                let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+                return Dictionary(uniqueKeysWithValues: files.compactMap { file in
+                    Int64(file.dropLast(7)).map { ($0, FileManager.default.contents(atPath: folder + "/" + file) ?? Data()) }
+                })
+            }
+            let sealed = try await keptPhotos()
+            #expect(Array(sealed.keys) == [faceID])
             let stored = try #require(FileManager.default.contents(atPath: photos[1]))
-            #expect(sealed.range(of: stored.subdata(in: 0..<64)) == nil && sealed.range(of: stored.subdata(in: 2000..<2064)) == nil)
+            #expect(sealed[faceID].map { $0.range(of: stored.subdata(in: 0..<64)) == nil && $0.range(of: stored.subdata(in: 2000..<2064)) == nil } == true)
             #expect(try await client.call(.delete, "/persons/\(personID)", as: owner.caller).status == .noContent)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+            #expect(try await keptPhotos().isEmpty)
             expectError(try await client.call(.get, "/faces/\(faceID)/image", as: owner.caller), .notFound, "not_found")
 
             // Turning store_images off deletes the photos kept so far.
@@ -385,13 +398,15 @@ struct RecognitionTests {
             #expect(try await client.call(.get, "/faces/\(thirdFace)/image", as: owner.caller).status == .ok)
             _ = try await client.call(.patch, "/settings", as: owner.caller, json: JSON(["store_images": false]))
             expectError(try await client.call(.get, "/faces/\(thirdFace)/image", as: owner.caller), .notFound, "image_not_stored")
+            #expect(try await keptPhotos().isEmpty)
+            guard postgres == nil else { return }  // PostgreSQL's rows go with their faces: nothing is left to sweep
             #expect(!FileManager.default.fileExists(atPath: folder))
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
 
             // A photo whose face is gone (a crash before the delete was applied) is swept at start.
             try Data([1, 2, 3]).write(to: URL(fileURLWithPath: folder + "/999999.sealed"))
             try Data([1, 2, 3]).write(to: URL(fileURLWithPath: folder + "/\(plainFace).sealed"))
-            #expect(try await server.services.index.images.sweep(server.services.store) == 1)
+            #expect(try await server.services.index.images.sweepPhotos(server.services.store) == 1)
             #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["\(plainFace).sealed"])
         }
     }

@@ -24,8 +24,8 @@ struct Directory: Sendable {
     func photo(ofFace id: Int64, principal: Principal, origin: RequestOrigin) async throws -> Data {
         guard try await store.face(id: id, companyID: principal.companyID) != nil else { throw StoreError.notFound(.face) }
         guard let wrappedKey = try await store.wrappedKey(companyID: principal.companyID),
-              let image = try index.images.read(companyID: principal.companyID, faceID: id,
-                                                sealer: try keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)) else {
+              let image = try await index.images.photo(companyID: principal.companyID, faceID: id,
+                                                       sealer: try keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)) else {
             throw ServiceError.imageNotStored
         }
         try await store.audit(AuditEvent(action: "face.image_read", actor: principal.actor, target: "face:\(id)", origin: origin),

@@ -56,7 +56,7 @@ struct Enrollment: Sendable {
         let (person, record) = try await store.enroll(
             companyID: principal.companyID, embeddings: face.embeddings, personID: personID, newPerson: newPerson, groups: groups,
             reference: photo.reference, keyRing: keyRing,
-            photo: Store.KeptPhoto(data: photo.image, vault: index.images, fallback: defaults),
+            photo: Store.KeptPhoto(data: photo.image, vault: index.images.fileVault, fallback: defaults),
             actor: principal.actor, origin: origin)
         try await index.catchUp(principal.companyID)
         return (person, record, face)

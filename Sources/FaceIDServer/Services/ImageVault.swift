@@ -8,8 +8,22 @@ import Foundation
 /// kiosk delete — removes it, and a crash in between is repaired by the replay at start. `sweep` removes photos of
 /// faces the store no longer has (a commit that failed after the write, a feed older than its retention, a copy
 /// restored over a newer database).
-struct ImageVault: Sendable {
+struct ImageVault: PhotoRepository {
     let directory: String
+
+    var fileVault: ImageVault? { self }
+
+    func photo(companyID: Int64, faceID: Int64, sealer: Sealer) async throws -> Data? {
+        try read(companyID: companyID, faceID: faceID, sealer: sealer)
+    }
+
+    func removePhotos(companyID: Int64, faceIDs: [Int64]) async throws {
+        for faceID in faceIDs { remove(companyID: companyID, faceID: faceID) }
+    }
+
+    func removeAllPhotos(companyID: Int64) async throws {
+        removeAll(companyID: companyID)
+    }
 
     private func path(_ companyID: Int64, _ faceID: Int64) -> String { "\(directory)/\(companyID)/\(faceID).sealed" }
 
@@ -44,7 +58,7 @@ struct ImageVault: Sendable {
     }
 
     /// Removes every stored photo whose face is not in `store`; returns how many.
-    func sweep(_ store: any PersonRepository) async throws -> Int {
+    func sweepPhotos(_ store: any PersonRepository) async throws -> Int {
         let companies = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var removed = 0
         for company in companies {

@@ -13,24 +13,34 @@ extension IndexService {
             try database.dropCollection(space.collectionName(companyID))
         }
         let collections = try spaces.map { space in (space, try Self.collection(companyID, space, in: database)) }
+        let position = try await forEachCurrentPage(companyID) { faces, opened, position, last in
+            for (space, collection) in collections {
+                let mutations = zip(faces, opened).compactMap { face, vectors in
+                    space.vector(from: vectors).map { Mutation.upsert(id: UInt64(face.faceID), vector: $0) }
+                }
+                try collection.apply(mutations, watermark: last ? UInt64(position) : nil)
+            }
+        }
+        logger.notice("the index loaded the current faces (the feed was purged past it)", metadata: [
+            "company_id": "\(companyID)", "position": "\(position)",
+        ])
+    }
+
+    /// The company's current faces, page by page in face id order with their vectors opened: `body` gets each page, where the
+    /// feed stood when the first page was read, and whether it is the last. Returns that position.
+    @discardableResult
+    func forEachCurrentPage(_ companyID: Int64, _ body: ([Store.FaceChange], [[RecognitionModel: [Float]]], Int64, Bool) throws -> Void)
+        async throws -> Int64 {
         var afterFaceID: Int64 = 0
         var position: Int64?
         while true {
             let (faces, at) = try await store.faceSnapshot(companyID: companyID, afterFaceID: afterFaceID, limit: Self.batchSize)
             if position == nil { position = at }
-            let opened = try await openVectors(faces, companyID: companyID)
-            for (space, collection) in collections {
-                let mutations = zip(faces, opened).compactMap { face, vectors in
-                    space.vector(from: vectors).map { Mutation.upsert(id: UInt64(face.faceID), vector: $0) }
-                }
-                try collection.apply(mutations, watermark: faces.count < Self.batchSize ? UInt64(position!) : nil)
-            }
-            guard faces.count == Self.batchSize, let last = faces.last else { break }
-            afterFaceID = last.faceID
+            let last = faces.count < Self.batchSize
+            try body(faces, try await openVectors(faces, companyID: companyID), position!, last)
+            guard !last, let final = faces.last else { return position! }
+            afterFaceID = final.faceID
         }
-        logger.notice("the index loaded the current faces (the feed was purged past it)", metadata: [
-            "company_id": "\(companyID)", "position": "\(position ?? 0)",
-        ])
     }
 
     /// Each upsert's vectors per model, opened once (empty for a delete, or an upsert whose face is gone — it was deleted

@@ -29,12 +29,7 @@ extension IndexService {
     func storeContents(_ companyID: Int64) async throws -> (position: Int64, collections: [IndexSpace: (count: Int, digest: UInt64)]) {
         var totals: [IndexSpace: (count: Int, digest: UInt64)] = [:]
         for space in IndexSpace.allCases { totals[space] = (0, 0) }
-        var afterFaceID: Int64 = 0
-        var position: Int64?
-        while true {
-            let (faces, at) = try await store.faceSnapshot(companyID: companyID, afterFaceID: afterFaceID, limit: Self.batchSize)
-            if position == nil { position = at }
-            let opened = try await openVectors(faces, companyID: companyID)
+        let position = try await forEachCurrentPage(companyID) { faces, opened, _, _ in
             for (face, vectors) in zip(faces, opened) {
                 for space in IndexSpace.allCases {
                     guard let vector = space.vector(from: vectors) else { continue }
@@ -42,10 +37,8 @@ extension IndexService {
                     totals[space]!.digest &+= VectorCollection.digest(of: [(UInt64(face.faceID), vector)])
                 }
             }
-            guard faces.count == Self.batchSize, let last = faces.last else { break }
-            afterFaceID = last.faceID
         }
-        return (position ?? 0, totals)
+        return (position, totals)
     }
 
     /// Sets the per-company gauges `/metrics` shows: each collection's watermark, size and digest (its low 48 bits, which a

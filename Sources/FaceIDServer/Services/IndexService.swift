@@ -28,8 +28,9 @@ final class IndexService: Sendable {
     let directory: String
     let store: any FeedRepository & FeedFollowing & PersonRepository & TenancyRepository
     let keyRing: KeyRing
-    /// Stored enrollment photos: a face's delete, once applied here, removes its photo too.
-    let images: ImageVault
+    /// Stored enrollment photos: a face's delete, once applied here, removes its photo too (files; PostgreSQL's go with
+    /// their faces).
+    let images: any PhotoRepository
     let logger: Logger
     /// This node's name in the store's record of where each node's index stands (`reportPositions`).
     let node: String
@@ -61,7 +62,7 @@ final class IndexService: Sendable {
     /// - Parameter checker: the `faceid-server` executable, to read the whole index in a child process
     ///   (`faceid-server --check-index <directory>`) before this process maps it: LMDB trusts its file, and a damaged
     ///   page can make it dereference a bad pointer, which no error handling catches. Nil: no check (tests).
-    init(directory: String, store: any FeedRepository & FeedFollowing & PersonRepository & TenancyRepository, keyRing: KeyRing, images: ImageVault,
+    init(directory: String, store: any FeedRepository & FeedFollowing & PersonRepository & TenancyRepository, keyRing: KeyRing, images: any PhotoRepository,
          logger: Logger = Logger(label: "faceid.index"), node: String = "local", checker: String? = nil) throws {
         self.directory = directory
         self.node = node
@@ -358,7 +359,9 @@ final class IndexService: Sendable {
             }
             try collection.apply(mutations, watermark: UInt64(end))
         }
-        for change in changes where change.operation == .delete { images.remove(companyID: companyID, faceID: change.faceID) }
+        if images.fileVault != nil {
+            try await images.removePhotos(companyID: companyID, faceIDs: changes.filter { $0.operation == .delete }.map(\.faceID))
+        }
         return changes.count == Self.batchSize
     }
 

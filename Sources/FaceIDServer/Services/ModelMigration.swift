@@ -126,7 +126,7 @@ final class ModelMigration: Sendable {
                     // A photo that no longer opens is counted and skipped, not the end of the job.
                     let stored: Data?
                     do {
-                        stored = try index.images.read(companyID: companyID, faceID: face.faceID, sealer: sealer)
+                        stored = try await index.images.photo(companyID: companyID, faceID: face.faceID, sealer: sealer)
                     } catch {
                         logger.error("a stored photo does not open", metadata: ["face": .stringConvertible(face.faceID)])
                         update(companyID, token) { $0.noFace += 1 }

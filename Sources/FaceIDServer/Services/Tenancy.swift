@@ -4,7 +4,7 @@ import Foundation
 /// recognition model starts re-embedding the stored photos in the background (`GET /models/status`).
 struct Tenancy: Sendable {
     let store: any TenancyRepository
-    let images: ImageVault
+    let images: any PhotoRepository
     let migration: ModelMigration
     /// The settings of a company whose row holds none.
     let defaults: CompanySettings
@@ -18,7 +18,7 @@ struct Tenancy: Sendable {
             companyID: principal.companyID, fallback: defaults, actor: principal.actor, origin: origin
         ) { current in try current.applying(patch, serverMaximumPerMinute: maximum) }
         // "Only while it is on" is what admins were told: turning it off deletes the photos kept so far.
-        if !settings.storeImages { images.removeAll(companyID: principal.companyID) }
+        if !settings.storeImages { try await images.removeAllPhotos(companyID: principal.companyID) }
         // The switch is judged from the row the update changed, so two concurrent switches cannot both miss the job.
         if settings.model != before.model && settings.storeImages {
             migration.start(companyID: principal.companyID, model: settings.model)

@@ -113,6 +113,22 @@ protocol FeedFollowing: Sendable {
     func lowestIndexPosition(companyID: Int64, reportedSince since: Date) async throws -> Int64?
 }
 
+/// Enrollment photos of companies with `store_images` on: sealed files beside the SQLite store (`ImageVault`), or a table of
+/// the PostgreSQL store (`face_photos`), which every node reads and whose rows go with their faces. The write happens inside
+/// the enrollment's transaction (`PersonRepository.enroll`, given `fileVault` when there is one).
+protocol PhotoRepository: Sendable {
+    /// The folder the store's enrollment writes photos to, when photos are files (nil: the store keeps them itself).
+    var fileVault: ImageVault? { get }
+    /// The photo, or nil when none was kept.
+    func photo(companyID: Int64, faceID: Int64, sealer: Sealer) async throws -> Data?
+    /// Drops the photos of deleted faces (the feed's deletes, applied by the index).
+    func removePhotos(companyID: Int64, faceIDs: [Int64]) async throws
+    /// Every photo of the company (it turned `store_images` off).
+    func removeAllPhotos(companyID: Int64) async throws
+    /// Removes photos whose face the store no longer has; how many.
+    func sweepPhotos(_ store: any PersonRepository) async throws -> Int
+}
+
 /// The `Idempotency-Key`s of a day: claims, the applied mark (set inside the write's own transaction), the answers.
 protocol IdempotencyRepository: Sendable {
     /// Claims `key` for a request with `fingerprint`, or says what an earlier request with it left (`Idempotency.Claim`).

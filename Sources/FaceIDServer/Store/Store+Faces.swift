@@ -70,7 +70,8 @@ extension Store {
     /// The enrollment photo, kept when the company's `store_images` is on at commit time.
     struct KeptPhoto: Sendable {
         var data: Data
-        var vault: ImageVault
+        /// Where SQLite's enrollment writes it (PostgreSQL keeps it in its own table).
+        var vault: ImageVault?
         /// The settings of a company whose row has none stored.
         var fallback: CompanySettings
     }
@@ -103,7 +104,7 @@ extension Store {
             // or follows it (and its removal takes this photo too).
             if let photo, let company = try CompanyRecord.fetchOne(db, key: companyID),
                CompanySettings.decode(company.settings, fallback: photo.fallback).storeImages {
-                try photo.vault.write(photo.data, companyID: companyID, faceID: face.id!,
+                try photo.vault?.write(photo.data, companyID: companyID, faceID: face.id!,
                                       sealer: try keyRing.sealer(companyID: companyID, wrappedKey: company.wrappedKey))
             }
             return (try Self.attachGroups([person], db: db)[0], face)

@@ -1,33 +1,48 @@
 import Logging
+import NIOCore
 import PostgresNIO
 import Synchronization
 
 extension PostgresConnection {
-    /// `query`, except that a connection that is or becomes closed fails the statement (`StoreError.unavailable`) instead
-    /// of leaving it waiting: postgres-nio 1.33 sends a statement on a closed channel past its handler, and the statement's
-    /// answer never comes (seen after `pg_ctlcluster restart -m immediate`: one such wait stalled a company's index follower,
-    /// and with it every write). Every statement of the PostgreSQL store goes through here.
-    func run(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> PostgresRowSequence {
+    /// `query`, with every row read on the event loop as it arrives and handed over at once (`FetchedRows`), and with a
+    /// connection that is or becomes closed failing the statement (`StoreError.unavailable`). Two postgres-nio 1.33 faults
+    /// seen in the multi-node test, under `pg_ctlcluster restart -m immediate`, are why:
+    /// - a statement sent on a connection that has just closed never gets an answer (it waited for good, and with it a
+    ///   company's index follower and every write);
+    /// - a streamed result whose reader has not asked for more rows yet crashes the process when the server ends the
+    ///   connection (`RowStreamStateMachine`: "How can we receive a body part, after a channelReadComplete…"); a result read
+    ///   whole on the event loop never waits for a reader.
+    /// Every statement the PostgreSQL store sends on a connection it holds goes through here.
+    func run(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> FetchedRows {
         if isClosed { throw StoreError.unavailable("PostgreSQL: the connection is closed") }
-        let statement = Unchecked(value: query)
-        let rows = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Unchecked<PostgresRowSequence>, any Error>) in
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<FetchedRows, any Error>) in
             let answer = FirstAnswer(continuation)
             closeFuture.whenComplete { _ in answer.resume(.failure(StoreError.unavailable("PostgreSQL: the connection closed"))) }
-            Task {
-                do {
-                    answer.resume(.success(Unchecked(value: try await self.query(statement.value, logger: logger, file: file, line: line))))
-                } catch {
-                    answer.resume(.failure(error))
-                }
-            }
+            let result: EventLoopFuture<PostgresQueryResult> = self.query(query, logger: logger, file: file, line: line)
+            result.whenComplete { answer.resume($0.map { FetchedRows(rows: $0.rows) }) }
         }
-        return rows.value
     }
 }
 
-/// A statement and its rows cross to the task that sends it and back unchanged: sent once, read by the caller only.
-private struct Unchecked<Value>: @unchecked Sendable {
-    let value: Value
+extension PostgresStore {
+    /// One statement on a pooled connection, through `PostgresConnection.run` (the store's every single statement).
+    func fetch(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> FetchedRows {
+        try await client.withConnection { connection in try await connection.run(query, logger: logger, file: file, line: line) }
+    }
+}
+
+/// A statement's rows, all read: an async sequence, so postgres-nio's `decode` and the store's `elements()` read it as they
+/// read a streamed result.
+struct FetchedRows: AsyncSequence, Sendable {
+    typealias Element = PostgresRow
+    let rows: [PostgresRow]
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var remaining: IndexingIterator<[PostgresRow]>
+        mutating func next() async throws -> PostgresRow? { remaining.next() }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(remaining: rows.makeIterator()) }
 }
 
 /// Resumes a continuation with the first of several results; the later ones are dropped.

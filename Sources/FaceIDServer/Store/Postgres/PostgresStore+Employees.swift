@@ -166,7 +166,7 @@ extension PostgresStore: EmployeeRepository {
     // MARK: Kiosk faces
 
     func ownership(ofEmployee id: Int64, companyID: Int64) async throws -> Store.Ownership {
-        guard let person = try await Self.persons(try await client.query(
+        guard let person = try await Self.persons(try await fetch(
             "SELECT \(unescaped: Self.personColumns) FROM persons WHERE id = \(id)", logger: logger)).first,
               person.deletedAt == nil, person.timekeeperID != nil else { return .missing }
         return person.companyID == companyID ? .own(person) : .otherCompany
@@ -231,7 +231,7 @@ extension PostgresStore: EmployeeRepository {
     // MARK: The employee table
 
     func activeEmployeeCount(companyID: Int64) async throws -> Int {
-        Int(try await client.query("""
+        Int(try await fetch("""
             SELECT count(*) FROM persons WHERE company_id = \(companyID) AND deleted_at IS NULL AND timekeeper_id IS NOT NULL
             """, logger: logger).decode(Int64.self).elements().first ?? 0)
     }

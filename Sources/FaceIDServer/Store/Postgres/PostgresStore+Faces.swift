@@ -7,7 +7,7 @@ import PostgresNIO
 extension PostgresStore: PersonRepository {
     static let faceColumns = "id, company_id, person_id, sealed_encoding, model_id, source, reference, created_at, registered_at"
 
-    static func faces(_ rows: PostgresRowSequence) async throws -> [FaceRecord] {
+    static func faces(_ rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [FaceRecord] {
         var found: [FaceRecord] = []
         for try await (id, company, person, sealed, model, source, reference, created, registered)
             in rows.decode((Int64, Int64, Int64, Data, String, String, Bool, Date, Date?).self) {
@@ -52,8 +52,11 @@ extension PostgresStore: PersonRepository {
             if let photo, let (settings, wrapped) = try await connection.run(
                 "SELECT settings, wrapped_key FROM companies WHERE id = \(companyID) FOR SHARE", logger: logger
             ).decode((String, Data).self).elements().first, CompanySettings.decode(settings, fallback: photo.fallback).storeImages {
-                try photo.vault.write(photo.data, companyID: companyID, faceID: face.id!,
-                                      sealer: try keyRing.sealer(companyID: companyID, wrappedKey: wrapped))
+                // In the store, sealed as the file vault seals it: every node reads it, and it goes with its face.
+                let sealed = try keyRing.sealer(companyID: companyID, wrappedKey: wrapped).seal(photo.data, recordID: "image:\(face.id!)")
+                _ = try await connection.run("""
+                    INSERT INTO face_photos (face_id, company_id, sealed) VALUES (\(face.id!), \(companyID), \(sealed))
+                    """, logger: logger)
             }
             return (try await attachGroups([person], on: connection)[0], face)
         }
@@ -159,15 +162,15 @@ extension PostgresStore: PersonRepository {
     }
 
     func faceIDs(inGroup name: String, companyID: Int64) async throws -> Set<UInt64>? {
-        guard let groupID = try await client.query("SELECT id FROM groups WHERE company_id = \(companyID) AND name = \(name)", logger: logger)
+        guard let groupID = try await fetch("SELECT id FROM groups WHERE company_id = \(companyID) AND name = \(name)", logger: logger)
             .decode(Int64.self).elements().first else { return nil }
-        return Set(try await client.query("""
+        return Set(try await fetch("""
             SELECT f.id FROM faces f JOIN person_groups pg ON pg.person_id = f.person_id WHERE pg.group_id = \(groupID) AND f.company_id = \(companyID)
             """, logger: logger).decode(Int64.self).elements().map { UInt64($0) })
     }
 
     func face(id: Int64, companyID: Int64) async throws -> FaceRecord? {
-        try await Self.faces(try await client.query(
+        try await Self.faces(try await fetch(
             "SELECT \(unescaped: Self.faceColumns) FROM faces WHERE id = \(id) AND company_id = \(companyID)", logger: logger)).first
     }
 
@@ -195,14 +198,14 @@ extension PostgresStore: PersonRepository {
 
     func existingFaces(_ faceIDs: [Int64], companyID: Int64) async throws -> Set<Int64> {
         guard !faceIDs.isEmpty else { return [] }
-        return Set(try await client.query("SELECT id FROM faces WHERE company_id = \(companyID) AND id = ANY(\(faceIDs))", logger: logger)
+        return Set(try await fetch("SELECT id FROM faces WHERE company_id = \(companyID) AND id = ANY(\(faceIDs))", logger: logger)
             .decode(Int64.self).elements())
     }
 
     // MARK: Embeddings by model
 
     func facesLacking(_ model: RecognitionModel, companyID: Int64, afterID: Int64, limit: Int) async throws -> [(faceID: Int64, personID: Int64)] {
-        try await client.query("""
+        try await fetch("""
             SELECT f.id, f.person_id FROM faces f WHERE f.company_id = \(companyID) AND f.id > \(afterID) AND f.model_id <> \(model.rawValue)
             AND NOT EXISTS (SELECT 1 FROM face_embeddings e WHERE e.face_id = f.id AND e.model_id = \(model.rawValue))
             ORDER BY f.id LIMIT \(Int64(limit))
@@ -229,25 +232,25 @@ extension PostgresStore: PersonRepository {
     }
 
     func hasFaces(onlyOf model: RecognitionModel, companyID: Int64) async throws -> Bool {
-        try await !client.query("SELECT 1 FROM faces WHERE company_id = \(companyID) AND model_id = \(model.rawValue) LIMIT 1", logger: logger)
+        try await !fetch("SELECT 1 FROM faces WHERE company_id = \(companyID) AND model_id = \(model.rawValue) LIMIT 1", logger: logger)
             .decode(Int32.self).elements().isEmpty
     }
 
     func rowModels(ofFaces faceIDs: [Int64], companyID: Int64) async throws -> [Int64: String] {
         guard !faceIDs.isEmpty else { return [:] }
-        return Dictionary(uniqueKeysWithValues: try await client.query(
+        return Dictionary(uniqueKeysWithValues: try await fetch(
             "SELECT id, model_id FROM faces WHERE company_id = \(companyID) AND id = ANY(\(faceIDs))", logger: logger
         ).decode((Int64, String).self).elements())
     }
 
     func embeddingCounts(companyID: Int64) async throws -> (faces: Int, with: [RecognitionModel: Int]) {
-        let total = try await client.query("SELECT count(*) FROM faces WHERE company_id = \(companyID)", logger: logger)
+        let total = try await fetch("SELECT count(*) FROM faces WHERE company_id = \(companyID)", logger: logger)
             .decode(Int64.self).elements().first ?? 0
         var with: [RecognitionModel: Int] = [:]
         for model in RecognitionModel.allCases {
-            let onRow = try await client.query("SELECT count(*) FROM faces WHERE company_id = \(companyID) AND model_id = \(model.rawValue)",
+            let onRow = try await fetch("SELECT count(*) FROM faces WHERE company_id = \(companyID) AND model_id = \(model.rawValue)",
                                                logger: logger).decode(Int64.self).elements().first ?? 0
-            let extra = try await client.query("""
+            let extra = try await fetch("""
                 SELECT count(*) FROM face_embeddings WHERE company_id = \(companyID) AND model_id = \(model.rawValue)
                 """, logger: logger).decode(Int64.self).elements().first ?? 0
             with[model] = Int(onRow + extra)
@@ -275,6 +278,6 @@ extension PostgresStore: PersonRepository {
     }
 
     func quarantinedFaceCount() async throws -> Int {
-        Int(try await client.query("SELECT count(*) FROM quarantined_faces", logger: logger).decode(Int64.self).elements().first ?? 0)
+        Int(try await fetch("SELECT count(*) FROM quarantined_faces", logger: logger).decode(Int64.self).elements().first ?? 0)
     }
 }

@@ -86,7 +86,7 @@ extension PostgresStore: FeedRepository, FeedFollowing {
     }
 
     func companiesWithFaces() async throws -> [(Int64, Data)] {
-        try await client.query("""
+        try await fetch("""
             SELECT id, wrapped_key FROM companies c
             WHERE EXISTS (SELECT 1 FROM changes WHERE company_id = c.id) OR EXISTS (SELECT 1 FROM faces WHERE company_id = c.id)
             ORDER BY id
@@ -113,7 +113,7 @@ extension PostgresStore: FeedRepository, FeedFollowing {
     func reportIndexPositions(node: String, _ positions: [Int64: Int64], at: Date) async throws {
         guard !positions.isEmpty else { return }
         let companies = Array(positions.keys), values = companies.map { positions[$0]! }
-        _ = try await client.query("""
+        _ = try await fetch("""
             INSERT INTO index_nodes AS n (node, company_id, position, reported_at)
             SELECT \(node), c, p, \(at) FROM unnest(\(companies)::BIGINT[], \(values)::BIGINT[]) AS u(c, p)
             WHERE EXISTS (SELECT 1 FROM companies WHERE id = c)
@@ -122,7 +122,7 @@ extension PostgresStore: FeedRepository, FeedFollowing {
     }
 
     func lowestIndexPosition(companyID: Int64, reportedSince since: Date) async throws -> Int64? {
-        try await client.query("""
+        try await fetch("""
             SELECT min(position) FROM index_nodes WHERE company_id = \(companyID) AND reported_at >= \(since)
             """, logger: logger).decode(Int64?.self).elements().first ?? nil
     }

@@ -41,19 +41,19 @@ extension PostgresStore: IdempotencyRepository {
     }
 
     func finishIdempotencyKey(_ mark: Idempotency.Mark, status: Int, contentType: String?, body: Data) async throws {
-        _ = try await client.query("""
+        _ = try await fetch("""
             UPDATE idempotency_keys SET status = \(Int32(status)), content_type = \(contentType), body = \(body)
             WHERE company_id = \(mark.companyID) AND key = \(mark.key) AND attempt = \(mark.attempt)
             """, logger: logger)
     }
 
     func releaseIdempotencyKey(_ mark: Idempotency.Mark) async throws {
-        _ = try await client.query("""
+        _ = try await fetch("""
             DELETE FROM idempotency_keys WHERE company_id = \(mark.companyID) AND key = \(mark.key) AND attempt = \(mark.attempt) AND NOT applied
             """, logger: logger)
     }
 
     func purgeIdempotencyKeys(claimedBefore date: Date) async throws {
-        _ = try await client.query("DELETE FROM idempotency_keys WHERE claimed_at < \(date.timeIntervalSince1970)", logger: logger)
+        _ = try await fetch("DELETE FROM idempotency_keys WHERE claimed_at < \(date.timeIntervalSince1970)", logger: logger)
     }
 }

@@ -67,7 +67,7 @@ extension PostgresStore: StoreLifecycle {
     @TaskLocal static var appendedAudit: AppendedAuditEvents?
 
     func wrappedKeys() async throws -> [(companyID: Int64, wrapped: Data)] {
-        try await client.query("SELECT id, wrapped_key FROM companies WHERE length(wrapped_key) > 0 ORDER BY id", logger: logger)
+        try await fetch("SELECT id, wrapped_key FROM companies WHERE length(wrapped_key) > 0 ORDER BY id", logger: logger)
             .decode((Int64, Data).self).elements().map { (companyID: $0.0, wrapped: $0.1) }
     }
 

@@ -33,7 +33,7 @@ extension PostgresStore: LogRepository {
 
     static let auditColumns = "id, company_id, at_micros, actor, action, target, remote_address, user_agent, detail, previous_hash, hash"
 
-    static func auditRecords(_ rows: PostgresRowSequence) async throws -> [AuditRecord] {
+    static func auditRecords(_ rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [AuditRecord] {
         var found: [AuditRecord] = []
         for try await (id, company, at, actor, action, target, address, agent, detail, previous, hash)
             in rows.decode((Int64, Int64, Int64, String, String, String, String, String, String, Data, Data).self) {
@@ -53,7 +53,7 @@ extension PostgresStore: LogRepository {
         if let action = filter.action { query.append(" AND action = ?", action) }
         if let beforeID = filter.beforeID { query.append(" AND id < ?", beforeID) }
         query.append(" ORDER BY id DESC LIMIT ?", Int64(filter.limit))
-        return try await Self.auditRecords(try await client.query(query.query, logger: logger))
+        return try await Self.auditRecords(try await fetch(query.query, logger: logger))
     }
 
     /// The chain walked in sequence order — every link, every hash, and no gap in the sequence — then checked against
@@ -61,7 +61,7 @@ extension PostgresStore: LogRepository {
     func verifyAudit(companyID: Int64, head: AuditHead) async throws
         -> (chain: AuditLog.Verification, head: AuditHead.Status, eventsAfterHead: Int) {
         let recorded = head.read(companyID: companyID)
-        let rows = try await client.query("""
+        let rows = try await fetch("""
             SELECT audit_seq, \(unescaped: Self.auditColumns) FROM audit_events WHERE company_id = \(companyID) ORDER BY audit_seq
             """, logger: logger)
         var previous = AuditLog.genesis
@@ -130,7 +130,7 @@ extension PostgresStore: LogRepository {
         query.append(" ORDER BY id DESC LIMIT ?", Int64(filter.limit))
         var found: [AccessRecord] = []
         for try await (id, company, at, actor, device, location, sha, decision, person, distance, faces, latency)
-            in try await client.query(query.query, logger: logger)
+            in try await fetch(query.query, logger: logger)
                 .decode((Int64, Int64, Int64, String, Int64?, String, String, String, Int64?, Double?, Int, Double).self) {
             found.append(AccessRecord(id: id, companyID: company, atMicros: at, actor: actor, deviceID: device, location: location,
                                       probeSHA256: sha, decision: decision, personID: person, distance: distance, faceCount: faces,

@@ -232,6 +232,17 @@ extension PostgresStore {
             // filled (v4's single row is no longer read). A node that finds its folder empty after that reports missing heads.
             "CREATE TABLE audit_head_nodes (node TEXT PRIMARY KEY, established_at TIMESTAMPTZ NOT NULL)",
         ]),
+        ("v9-face-photos", [
+            // Enrollment photos (`store_images`), sealed with the company key: in the store, so every node reads them and
+            // a face's delete takes its photo in the same transaction.
+            """
+            CREATE TABLE face_photos (
+                face_id BIGINT PRIMARY KEY REFERENCES faces ON DELETE CASCADE,
+                company_id BIGINT NOT NULL REFERENCES companies ON DELETE CASCADE, sealed BYTEA NOT NULL
+            )
+            """,
+            "CREATE INDEX face_photos_company ON face_photos (company_id)",
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).

@@ -8,7 +8,7 @@ extension PostgresStore {
         id, company_id, external_id, full_name, tags, metadata, created_at, updated_at, timekeeper_id, deleted_at, face_deleted_at
         """
 
-    static func persons(_ rows: PostgresRowSequence) async throws -> [PersonRecord] {
+    static func persons(_ rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [PersonRecord] {
         var found: [PersonRecord] = []
         for try await (id, company, external, name, tags, metadata, created, updated, timekeeper, deleted, faceDeleted)
             in rows.decode((Int64, Int64, String?, String, String, String, Date, Date, String?, Date?, Date?).self) {
@@ -110,7 +110,7 @@ extension PostgresStore {
 
     func groups(companyID: Int64) async throws -> [(GroupRecord, Int)] {
         var found: [(GroupRecord, Int)] = []
-        for try await (id, name, description, created, members) in try await client.query("""
+        for try await (id, name, description, created, members) in try await fetch("""
             SELECT g.id, g.name, g.description, g.created_at, (SELECT count(*) FROM person_groups pg WHERE pg.group_id = g.id)
             FROM groups g WHERE g.company_id = \(companyID) ORDER BY g.name
             """, logger: logger).decode((Int64, String, String, Date, Int64).self) {

@@ -13,7 +13,7 @@ extension PostgresStore: SharedRateLimits {
         let rate = Double(capacity) / Double(windowMicros)  // tokens per microsecond
         let cap = Double(capacity)
         if commit {
-            let taken = try await client.query("""
+            let taken = try await fetch("""
                 INSERT INTO rate_limits AS r (key, tokens, updated_micros) VALUES (\(key), \(cap - 1), \(now))
                 ON CONFLICT (key) DO UPDATE SET
                     tokens = LEAST(\(cap), r.tokens + GREATEST(0, \(now) - r.updated_micros) * \(rate)) - 1,
@@ -23,7 +23,7 @@ extension PostgresStore: SharedRateLimits {
                 """, logger: logger).decode(Double?.self).elements()
             if !taken.isEmpty { return nil }
         }
-        let tokens = try await client.query("""
+        let tokens = try await fetch("""
             SELECT LEAST(\(cap), tokens + GREATEST(0, \(now) - updated_micros) * \(rate)) FROM rate_limits WHERE key = \(key)
             """, logger: logger).decode(Double?.self).elements().first ?? nil
         guard let tokens, tokens < 1 else { return nil }
@@ -34,7 +34,7 @@ extension PostgresStore: SharedRateLimits {
     private func takeLogged(_ key: String, capacity: Int, window: Int64, now: Int64, commit: Bool) async throws -> Int? {
         let start = now - window
         if commit {
-            let taken = try await client.query("""
+            let taken = try await fetch("""
                 INSERT INTO rate_limits AS r (key, updated_micros, times) VALUES (\(key), \(now), ARRAY[\(now)]::BIGINT[])
                 ON CONFLICT (key) DO UPDATE SET
                     times = ARRAY(SELECT t FROM unnest(r.times) t WHERE t > \(start) ORDER BY t) || \(now)::BIGINT,
@@ -44,7 +44,7 @@ extension PostgresStore: SharedRateLimits {
                 """, logger: logger).decode(Int32.self).elements()
             if !taken.isEmpty { return nil }
         }
-        let times = try await client.query("""
+        let times = try await fetch("""
             SELECT t FROM rate_limits, unnest(times) t WHERE key = \(key) AND t > \(start) ORDER BY t
             """, logger: logger).decode(Int64.self).elements()
         guard times.count >= capacity else { return nil }
@@ -53,13 +53,13 @@ extension PostgresStore: SharedRateLimits {
     }
 
     func liveNodeCount(since: Date) async throws -> Int {
-        Int(try await client.query("SELECT count(DISTINCT node) FROM index_nodes WHERE reported_at >= \(since)", logger: logger)
+        Int(try await fetch("SELECT count(DISTINCT node) FROM index_nodes WHERE reported_at >= \(since)", logger: logger)
             .decode(Int64.self).elements().first ?? 0)
     }
 
     /// Drops keys untouched since `idleSince` (every limit's window is at most an hour).
     func pruneRateLimits(idleSince: Date) async throws {
-        _ = try await client.query(
+        _ = try await fetch(
             "DELETE FROM rate_limits WHERE updated_micros < \(Int64(idleSince.timeIntervalSince1970 * 1e6))", logger: logger)
     }
 }

@@ -13,7 +13,7 @@ extension PostgresStore: TenancyRepository {
     static let apiKeyColumns = "id, company_id, name, prefix, secret_hash, scopes, created_at, created_by, last_used_at, revoked_at"
     static let deviceColumns = "id, company_id, name, location, created_at, acked_seq, acked_at"
 
-    static func companies(_ rows: PostgresRowSequence) async throws -> [CompanyRecord] {
+    static func companies(_ rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [CompanyRecord] {
         var found: [CompanyRecord] = []
         for try await (id, name, key, settings, created) in rows.decode((Int64, String, Data, String, Date).self) {
             found.append(CompanyRecord(id: id, name: name, wrappedKey: key, settings: settings, createdAt: created))
@@ -21,7 +21,7 @@ extension PostgresStore: TenancyRepository {
         return found
     }
 
-    static func users(_ rows: PostgresRowSequence) async throws -> [UserRecord] {
+    static func users(_ rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [UserRecord] {
         var found: [UserRecord] = []
         for try await (id, company, email, hash, name, role, disabled, created)
             in rows.decode((Int64, Int64, String, String, String, String, Bool, Date).self) {
@@ -31,7 +31,7 @@ extension PostgresStore: TenancyRepository {
         return found
     }
 
-    static func sessions(_ rows: PostgresRowSequence) async throws -> [SessionRecord] {
+    static func sessions(_ rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [SessionRecord] {
         var found: [SessionRecord] = []
         for try await (id, company, user, hash, created, expires, revoked)
             in rows.decode((Int64, Int64, Int64, Data, Date, Date, Date?).self) {
@@ -41,7 +41,7 @@ extension PostgresStore: TenancyRepository {
         return found
     }
 
-    static func apiKeys(_ rows: PostgresRowSequence) async throws -> [APIKeyRecord] {
+    static func apiKeys(_ rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [APIKeyRecord] {
         var found: [APIKeyRecord] = []
         for try await (id, company, name, prefix, hash, scopes, created, by, used, revoked)
             in rows.decode((Int64, Int64, String, String, Data, String, Date, String, Date?, Date?).self) {
@@ -51,7 +51,7 @@ extension PostgresStore: TenancyRepository {
         return found
     }
 
-    static func devices(_ rows: PostgresRowSequence) async throws -> [DeviceRecord] {
+    static func devices(_ rows: some AsyncSequence<PostgresRow, any Error>) async throws -> [DeviceRecord] {
         var found: [DeviceRecord] = []
         for try await (id, company, name, location, created, seq, acked) in rows.decode((Int64, Int64, String, String, Date, Int64?, Date?).self) {
             found.append(DeviceRecord(id: id, companyID: company, name: name, location: location, createdAt: created,
@@ -97,16 +97,16 @@ extension PostgresStore: TenancyRepository {
     }
 
     func companyIDs() async throws -> [Int64] {
-        try await client.query("SELECT id FROM companies ORDER BY id", logger: logger).decode(Int64.self).elements()
+        try await fetch("SELECT id FROM companies ORDER BY id", logger: logger).decode(Int64.self).elements()
     }
 
     func company(_ companyID: Int64) async throws -> CompanyRecord? {
-        try await Self.companies(try await client.query(
+        try await Self.companies(try await fetch(
             "SELECT \(unescaped: Self.companyColumns) FROM companies WHERE id = \(companyID)", logger: logger)).first
     }
 
     func account(email: String) async throws -> (UserRecord, CompanyRecord)? {
-        guard let user = try await Self.users(try await client.query(
+        guard let user = try await Self.users(try await fetch(
             "SELECT \(unescaped: Self.userColumns) FROM users WHERE lower(email) = lower(\(email))", logger: logger)).first,
               let company = try await company(user.companyID) else { return nil }
         return (user, company)
@@ -127,7 +127,7 @@ extension PostgresStore: TenancyRepository {
     }
 
     func liveSession(tokenHash: Data, now: Date) async throws -> (SessionRecord, UserRecord, CompanyRecord)? {
-        guard let session = try await Self.sessions(try await client.query(
+        guard let session = try await Self.sessions(try await fetch(
             "SELECT \(unescaped: Self.sessionColumns) FROM sessions WHERE token_hash = \(tokenHash)", logger: logger)).first,
               session.revokedAt == nil, session.expiresAt > now,
               let user = try await user(id: session.userID, companyID: session.companyID), !user.disabled,
@@ -136,11 +136,11 @@ extension PostgresStore: TenancyRepository {
     }
 
     func liveAPIKey(secretHash: Data, now: Date) async throws -> (APIKeyRecord, CompanyRecord)? {
-        guard let key = try await Self.apiKeys(try await client.query(
+        guard let key = try await Self.apiKeys(try await fetch(
             "SELECT \(unescaped: Self.apiKeyColumns) FROM api_keys WHERE secret_hash = \(secretHash)", logger: logger)).first,
               key.revokedAt == nil, let company = try await company(key.companyID) else { return nil }
         if key.lastUsedAt.map({ now.timeIntervalSince($0) > 60 }) ?? true {
-            _ = try await client.query("UPDATE api_keys SET last_used_at = \(now) WHERE id = \(key.id!) AND company_id = \(key.companyID)",
+            _ = try await fetch("UPDATE api_keys SET last_used_at = \(now) WHERE id = \(key.id!) AND company_id = \(key.companyID)",
                                        logger: logger)
         }
         return (key, company)
@@ -159,12 +159,12 @@ extension PostgresStore: TenancyRepository {
     // MARK: Users
 
     func users(companyID: Int64) async throws -> [UserRecord] {
-        try await Self.users(try await client.query(
+        try await Self.users(try await fetch(
             "SELECT \(unescaped: Self.userColumns) FROM users WHERE company_id = \(companyID) ORDER BY id", logger: logger))
     }
 
     func user(id: Int64, companyID: Int64) async throws -> UserRecord? {
-        try await Self.users(try await client.query(
+        try await Self.users(try await fetch(
             "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(id) AND company_id = \(companyID)", logger: logger)).first
     }
 
@@ -265,7 +265,7 @@ extension PostgresStore: TenancyRepository {
     }
 
     func apiKeys(companyID: Int64) async throws -> [APIKeyRecord] {
-        try await Self.apiKeys(try await client.query(
+        try await Self.apiKeys(try await fetch(
             "SELECT \(unescaped: Self.apiKeyColumns) FROM api_keys WHERE company_id = \(companyID) ORDER BY id", logger: logger))
     }
 
@@ -295,12 +295,12 @@ extension PostgresStore: TenancyRepository {
     }
 
     func devices(companyID: Int64) async throws -> [DeviceRecord] {
-        try await Self.devices(try await client.query(
+        try await Self.devices(try await fetch(
             "SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE company_id = \(companyID) ORDER BY id", logger: logger))
     }
 
     func device(id: Int64, companyID: Int64) async throws -> DeviceRecord? {
-        try await Self.devices(try await client.query(
+        try await Self.devices(try await fetch(
             "SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE id = \(id) AND company_id = \(companyID)", logger: logger)).first
     }
 
@@ -318,7 +318,7 @@ extension PostgresStore: TenancyRepository {
     // MARK: Settings and keys
 
     func companySettings(fallback: CompanySettings) async throws -> [(Int64, CompanySettings)] {
-        try await Self.companies(try await client.query("SELECT \(unescaped: Self.companyColumns) FROM companies ORDER BY id", logger: logger))
+        try await Self.companies(try await fetch("SELECT \(unescaped: Self.companyColumns) FROM companies ORDER BY id", logger: logger))
             .map { ($0.id!, CompanySettings.decode($0.settings, fallback: fallback)) }
     }
 
@@ -344,6 +344,6 @@ extension PostgresStore: TenancyRepository {
     }
 
     func wrappedKey(companyID: Int64) async throws -> Data? {
-        try await client.query("SELECT wrapped_key FROM companies WHERE id = \(companyID)", logger: logger).decode(Data.self).elements().first
+        try await fetch("SELECT wrapped_key FROM companies WHERE id = \(companyID)", logger: logger).decode(Data.self).elements().first
     }
 }

@@ -130,7 +130,7 @@ final class PostgresStore: Sendable {
 
     /// Every company's last feed sequence number.
     func feedHeads() async throws -> [Int64: Int64] {
-        Dictionary(uniqueKeysWithValues: try await client.query("SELECT company_id, last_seq FROM feed_heads", logger: logger)
+        Dictionary(uniqueKeysWithValues: try await fetch("SELECT company_id, last_seq FROM feed_heads", logger: logger)
             .decode((Int64, Int64).self).elements().map { ($0.0, $0.1) })
     }
 
@@ -168,7 +168,7 @@ final class PostgresStore: Sendable {
 
     /// Whether the database answers (`/readyz`).
     func isReady() async -> Bool {
-        (try? await client.query("SELECT 1", logger: logger).collect().count) == 1
+        (try? await fetch("SELECT 1", logger: logger).rows.count) == 1
     }
 }
 
