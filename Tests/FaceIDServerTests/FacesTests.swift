@@ -184,6 +184,13 @@ struct FacesTests {
             let after = try await client.call(.get, "/index/status", as: owner.caller)
             #expect((before["collections"] as? [[String: Any]])?.first?["digest"] as? String
                     != (after["collections"] as? [[String: Any]])?.first?["digest"] as? String)
+            expectError(try await client.call(.get, "/index/status?verify=yes", as: owner.caller), .badRequest, "invalid_query")
+            expectError(try await client.call(.post, "/face/search/encoding", as: owner.caller, json: JSON([
+                "encoding": Self.encoding(1), "top_k": 0,
+            ])), .badRequest, "invalid_field")
+            expectError(try await client.call(.post, "/face/search/encoding", as: owner.caller, json: JSON([
+                "encoding": Self.encoding(1), "group": "nobody",
+            ])), .badRequest, "unknown_group")
             let metrics = try await client.call(.get, "/metrics")
             #expect(metrics.text.contains("faceid_index_vectors{company_id=\"\(owner.companyID)\",space=\"all:dlib-resnet-v1\"} 5"))
             #expect(metrics.text.contains("faceid_index_watermark{company_id=\"\(owner.companyID)\""))
