@@ -17,53 +17,116 @@ extension VectorCollection {
     }
 
     func trainLocked(kind: IndexKind, parameters: TrainingParameters) throws(VectorIndexError) {
-        let seed = parameters.seed, threads = parameters.threads
         try kind.validate(dimension: dimension)
-        let n = state.count, d = dimension
-        let listCount = kind.listCount
         if kind == .flat {
-            try rebuild(kind: kind, centroids: [], pq: nil)
+            try rebuild(kind: kind, centroids: [], pq: nil, watermark: nil)
             return
         }
-        guard n >= listCount else {
-            throw .invalidArgument("\(n) vectors cannot train \(listCount) lists")
+        let (sampled, count) = try sampleForTraining(kind: kind, parameters: parameters)
+        let model = try BLAS.withThreads(parameters.threads) { () throws(VectorIndexError) in
+            try Self.makeModel(kind: kind, dimension: dimension, sampled: sampled, count: count, parameters: parameters)
         }
-        var rng = SeededGenerator(seed: seed)
-        let sample = Self.sample(n, min(n, listCount * parameters.samplesPerList), &rng)
-        let sampled = gather(sample)
-        let centroids = BLAS.withThreads(threads) {
-            sampled.withUnsafeBufferPointer {
-                KMeans(k: listCount, dimension: d, iterations: parameters.iterations, seed: seed).train($0, count: sample.count)
-            }
+        try BLAS.withThreads(parameters.threads) { () throws(VectorIndexError) in
+            try rebuild(kind: kind, centroids: model.centroids, pq: model.productQuantizer, watermark: nil)
         }
-        var pq: ProductQuantizer?
+    }
+
+    /// Trains a model of `kind` on a seeded sample of the collection without installing it: the sample is copied under
+    /// the read lock, and the k-means runs while searches and mutations go on. Another collection (another node's copy)
+    /// can install the result.
+    /// - Throws: `invalidArgument` for a flat kind, or when the collection holds fewer vectors than lists.
+    public func trainModel(kind: IndexKind, parameters: TrainingParameters = TrainingParameters()) throws(VectorIndexError) -> TrainedModel {
+        try kind.validate(dimension: dimension)
+        guard kind != .flat else { throw .invalidArgument("a flat index has no model") }
+        let (sampled, count) = try stateLock.withReadLock { () throws(VectorIndexError) in
+            try sampleForTraining(kind: kind, parameters: parameters)
+        }
+        return try BLAS.withThreads(parameters.threads) { () throws(VectorIndexError) in
+            try Self.makeModel(kind: kind, dimension: dimension, sampled: sampled, count: count, parameters: parameters)
+        }
+    }
+
+    /// Makes the collection an index of `model`'s kind with `model`'s centroids and codebooks: every vector is assigned and
+    /// encoded, and the model, the records and (when given) `watermark` are written in one LMDB transaction. Installing the
+    /// model the collection already has is a rebuild with the same result.
+    /// - Throws: `invalidArgument` when the model's dimension is not the collection's.
+    public func install(_ model: TrainedModel, watermark: UInt64? = nil, threads: Int = 1) throws(VectorIndexError) {
+        guard model.dimension == dimension else { throw .dimensionMismatch(expected: dimension, got: model.dimension) }
+        writer.lock()
+        defer { writer.unlock() }
+        try checkNotDropped()
+        try BLAS.withThreads(threads) { () throws(VectorIndexError) in
+            try rebuild(kind: model.kind, centroids: model.centroids, pq: model.productQuantizer, watermark: watermark)
+        }
+    }
+
+    /// The installed model; nil while the collection is flat.
+    public var model: TrainedModel? {
+        stateLock.withReadLock {
+            guard state.kind != .flat else { return nil }
+            return try? TrainedModel(kind: state.kind, dimension: dimension, centroids: state.centroids,
+                                     codebooks: state.pq?.codebooks ?? [])
+        }
+    }
+
+    /// Sets (or, with nil, clears) the policy under which the collection trains itself; persisted. A collection whose model
+    /// is trained elsewhere and installed has none.
+    public func setTrainingPolicy(_ policy: TrainingPolicy?) throws(VectorIndexError) {
+        if let policy { try policy.kind.validate(dimension: dimension) }
+        writer.lock()
+        defer { writer.unlock() }
+        try checkNotDropped()
+        guard policy != self.policy else { return }
+        let entry = Catalog.Entry(dimension: dimension, kind: kind, trainingPolicy: policy)
+        try environment.write { (txn) throws(VectorIndexError) in try catalog.put(txn, name: name, entry: entry) }
+        self.policy = policy
+    }
+
+    /// The seeded training sample (callers hold the writer or the read lock) and its size.
+    private func sampleForTraining(kind: IndexKind, parameters: TrainingParameters) throws(VectorIndexError) -> ([Float], Int) {
+        let n = state.count
+        guard n >= kind.listCount else {
+            throw .invalidArgument("\(n) vectors cannot train \(kind.listCount) lists")
+        }
+        var rng = SeededGenerator(seed: parameters.seed)
+        let sample = Self.sample(n, min(n, kind.listCount * parameters.samplesPerList), &rng)
+        return (gather(sample), sample.count)
+    }
+
+    /// k-means on the sample for the coarse quantizer, then (IVF-PQ) PQ codebooks on the residuals of its first
+    /// `pqSampleCount` vectors.
+    private static func makeModel(kind: IndexKind, dimension d: Int, sampled: [Float], count: Int,
+                                  parameters: TrainingParameters) throws(VectorIndexError) -> TrainedModel {
+        let listCount = kind.listCount, seed = parameters.seed
+        let centroids = sampled.withUnsafeBufferPointer {
+            KMeans(k: listCount, dimension: d, iterations: parameters.iterations, seed: seed).train($0, count: count)
+        }
+        var codebooks: [Float] = []
         if case let .ivfPQ(_, m, _) = kind {
-            let pqSample = Array(sample.prefix(parameters.pqSampleCount))
-            let vectors = gather(pqSample)
-            var assignment = [Int32](repeating: 0, count: pqSample.count)
+            let pqCount = min(count, parameters.pqSampleCount)
+            let vectors = Array(sampled[..<(pqCount * d)])
+            var assignment = [Int32](repeating: 0, count: pqCount)
             vectors.withUnsafeBufferPointer { v in
                 centroids.withUnsafeBufferPointer { c in
                     assignment.withUnsafeMutableBufferPointer { a in
-                        KMeans.assign(v.baseAddress!, count: pqSample.count, centroids: c.baseAddress!, k: listCount,
+                        KMeans.assign(v.baseAddress!, count: pqCount, centroids: c.baseAddress!, k: listCount,
                                       dimension: d, into: a.baseAddress!, distances: nil)
                     }
                 }
             }
             var residuals = vectors
-            for i in 0..<pqSample.count {
+            for i in 0..<pqCount {
                 let l = Int(assignment[i])
                 for j in 0..<d { residuals[i * d + j] -= centroids[l * d + j] }
             }
-            pq = ProductQuantizer.train(residuals: residuals, count: pqSample.count, dimension: d,
-                                        subquantizerCount: m, seed: seed)
+            codebooks = ProductQuantizer.train(residuals: residuals, count: pqCount, dimension: d,
+                                               subquantizerCount: m, seed: seed).codebooks
         }
-        try BLAS.withThreads(threads) { () throws(VectorIndexError) in
-            try rebuild(kind: kind, centroids: centroids, pq: pq)
-        }
+        return try TrainedModel(kind: kind, dimension: d, centroids: centroids, codebooks: codebooks)
     }
 
     /// Assigns and encodes every vector with the new model, persists it, and swaps it in.
-    private func rebuild(kind: IndexKind, centroids: [Float], pq: ProductQuantizer?) throws(VectorIndexError) {
+    private func rebuild(kind: IndexKind, centroids: [Float], pq: ProductQuantizer?, watermark: UInt64?) throws(VectorIndexError) {
         let n = state.count, d = dimension
         let assigner = Assigner(dimension: d, centroids: centroids, pq: pq)
         let (lists, codes) = state.vectors.withUnsafeBufferPointer { assigner.assign($0, count: n) }
@@ -78,6 +141,7 @@ extension VectorCollection {
                                       code: codes[(slot * codeSize)..<((slot + 1) * codeSize)],
                                       vector: state.vectors[(slot * d)..<((slot + 1) * d)])
             }
+            if let watermark { try storage.putWatermark(txn, watermark) }
         }
         let listCount = kind.listCount
         var newLists = [InvertedList](repeating: InvertedList(), count: listCount)
@@ -96,6 +160,7 @@ extension VectorCollection {
             state.setLists(newLists)
             state.listOf = lists
             state.positionInList = positions
+            if let watermark { currentWatermark = watermark }
         }
     }
 

@@ -57,7 +57,7 @@ extension IndexState {
                         Distance.squaredL2(query: query, vectors: v.baseAddress! + start * d, count: n, dimension: d,
                                            into: dist.baseAddress!)
                         var threshold = top.threshold
-                        for i in 0..<n where dist[i] < threshold {
+                        for i in 0..<n where dist[i] <= threshold {
                             let id = ids[start + i]
                             if allow?(id) ?? true {
                                 top.insert(dist[i], Int64(bitPattern: id))
@@ -85,7 +85,7 @@ extension IndexState {
                                    into: dist.baseAddress!)
             }
             var threshold = top.threshold
-            for l in 0..<listCount where dist[l] < threshold {
+            for l in 0..<listCount where dist[l] <= threshold {
                 top.insert(dist[l], Int64(l))
                 threshold = top.threshold
             }
@@ -108,7 +108,7 @@ extension IndexState {
                             Distance.squaredL2(query: query, vectors: v.baseAddress!, slots: slots.baseAddress!,
                                                count: slots.count, dimension: d, into: dist.baseAddress!)
                             var threshold = top.threshold
-                            for i in 0..<slots.count where dist[i] < threshold {
+                            for i in 0..<slots.count where dist[i] <= threshold {
                                 let id = ids[Int(slots[i])]
                                 if allow?(id) ?? true {
                                     top.insert(dist[i], Int64(bitPattern: id))
@@ -148,10 +148,12 @@ extension IndexState {
                             }
                             let list = probes.lists[p], n = Int(listCounts[list])
                             guard n > 0 else { continue }
-                            // approx = bias + sum / scale beats the threshold T iff sum < (T − bias) × scale.
+                            // approx = bias + sum / scale can reach the threshold T iff sum ≤ (T − bias) × scale; the kernel
+                            // keeps sums below its bound, so ties with the worst candidate are kept too (they are ordered by
+                            // id, whatever slot they sit in).
                             let bias = tables.biases[p], scale = tables.scale
                             let limit = (candidates.threshold - bias) * scale
-                            let threshold = limit >= 65535 ? UInt16.max : limit <= 0 ? 0 : UInt16(limit.rounded(.up))
+                            let threshold = limit >= 65534 ? UInt16.max : limit < 0 ? 0 : UInt16(limit.rounded(.down)) + 1
                             guard threshold > 0 else { continue }
                             let kept = lists[list].codes.withUnsafeBufferPointer { codes in
                                 vk_fastscan_collect(codes.baseAddress!, n, tables.bytes + p * tableSize, Int32(m),
@@ -160,9 +162,9 @@ extension IndexState {
                             guard kept > 0 else { continue }
                             lists[list].slots.withUnsafeBufferPointer { slots in
                                 for i in 0..<kept {
-                                    let slot = slots[Int(positions[i])]
-                                    if allow?(ids[Int(slot)]) ?? true {
-                                        candidates.insert(bias + Float(sums[i]) / scale, Int64(slot))
+                                    let id = ids[Int(slots[Int(positions[i])])]
+                                    if allow?(id) ?? true {
+                                        candidates.insert(bias + Float(sums[i]) / scale, Int64(bitPattern: id))
                                     }
                                 }
                             }
@@ -175,7 +177,8 @@ extension IndexState {
         let c = candidates.count
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(1, c)) { slots in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, c)) { dist in
-                for i in 0..<c { slots[i] = Int32(truncatingIfNeeded: candidates.label(at: i)) }
+                // The candidates are ordered by id (ties), so their slots are looked up: a few hundred hash lookups.
+                for i in 0..<c { slots[i] = slotOf[UInt64(bitPattern: candidates.label(at: i))] ?? 0 }
                 vectors.withUnsafeBufferPointer { v in
                     Distance.squaredL2(query: query, vectors: v.baseAddress!, slots: slots.baseAddress!, count: c,
                                        dimension: d, into: dist.baseAddress!)

@@ -18,7 +18,8 @@ struct TopK: ~Copyable {
         labelStorage.deallocate()
     }
 
-    /// The largest kept distance, or +∞ while the heap is not full: a candidate must be below it.
+    /// The largest kept distance, or +∞ while the heap is not full: a candidate must not be above it (one equal to it
+    /// is kept when its label is lower).
     @inline(__always)
     var threshold: Float { count < capacity ? .infinity : distanceStorage[0] }
 
@@ -26,30 +27,36 @@ struct TopK: ~Copyable {
     @inline(__always)
     func label(at i: Int) -> Int64 { labelStorage[i] }
 
-    /// Offers a candidate; it is kept when it beats the current threshold.
+    /// Offers a candidate; it is kept when it beats the current worst. Pairs are ordered by distance, then label, so
+    /// which of several equally distant candidates are kept does not depend on the order they are offered in (two
+    /// copies of a collection with their vectors in other slots answer alike).
     @inline(__always)
     mutating func insert(_ distance: Float, _ label: Int64) {
         let d = distanceStorage, l = labelStorage
+        /// Whether the pair at heap position `i` orders after (distance, label).
+        @inline(__always) func above(_ i: Int, _ distance: Float, _ label: Int64) -> Bool {
+            d[i] > distance || (d[i] == distance && l[i] > label)
+        }
         if count < capacity {
             var i = count
             count += 1
             while i > 0 {
                 let parent = (i - 1) >> 1
-                if d[parent] >= distance { break }
+                if distance < d[parent] || (distance == d[parent] && label < l[parent]) { break }
                 d[i] = d[parent]
                 l[i] = l[parent]
                 i = parent
             }
             d[i] = distance
             l[i] = label
-        } else if capacity > 0 && distance < d[0] {
+        } else if capacity > 0 && above(0, distance, label) {
             var i = 0
             while true {
                 let left = 2 * i + 1
                 if left >= count { break }
                 var child = left
-                if left + 1 < count && d[left + 1] > d[left] { child = left + 1 }
-                if d[child] <= distance { break }
+                if left + 1 < count && above(left + 1, d[left], l[left]) { child = left + 1 }
+                if !above(child, distance, label) { break }
                 d[i] = d[child]
                 l[i] = l[child]
                 i = child
