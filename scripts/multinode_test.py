@@ -10,7 +10,7 @@ Every acknowledged operation is recorded, and these faults run while writers wri
   pg_ctlcluster restart -m immediate.
 Then it checks: every node's index at the feed head with the store's digest; no gap in the feed; an import acknowledged
 on one node found by the next search on another; no search returns a face after its delete was acknowledged; identical
-top-10 on every node; the audit chain intact and gapless; a quota held across nodes; no 500 and no deadlock; each
+top-10 on every node (past the training size: one published IVF-PQ model, the same on every node); the audit chain intact and gapless; a quota held across nodes; no 500 and no deadlock; each
 Idempotency-Key applied at most once; a kiosk following the delta feed through it all ends equal to the server.
 
 Usage: multinode_test.py <faceid-server binary> [--seconds N] [--figures FILE]
@@ -65,7 +65,7 @@ class Node:
                         FACEID_CRYPTO_MASTER_KEY=master_key, FACEID_KIOSK_APP_SECRET=APP_SECRET, FACEID_NODE_ID=self.name,
                         FACEID_AUTH_BCRYPT_COST="4", FACEID_LOG_LEVEL="notice",
                         FACEID_RATE_LIMIT_COMPANY_PER_MINUTE="1000000", FACEID_RATE_LIMIT_CREDENTIAL_PER_MINUTE="1000000",
-                        FACEID_RATE_LIMIT_REGISTER_PER_HOUR="1000",
+                        FACEID_RATE_LIMIT_REGISTER_PER_HOUR="1000", FACEID_INDEX_TRAIN_AT=str(TRAIN_AT),
                         FACEID_MODELS_DIRECTORY=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models"))
         self.process = None
 
@@ -167,6 +167,11 @@ class Cluster:
             time.sleep(0.2)
 
 
+# Collections become IVF-PQ at this size (`index.trainAt`): the test seeds past it, so one node trains the model, all install it.
+TRAIN_AT = 1000
+SEEDED = 1100
+
+
 def encoding(rng):
     return [round(rng.gauss(0, 0.09), 6) for _ in range(128)]
 
@@ -234,6 +239,29 @@ def run(nodes, database, seconds):
     acme_id = me["company"]["id"]
     status, me, _, _ = cluster.call("GET", "/me", headers=other["owner"])
     other_id = me["company"]["id"]
+    # Past the training size before the writers start: one node trains each collection's model and publishes it through the
+    # feed; every node installs it. The rest of the test runs on IVF-PQ copies.
+    seed_rng = random.Random(7)
+    seeded = {}
+    started = time.time()
+    for chunk in range(0, SEEDED, 100):
+        vectors = [encoding(seed_rng) for _ in range(100)]
+        status, reply, _, _ = cluster.call("POST", "/faces/import", [
+            {"external_id": f"seed-{chunk + i}", "full_name": f"Seed {chunk + i}", "encoding": v} for i, v in enumerate(vectors)],
+            acme["admin"], start=chunk // 100)
+        assert status == 201, reply
+        seeded.update(zip(reply["face_ids"], vectors))
+    while time.time() - started < 90:
+        statuses = [index_status(n, acme) for n in nodes]
+        if all(s and s["collections"][0]["model"] for s in statuses):
+            break
+        time.sleep(0.2)
+    models = {n.name: (s["collections"][0]["kind"], s["collections"][0]["model"]) if s else None for n, s in zip(nodes, statuses)}
+    if len(set(models.values())) != 1 or None in models.values() or not list(models.values())[0][1]:
+        failures.append(f"the published model did not reach every node: {models}")
+    log(f"seeded {SEEDED} faces; model {list(models.values())[0]} on every node {time.time() - started:.1f} s after the "
+        f"first import")
+
     employees = []
     for index in range(30):
         status, reply, _, _ = cluster.call("POST", "/api/employees", {"name": f"Employee {index}", "timekeeper_id": f"TK-{index}"},
@@ -243,7 +271,7 @@ def run(nodes, database, seconds):
 
     lock = threading.Lock()
     stop = threading.Event()
-    live = {}            # face id → encoding: imports acknowledged and not deleted
+    live = dict(seeded)  # face id → encoding: imports acknowledged and not deleted
     deleted = {}         # face id → encoding: deletes acknowledged
     keys = []            # every import's (external id, acknowledged?)
     expected_kiosk = {}  # employee id → encoding or None (what the last acknowledged kiosk call left)
@@ -411,6 +439,17 @@ def run(nodes, database, seconds):
             if (mine["digest"], mine["count"]) != (theirs["digest"], theirs["count"]):
                 failures.append(f"{name} {mine['space']}: {mine['count']} vectors digest {mine['digest']}, "
                                 f"the store {theirs['count']} digest {theirs['digest']}")
+    # One model per collection on every node (the one published before the writers started: nobody trained again).
+    for space_index, space in enumerate(store_view["store"]["collections"]):
+        kinds = {name: (s["collections"][space_index]["kind"], s["collections"][space_index]["model"]) for name, s in heads.items()}
+        if len(set(kinds.values())) != 1:
+            failures.append(f"{space['space']}: different models on the nodes: {kinds}")
+    models_now = {s["collections"][0]["model"] for s in heads.values()}
+    if models_now != {list(models.values())[0][1]}:
+        failures.append(f"all:dlib's model changed during the test: {models} then {models_now}")
+    published = psql(f"SELECT count(*) FROM index_models WHERE company_id = {acme_id}", database)
+    if published.strip() != "2":
+        failures.append(f"{published.strip()} models published for Acme, expected 2 (all:dlib and only:dlib)")
     log("index copies: " + ", ".join(f"{name} {s['collections'][0]['count']} faces @ {s['collections'][0]['watermark']} "
                                     f"digest {s['collections'][0]['digest']}" for name, s in heads.items()))
     if heads and store_view["store"]["collections"][0]["count"] != len(live) + count_employee_faces(expected_kiosk):

@@ -39,6 +39,9 @@ public struct ServerConfiguration: Sendable {
     /// `node.id`: this node's name among the nodes sharing a PostgreSQL store (`/index/status`, the feed's retention); by
     /// default `<host name>:<http.port>`.
     public var nodeID: String?
+    /// `index.trainAt`: the size at which a collection stops being searched exactly and becomes IVF-PQ with a model one
+    /// node trains and every node installs (default 50,000; at least 1,000).
+    public var trainingThreshold: Int
     /// `auth.tokenLifetime`: default session lifetime in seconds (a company setting can shorten or lengthen it).
     public var tokenLifetime: Int
     /// `auth.bcryptCost`: bcrypt work factor for passwords (4…31).
@@ -79,6 +82,7 @@ public struct ServerConfiguration: Sendable {
         masterKeyFile = dataDirectory + "/master.key"
         desktopAppSecret = nil
         tombstoneDays = 30
+        trainingThreshold = IndexService.defaultTrainingThreshold
         tokenLifetime = 12 * 3600
         bcryptCost = 12
         rateLimits = RateLimitConfiguration()
@@ -118,6 +122,7 @@ public struct ServerConfiguration: Sendable {
         tombstoneDays = reader.int(forKey: "sync.tombstoneDays", default: tombstoneDays)
         storeURL = reader.string(forKey: "store.url")
         nodeID = reader.string(forKey: "node.id")
+        trainingThreshold = reader.int(forKey: "index.trainAt", default: trainingThreshold)
         tokenLifetime = reader.int(forKey: "auth.tokenLifetime", default: tokenLifetime)
         bcryptCost = reader.int(forKey: "auth.bcryptCost", default: bcryptCost)
         rateLimits = RateLimitConfiguration(reader: reader.scoped(to: "rateLimit"), defaults: rateLimits)
@@ -163,6 +168,7 @@ public struct ServerConfiguration: Sendable {
         guard maxBodySize >= 1024 else { throw ConfigurationError(key: "http.maxBodySize", message: "expected at least 1024 bytes") }
         guard (4...31).contains(bcryptCost) else { throw ConfigurationError(key: "auth.bcryptCost", message: "expected 4…31") }
         guard tombstoneDays >= 1 else { throw ConfigurationError(key: "sync.tombstoneDays", message: "expected at least 1 day") }
+        guard trainingThreshold >= 1000 else { throw ConfigurationError(key: "index.trainAt", message: "expected at least 1000 faces") }
         guard tokenLifetime >= 60 else { throw ConfigurationError(key: "auth.tokenLifetime", message: "expected at least 60 seconds") }
     }
 

@@ -13,6 +13,7 @@ extension IndexService {
             try database.dropCollection(space.collectionName(companyID))
         }
         let collections = try spaces.map { space in (space, try Self.collection(companyID, space, in: database)) }
+        try await installPublishedModels(companyID, into: collections)
         let position = try await forEachCurrentPage(companyID) { faces, opened, position, last in
             for (space, collection) in collections {
                 let mutations = zip(faces, opened).compactMap { face, vectors in

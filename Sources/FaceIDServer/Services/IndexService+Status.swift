@@ -4,7 +4,8 @@ import VectorIndex
 
 /// What this node's copy of a company's index holds, so copies on several nodes — and the store — can be compared:
 /// per collection its watermark (the feed position it stands at), its size and the order-independent digest of every
-/// (face id, vector). Two nodes at equal watermarks must show equal digests; a node caught up to the feed head must
+/// (face id, vector), and the installed model's kind and fingerprint. Two nodes at equal watermarks must show equal digests
+/// and models; a node caught up to the feed head must
 /// show the store's.
 extension IndexService {
     struct CollectionStatus: Sendable {
@@ -12,14 +13,21 @@ extension IndexService {
         var watermark: Int64
         var count: Int
         var digest: UInt64
+        /// `Flat`, or the installed model's kind.
+        var kind: IndexKind
+        /// The installed model's fingerprint (nil while flat): equal on nodes that installed the same published model.
+        var model: UInt64?
     }
 
     /// This node's collections of the company, each read consistently (O(1) per collection).
     /// - Throws: `ServiceError.indexRebuilding` while the index is rebuilt.
     func status(_ companyID: Int64) throws -> [CollectionStatus] {
         try IndexSpace.allCases.map { space in
-            let contents = try collection(companyID, space).contents
-            return CollectionStatus(space: space, watermark: Int64(contents.watermark), count: contents.count, digest: contents.digest)
+            let collection = try collection(companyID, space)
+            let contents = collection.contents
+            let model = collection.model
+            return CollectionStatus(space: space, watermark: Int64(contents.watermark), count: contents.count, digest: contents.digest,
+                                    kind: model?.kind ?? .flat, model: model?.fingerprint)
         }
     }
 

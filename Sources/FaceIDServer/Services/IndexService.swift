@@ -26,7 +26,7 @@ import VectorIndex
 final class IndexService: Sendable {
     /// The `index` folder.
     let directory: String
-    let store: any FeedRepository & FeedFollowing & PersonRepository & TenancyRepository
+    let store: any FeedRepository & FeedFollowing & PersonRepository & TenancyRepository & IndexModelRepository
     let keyRing: KeyRing
     /// Stored enrollment photos: a face's delete, once applied here, removes its photo too (files; PostgreSQL's go with
     /// their faces).
@@ -38,10 +38,16 @@ final class IndexService: Sendable {
     /// When this node last reported its positions.
     let lastReport = Mutex<ContinuousClock.Instant?>(nil)
     private let current: Mutex<Current>
+    /// A collection becomes IVF-PQ once it holds this many faces (`index.trainAt`): one node trains its model and publishes
+    /// it through the feed, and every node installs it (`IndexService+Models`).
+    let trainingThreshold: Int
+    /// The trainings this node runs or tried lately (`IndexService+Models`).
+    let training = Mutex(Training())
     /// How often the follower looks at the feed without a wake-up (what another server node committed).
     static let followInterval = Duration.seconds(2)
-    /// Collections start exact and become IVF-PQ (1024 lists, 64 sub-quantizers × 4 bits, exact re-ranking) at this size.
-    static let trainingPolicy = TrainingPolicy(threshold: 50_000, kind: .ivfPQ(listCount: 1024, subquantizerCount: 64, bits: 4))
+    /// Collections start exact and become IVF-PQ (up to 1024 lists, 64 sub-quantizers × 4 bits, exact re-ranking) at this
+    /// size, unless configured otherwise.
+    static let defaultTrainingThreshold = 50_000
     static let batchSize = 2000
     /// Inverted lists scanned per search once a collection is IVF. On face1m (1 M vectors, IVF1024 trained on a 49 k
     /// sample, re-rank 200: `faceid-bench ann --index IVF1024,PQ64 --samples-per-list 48`) recall@1 against exact
@@ -62,9 +68,11 @@ final class IndexService: Sendable {
     /// - Parameter checker: the `faceid-server` executable, to read the whole index in a child process
     ///   (`faceid-server --check-index <directory>`) before this process maps it: LMDB trusts its file, and a damaged
     ///   page can make it dereference a bad pointer, which no error handling catches. Nil: no check (tests).
-    init(directory: String, store: any FeedRepository & FeedFollowing & PersonRepository & TenancyRepository, keyRing: KeyRing, images: any PhotoRepository,
-         logger: Logger = Logger(label: "faceid.index"), node: String = "local", checker: String? = nil) throws {
+    init(directory: String, store: any FeedRepository & FeedFollowing & PersonRepository & TenancyRepository & IndexModelRepository,
+         keyRing: KeyRing, images: any PhotoRepository, logger: Logger = Logger(label: "faceid.index"), node: String = "local",
+         trainingThreshold: Int = IndexService.defaultTrainingThreshold, checker: String? = nil) throws {
         self.directory = directory
+        self.trainingThreshold = trainingThreshold
         self.node = node
         self.store = store
         self.keyRing = keyRing
@@ -136,7 +144,8 @@ final class IndexService: Sendable {
             collection = try database.collection(name)
         } catch .unknownCollection {
             do {
-                collection = try database.createCollection(name, dimension: FaceEncoding.dimension, trainingPolicy: trainingPolicy)
+                // No training policy: a collection never trains itself; it installs the model one node publishes.
+                collection = try database.createCollection(name, dimension: FaceEncoding.dimension)
             } catch .collectionExists {
                 collection = try database.collection(name)
             }
@@ -190,6 +199,7 @@ final class IndexService: Sendable {
             return current.rebuild
         }
         await rebuild?.value
+        await stopTraining()
     }
 
     /// Waits for a running rebuild (tests).
@@ -317,7 +327,10 @@ final class IndexService: Sendable {
             try Task.checkCancellation()
             let head = try await store.feedPosition(companyID: companyID)
             for space in IndexSpace.allCases {
-                let watermark = try Self.collection(companyID, space, in: database).watermark
+                let collection = try Self.collection(companyID, space, in: database)
+                // Collections made before models were published trained themselves; from now on they install the published one.
+                if collection.trainingPolicy != nil { try collection.setTrainingPolicy(nil) }
+                let watermark = collection.watermark
                 guard watermark <= UInt64(max(head, 0)) else {
                     throw VectorIndexError.corrupt("the watermark of \(space.collectionName(companyID)) is \(watermark), ahead of the store's \(head)")
                 }
@@ -338,12 +351,19 @@ final class IndexService: Sendable {
             collections = try IndexSpace.allCases.map { space in (space, try Self.collection(companyID, space, in: database)) }
         }
         let low = collections.map { $0.1.watermark }.min() ?? 0
-        let (changes, position) = try await store.faceChanges(companyID: companyID, after: Int64(low), limit: Self.batchSize)
+        let (fetched, position) = try await store.faceChanges(companyID: companyID, after: Int64(low), limit: Self.batchSize)
+        // A published model ends the batch: the faces before it are applied, then it is installed with its own sequence number
+        // as the watermark, so every copy at that watermark holds the same faces under the same model.
+        let modelAt = fetched.firstIndex { $0.operation == .model }
+        let changes = modelAt.map { Array(fetched[..<$0]) } ?? fetched
+        let model = modelAt.map { fetched[$0] }
         // A short batch saw every face row up to `position`: the rows after its last are other changes (employees'
         // records), so the collections stand at `position` — which lets the feed's retention pass them.
-        let end = changes.count < Self.batchSize ? position : changes.last!.seq
+        let end = model?.seq ?? (fetched.count < Self.batchSize ? position : fetched.last!.seq)
         guard end > Int64(low) else { return false }
         let opened = try await openVectors(changes, companyID: companyID)
+        var installing: (space: IndexSpace, model: TrainedModel)?
+        if let model { installing = try await openModel(model, companyID: companyID) }
         for (space, collection) in collections {
             let watermark = Int64(collection.watermark)
             guard end > watermark else { continue }
@@ -357,12 +377,17 @@ final class IndexService: Sendable {
                     mutations.append(.removeIfPresent(id: id))
                 }
             }
-            try collection.apply(mutations, watermark: UInt64(end))
+            if let installing, installing.space == space {
+                if !mutations.isEmpty { try collection.apply(mutations) }
+                try install(installing.model, into: collection, space: space, companyID: companyID, watermark: end)
+            } else {
+                try collection.apply(mutations, watermark: UInt64(end))
+            }
         }
         if images.fileVault != nil {
             try await images.removePhotos(companyID: companyID, faceIDs: changes.filter { $0.operation == .delete }.map(\.faceID))
         }
-        return changes.count == Self.batchSize
+        return model != nil || fetched.count == Self.batchSize
     }
 
     /// Serializes feed application per company: one catch-up at a time (an async lock, since an actor alone is
@@ -384,6 +409,7 @@ final class IndexService: Sendable {
                 }
             }
             while try await service.applyNextBatch(companyID, database: database) {}
+            service.trainWhereNeeded(companyID, database: database)
         }
     }
 }

@@ -91,6 +91,31 @@ protocol FeedRepository: Sendable {
     func purgeFeed(companyID: Int64, olderThan horizon: Date, notPast limit: Int64) async throws -> Int64
 }
 
+/// The index models one node trains and every node installs ("no node trains alone"): a node that finds a collection past
+/// the training size claims its training (a claim with an expiry, so a node that dies does not hold it for good), trains on
+/// its own copy, and publishes the sealed model with a `model` row in the company's feed; every node — the trainer too —
+/// installs it when its index reaches that row, so copies at one watermark hold one model. One model per collection: a
+/// second publication of the same space writes nothing.
+protocol IndexModelRepository: Sendable {
+    /// Claims the training of the company's `space` model for `node` until `until`.
+    func claimModelTraining(companyID: Int64, space: String, node: String, now: Date, until: Date) async throws -> ModelClaim
+    /// Appends a `model` row to the company's feed and stores the sealed model under its sequence number, in one transaction;
+    /// nil (nothing written) when the space has a published model already.
+    func publishIndexModel(companyID: Int64, space: String, sealed: Data, node: String, at: Date) async throws -> Int64?
+    /// The company's published models (a snapshot load installs them before loading the faces).
+    func indexModels(companyID: Int64) async throws -> [Store.PublishedModel]
+}
+
+/// What a training claim found.
+enum ModelClaim: Sendable, Equatable {
+    /// This node trains: nobody had claimed, or the claim had expired, or it was this node's.
+    case claimed
+    /// A model of the space is published: nothing to train.
+    case published
+    /// Another node is training it.
+    case heldElsewhere
+}
+
 /// The access log and the hash-chained audit log.
 protocol LogRepository: Sendable {
     func appendAccess(_ entry: AccessRecord, retentionDays: Int) async throws
@@ -166,6 +191,7 @@ protocol StoreLifecycle: Sendable {
 
 /// Every aggregate of the store.
 typealias FaceIDStore = StoreLifecycle & FeedFollowing & TenancyRepository & PersonRepository & EmployeeRepository & FeedRepository & LogRepository
+    & IndexModelRepository
     & IdempotencyRepository
 
 extension Store: TenancyRepository, PersonRepository, EmployeeRepository, FeedRepository, LogRepository, FeedFollowing, StoreLifecycle,

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// The index's view of the one change feed (`changes`, appended by SQLite triggers: migration v10): the face rows in
-/// order, each with the face's current sealed embeddings; a snapshot of the current faces for an index rebuilt after the
+/// order, each with the face's current sealed embeddings, and the published index models' rows; a snapshot of the current faces for an index rebuilt after the
 /// feed was purged; and the quarantine of faces whose sealed encoding no longer opens.
 extension Store {
     /// The company's face changes after `seq`, oldest first, at most `limit` entries, and where the company's feed stood
@@ -11,14 +11,19 @@ extension Store {
     func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> (changes: [FaceChange], position: Int64) {
         try await pool.read { db in
             var changes = try Row.fetchAll(db, sql: """
-                SELECT c.seq, c.faceID, c.personID, c.op, f.sealedEncoding, f.modelID FROM changes c
+                SELECT c.seq, c.faceID, c.personID, c.op, f.sealedEncoding, f.modelID, m.space, m.sealedModel FROM changes c
                 LEFT JOIN faces f ON f.id = c.faceID AND c.op = 'upsert'
-                WHERE c.companyID = ? AND c.seq > ? AND c.faceID IS NOT NULL ORDER BY c.seq LIMIT ?
+                LEFT JOIN indexModels m ON c.op = 'model' AND m.companyID = c.companyID AND m.seq = c.seq
+                WHERE c.companyID = ? AND c.seq > ? AND (c.faceID IS NOT NULL OR c.op = 'model') ORDER BY c.seq LIMIT ?
                 """, arguments: [companyID, seq, limit]
             ).map { row in
-                var change = FaceChange(seq: row["seq"], faceID: row["faceID"], personID: row["personID"],
+                var change = FaceChange(seq: row["seq"], faceID: row["faceID"] ?? 0, personID: row["personID"],
                                         operation: FaceOperation(rawValue: row["op"]) ?? .delete)
-                change.embeddings = Self.rowEmbedding(row, faceID: change.faceID)
+                if change.operation == .model, let space: String = row["space"], let sealed: Data = row["sealedModel"] {
+                    change.model = PublishedModel(seq: change.seq, space: space, sealed: sealed)
+                } else {
+                    change.embeddings = Self.rowEmbedding(row, faceID: change.faceID)
+                }
                 return change
             }
             try Self.attachEmbeddings(&changes, db: db)

@@ -5,7 +5,8 @@ import GRDB
 /// transaction — SQLite triggers do it — so the index, kiosks and replicas can follow the store exactly.
 extension Store {
     enum FaceOperation: String, Sendable {
-        case upsert, delete
+        /// `model`: not a face but a published index model (`IndexModelRepository`), which the index installs in order.
+        case upsert, delete, model
     }
 
     /// One feed entry; `embeddings` are the face's current sealed embeddings, one per model, for an upsert whose face
@@ -16,6 +17,20 @@ extension Store {
         var personID: Int64
         var operation: FaceOperation
         var embeddings: [SealedEmbedding] = []
+        /// A `model` row's published model.
+        var model: PublishedModel?
+    }
+
+    /// An IVF-PQ model one node trained for one of a company's collections and published through the feed, sealed with the
+    /// company key under `recordID(space:)`.
+    struct PublishedModel: Sendable {
+        var seq: Int64
+        /// `IndexSpace.label`.
+        var space: String
+        var sealed: Data
+
+        /// The record a published model is sealed under: the associated data names the collection.
+        static func recordID(space: String) -> String { "index-model/" + space }
     }
 
     /// One stored embedding of a face, sealed with the company key under `recordID`.

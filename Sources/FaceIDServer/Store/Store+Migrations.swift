@@ -264,6 +264,20 @@ extension Store {
                 CREATE INDEX idempotencyKeys_claimed ON idempotencyKeys (claimedAt);
                 """)
         }
+        migrator.registerMigration("v13-index-models") { db in
+            // The index models one node trains and publishes through the feed (a `model` row at `seq`), and who is training.
+            try db.execute(sql: """
+                CREATE TABLE indexModels (
+                    companyID INTEGER NOT NULL REFERENCES companies ON DELETE CASCADE, space TEXT NOT NULL,
+                    seq INTEGER NOT NULL, sealedModel BLOB NOT NULL, trainedBy TEXT NOT NULL, createdAt DOUBLE NOT NULL,
+                    PRIMARY KEY (companyID, space)
+                );
+                CREATE TABLE indexModelClaims (
+                    companyID INTEGER NOT NULL REFERENCES companies ON DELETE CASCADE, space TEXT NOT NULL,
+                    node TEXT NOT NULL, expiresAt DOUBLE NOT NULL, PRIMARY KEY (companyID, space)
+                );
+                """)
+        }
         return migrator
     }
 

@@ -55,13 +55,19 @@ extension PostgresStore: FeedRepository, FeedFollowing {
     func faceChanges(companyID: Int64, after seq: Int64, limit: Int) async throws -> (changes: [Store.FaceChange], position: Int64) {
         try await snapshotRead { connection in
             var rows: [(change: Store.FaceChange, sealed: Data?, model: String?)] = []
-            for try await (seq, faceID, personID, op, sealed, model) in try await connection.run("""
-                SELECT c.seq, c.face_id, c.person_id, c.op, f.sealed_encoding, f.model_id FROM changes c
+            for try await (seq, faceID, personID, op, sealed, model, space, sealedModel) in try await connection.run("""
+                SELECT c.seq, c.face_id, c.person_id, c.op, f.sealed_encoding, f.model_id, m.space, m.sealed_model FROM changes c
                 LEFT JOIN faces f ON f.id = c.face_id AND c.op = 'upsert'
-                WHERE c.company_id = \(companyID) AND c.seq > \(seq) AND c.face_id IS NOT NULL ORDER BY c.seq LIMIT \(Int64(limit))
-                """, logger: logger).decode((Int64, Int64, Int64, String, Data?, String?).self) {
-                rows.append((Store.FaceChange(seq: seq, faceID: faceID, personID: personID,
-                                              operation: Store.FaceOperation(rawValue: op) ?? .delete), sealed, model))
+                LEFT JOIN index_models m ON c.op = 'model' AND m.company_id = c.company_id AND m.seq = c.seq
+                WHERE c.company_id = \(companyID) AND c.seq > \(seq) AND (c.face_id IS NOT NULL OR c.op = 'model')
+                ORDER BY c.seq LIMIT \(Int64(limit))
+                """, logger: logger).decode((Int64, Int64?, Int64, String, Data?, String?, String?, Data?).self) {
+                var change = Store.FaceChange(seq: seq, faceID: faceID ?? 0, personID: personID,
+                                              operation: Store.FaceOperation(rawValue: op) ?? .delete)
+                if change.operation == .model, let space, let sealedModel {
+                    change.model = Store.PublishedModel(seq: seq, space: space, sealed: sealedModel)
+                }
+                rows.append((change, sealed, model))
             }
             return (try await withEmbeddings(rows, on: connection), try await feedHead(companyID: companyID, on: connection).lastSeq)
         }

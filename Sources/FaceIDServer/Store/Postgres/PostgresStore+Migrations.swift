@@ -243,6 +243,22 @@ extension PostgresStore {
             """,
             "CREATE INDEX face_photos_company ON face_photos (company_id)",
         ]),
+        ("v10-index-models", [
+            // The index models one node trains and publishes through the feed (a `model` row at `seq`), and who is training.
+            """
+            CREATE TABLE index_models (
+                company_id BIGINT NOT NULL REFERENCES companies ON DELETE CASCADE, space TEXT NOT NULL, seq BIGINT NOT NULL,
+                sealed_model BYTEA NOT NULL, trained_by TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (company_id, space)
+            )
+            """,
+            """
+            CREATE TABLE index_model_claims (
+                company_id BIGINT NOT NULL REFERENCES companies ON DELETE CASCADE, space TEXT NOT NULL, node TEXT NOT NULL,
+                expires_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (company_id, space)
+            )
+            """,
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).
