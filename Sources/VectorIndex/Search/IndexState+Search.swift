@@ -134,11 +134,13 @@ extension IndexState {
         let tables = PQTables(pq: pq, query: query, centroids: centroids, probes: probes.lists, dimension: d)
         defer { tables.deallocate() }
 
-        var candidates = TopK(capacity: rerank)
         let longest = probes.lists.map { Int(listCounts[$0]) }.max() ?? 0
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max(1, longest)) { positions in
-            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(1, longest)) { sums in
-                ids.withUnsafeBufferPointer { ids in
+        let reranked = ids.withUnsafeBufferPointer { ids -> [(distance: Float, id: UInt64)] in
+            // Candidates are slots; equally distant ones are ordered by id, so which of them are kept does not depend on the
+            // slots the vectors happen to occupy (two copies of a collection built in other orders answer alike).
+            var candidates = TopK(capacity: rerank, orderingTiesBy: ids.baseAddress!)
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max(1, longest)) { positions in
+                withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(1, longest)) { sums in
                     lists.withUnsafeBufferPointer { lists in
                         for p in 0..<probeCount {
                             if p + 1 < probeCount {
@@ -149,8 +151,7 @@ extension IndexState {
                             let list = probes.lists[p], n = Int(listCounts[list])
                             guard n > 0 else { continue }
                             // approx = bias + sum / scale can reach the threshold T iff sum ≤ (T − bias) × scale; the kernel
-                            // keeps sums below its bound, so ties with the worst candidate are kept too (they are ordered by
-                            // id, whatever slot they sit in).
+                            // keeps sums below its bound, so ties with the worst candidate are kept too.
                             let bias = tables.biases[p], scale = tables.scale
                             let limit = (candidates.threshold - bias) * scale
                             let threshold = limit >= 65534 ? UInt16.max : limit < 0 ? 0 : UInt16(limit.rounded(.down)) + 1
@@ -162,9 +163,9 @@ extension IndexState {
                             guard kept > 0 else { continue }
                             lists[list].slots.withUnsafeBufferPointer { slots in
                                 for i in 0..<kept {
-                                    let id = ids[Int(slots[Int(positions[i])])]
-                                    if allow?(id) ?? true {
-                                        candidates.insert(bias + Float(sums[i]) / scale, Int64(bitPattern: id))
+                                    let slot = slots[Int(positions[i])]
+                                    if allow?(ids[Int(slot)]) ?? true {
+                                        candidates.insert(bias + Float(sums[i]) / scale, Int64(slot))
                                     }
                                 }
                             }
@@ -172,20 +173,20 @@ extension IndexState {
                     }
                 }
             }
-        }
-        var top = TopK(capacity: k)
-        let c = candidates.count
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(1, c)) { slots in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, c)) { dist in
-                // The candidates are ordered by id (ties), so their slots are looked up: a few hundred hash lookups.
-                for i in 0..<c { slots[i] = slotOf[UInt64(bitPattern: candidates.label(at: i))] ?? 0 }
-                vectors.withUnsafeBufferPointer { v in
-                    Distance.squaredL2(query: query, vectors: v.baseAddress!, slots: slots.baseAddress!, count: c,
-                                       dimension: d, into: dist.baseAddress!)
+            let c = candidates.count
+            return withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(1, c)) { slots in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, c)) { dist in
+                    for i in 0..<c { slots[i] = Int32(truncatingIfNeeded: candidates.label(at: i)) }
+                    vectors.withUnsafeBufferPointer { v in
+                        Distance.squaredL2(query: query, vectors: v.baseAddress!, slots: slots.baseAddress!, count: c,
+                                           dimension: d, into: dist.baseAddress!)
+                    }
+                    return (0..<c).map { (dist[$0], ids[Int(slots[$0])]) }
                 }
-                for i in 0..<c { top.insert(dist[i], Int64(bitPattern: ids[Int(slots[i])])) }
             }
         }
+        var top = TopK(capacity: k)
+        for (distance, id) in reranked { top.insert(distance, Int64(bitPattern: id)) }
         return top
     }
 }

@@ -6,9 +6,12 @@ struct TopK: ~Copyable {
     private let labelStorage: UnsafeMutablePointer<Int64>
     private(set) var count = 0
     let capacity: Int
+    /// When set, labels are slots and equally distant pairs are ordered by `ids[label]` (read only on a tie), not by label.
+    private let ids: UnsafePointer<UInt64>?
 
-    init(capacity: Int) {
+    init(capacity: Int, orderingTiesBy ids: UnsafePointer<UInt64>? = nil) {
         self.capacity = capacity
+        self.ids = ids
         distanceStorage = .allocate(capacity: max(capacity, 1))
         labelStorage = .allocate(capacity: max(capacity, 1))
     }
@@ -35,14 +38,14 @@ struct TopK: ~Copyable {
         let d = distanceStorage, l = labelStorage
         /// Whether the pair at heap position `i` orders after (distance, label).
         @inline(__always) func above(_ i: Int, _ distance: Float, _ label: Int64) -> Bool {
-            d[i] > distance || (d[i] == distance && l[i] > label)
+            d[i] > distance || (d[i] == distance && key(l[i]) > key(label))
         }
         if count < capacity {
             var i = count
             count += 1
             while i > 0 {
                 let parent = (i - 1) >> 1
-                if distance < d[parent] || (distance == d[parent] && label < l[parent]) { break }
+                if distance < d[parent] || (distance == d[parent] && key(label) < key(l[parent])) { break }
                 d[i] = d[parent]
                 l[i] = l[parent]
                 i = parent
@@ -66,10 +69,17 @@ struct TopK: ~Copyable {
         }
     }
 
-    /// The kept pairs in ascending distance order (ties by label).
+    /// The kept pairs in ascending distance order (ties by label, or by the slots' ids).
     func sorted() -> [(distance: Float, label: Int64)] {
         (0..<count).map { (distanceStorage[$0], labelStorage[$0]) }.sorted {
-            $0.distance < $1.distance || ($0.distance == $1.distance && $0.label < $1.label)
+            $0.distance < $1.distance || ($0.distance == $1.distance && key($0.label) < key($1.label))
         }
+    }
+
+    /// What orders equally distant pairs: the label, or the id of the slot it names.
+    @inline(__always)
+    private func key(_ label: Int64) -> UInt64 {
+        if let ids { return ids[Int(label)] }
+        return UInt64(bitPattern: label)
     }
 }
