@@ -61,7 +61,7 @@ final class IndexState: @unchecked Sendable {
         } else {
             listOf.append(list)
             positionInList.append(UInt32(lists[Int(list)].count))
-            lists[Int(list)].append(slot: slot, code: code)
+            lists[Int(list)].append(slot: slot, id: id, code: code)
             listCounts[Int(list)] += 1
         }
     }

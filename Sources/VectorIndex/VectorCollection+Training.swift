@@ -150,7 +150,7 @@ extension VectorCollection {
             for slot in 0..<n where listCount > 0 {
                 let l = Int(lists[slot])
                 positions[slot] = UInt32(newLists[l].count)
-                newLists[l].append(slot: Int32(slot), code: UnsafeBufferPointer(rebasing: c[(slot * codeSize)..<((slot + 1) * codeSize)]))
+                newLists[l].append(slot: Int32(slot), id: state.ids[slot], code: UnsafeBufferPointer(rebasing: c[(slot * codeSize)..<((slot + 1) * codeSize)]))
             }
         }
         stateLock.withWriteLock {

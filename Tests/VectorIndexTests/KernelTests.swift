@@ -24,7 +24,7 @@ import Testing
         for i in 0..<vectorCount {
             let code = (0..<m).map { _ in UInt8.random(in: 0..<16, using: &rng) }
             allCodes.append(code)
-            code.withUnsafeBufferPointer { list.append(slot: Int32(i), code: $0) }
+            code.withUnsafeBufferPointer { list.append(slot: Int32(i), id: UInt64(i), code: $0) }
         }
         let lut = (0..<(m * 16)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let blocks = (vectorCount + 31) / 32

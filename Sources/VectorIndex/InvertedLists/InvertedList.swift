@@ -1,8 +1,10 @@
 /// One inverted list: the slots (dense positions in the collection's vector storage) of the
-/// vectors assigned to one coarse centroid, and, for IVF-PQ, their 4-bit codes in fast-scan
-/// blocks.
+/// vectors assigned to one coarse centroid, their ids (read beside the codes by a scan, which orders
+/// equally distant candidates by id and filters by id), and, for IVF-PQ, their 4-bit codes in
+/// fast-scan blocks.
 struct InvertedList: Sendable {
     var slots: [Int32] = []
+    var ids: [UInt64] = []
     /// Layout: (blockCount, subquantizerCount, 16) bytes. Byte `j` of subquantizer `m`'s 16
     /// bytes holds vector `j`'s code in its low nibble and vector `j + 16`'s in its high nibble.
     var codes: [UInt8] = []
@@ -10,9 +12,10 @@ struct InvertedList: Sendable {
     var count: Int { slots.count }
 
     /// Appends a slot with its codes (one byte 0..<16 per subquantizer; empty for IVF-Flat).
-    mutating func append(slot: Int32, code: UnsafeBufferPointer<UInt8>) {
+    mutating func append(slot: Int32, id: UInt64, code: UnsafeBufferPointer<UInt8>) {
         let position = slots.count
         slots.append(slot)
+        ids.append(id)
         let m = code.count
         guard m > 0 else { return }
         if position % 32 == 0 { codes.append(contentsOf: repeatElement(0, count: m * 16)) }
@@ -26,6 +29,7 @@ struct InvertedList: Sendable {
         var moved: Int32?
         if position != last {
             slots[position] = slots[last]
+            ids[position] = ids[last]
             moved = slots[position]
             if m > 0 {
                 withUnsafeTemporaryAllocation(of: UInt8.self, capacity: m) { buffer in
@@ -35,6 +39,7 @@ struct InvertedList: Sendable {
             }
         }
         slots.removeLast()
+        ids.removeLast()
         if m > 0 {
             if last % 32 == 0 {
                 codes.removeLast(m * 16)

@@ -134,38 +134,38 @@ extension IndexState {
         let tables = PQTables(pq: pq, query: query, centroids: centroids, probes: probes.lists, dimension: d)
         defer { tables.deallocate() }
 
+        // Candidates are slots ordered by (approximate distance, id): the ids are read beside the slots in each list.
+        var candidates = TopK(capacity: rerank)
         let longest = probes.lists.map { Int(listCounts[$0]) }.max() ?? 0
-        let reranked = ids.withUnsafeBufferPointer { ids -> [(distance: Float, id: UInt64)] in
-            // Candidates are slots; equally distant ones are ordered by id, so which of them are kept does not depend on the
-            // slots the vectors happen to occupy (two copies of a collection built in other orders answer alike).
-            var candidates = TopK(capacity: rerank, orderingTiesBy: ids.baseAddress!)
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max(1, longest)) { positions in
-                withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(1, longest)) { sums in
-                    lists.withUnsafeBufferPointer { lists in
-                        for p in 0..<probeCount {
-                            if p + 1 < probeCount {
-                                let next = probes.lists[p + 1]
-                                let bytes = min(2048, (Int(listCounts[next]) + 31) / 32 * tableSize)
-                                lists[next].codes.withUnsafeBufferPointer { vk_prefetch($0.baseAddress, bytes) }
-                            }
-                            let list = probes.lists[p], n = Int(listCounts[list])
-                            guard n > 0 else { continue }
-                            // approx = bias + sum / scale can reach the threshold T iff sum ≤ (T − bias) × scale; the kernel
-                            // keeps sums below its bound, so ties with the worst candidate are kept too.
-                            let bias = tables.biases[p], scale = tables.scale
-                            let limit = (candidates.threshold - bias) * scale
-                            let threshold = limit >= 65534 ? UInt16.max : limit < 0 ? 0 : UInt16(limit.rounded(.down)) + 1
-                            guard threshold > 0 else { continue }
-                            let kept = lists[list].codes.withUnsafeBufferPointer { codes in
-                                vk_fastscan_collect(codes.baseAddress!, n, tables.bytes + p * tableSize, Int32(m),
-                                                    threshold, positions.baseAddress!, sums.baseAddress!)
-                            }
-                            guard kept > 0 else { continue }
-                            lists[list].slots.withUnsafeBufferPointer { slots in
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max(1, longest)) { positions in
+            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(1, longest)) { sums in
+                lists.withUnsafeBufferPointer { lists in
+                    for p in 0..<probeCount {
+                        if p + 1 < probeCount {
+                            let next = probes.lists[p + 1]
+                            let bytes = min(2048, (Int(listCounts[next]) + 31) / 32 * tableSize)
+                            lists[next].codes.withUnsafeBufferPointer { vk_prefetch($0.baseAddress, bytes) }
+                        }
+                        let list = probes.lists[p], n = Int(listCounts[list])
+                        guard n > 0 else { continue }
+                        // approx = bias + sum / scale beats the threshold T iff sum < (T − bias) × scale. What passes depends
+                        // only on the candidates kept so far — the same on every copy, list after list.
+                        let bias = tables.biases[p], scale = tables.scale
+                        let limit = (candidates.threshold - bias) * scale
+                        let threshold = limit >= 65535 ? UInt16.max : limit <= 0 ? 0 : UInt16(limit.rounded(.up))
+                        guard threshold > 0 else { continue }
+                        let kept = lists[list].codes.withUnsafeBufferPointer { codes in
+                            vk_fastscan_collect(codes.baseAddress!, n, tables.bytes + p * tableSize, Int32(m),
+                                                threshold, positions.baseAddress!, sums.baseAddress!)
+                        }
+                        guard kept > 0 else { continue }
+                        lists[list].slots.withUnsafeBufferPointer { slots in
+                            lists[list].ids.withUnsafeBufferPointer { ids in
                                 for i in 0..<kept {
-                                    let slot = slots[Int(positions[i])]
-                                    if allow?(ids[Int(slot)]) ?? true {
-                                        candidates.insert(bias + Float(sums[i]) / scale, Int64(slot))
+                                    let position = Int(positions[i])
+                                    let id = ids[position]
+                                    if allow?(id) ?? true {
+                                        candidates.insert(bias + Float(sums[i]) / scale, Int64(slots[position]), key: id)
                                     }
                                 }
                             }
@@ -173,20 +173,19 @@ extension IndexState {
                     }
                 }
             }
-            let c = candidates.count
-            return withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(1, c)) { slots in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, c)) { dist in
-                    for i in 0..<c { slots[i] = Int32(truncatingIfNeeded: candidates.label(at: i)) }
-                    vectors.withUnsafeBufferPointer { v in
-                        Distance.squaredL2(query: query, vectors: v.baseAddress!, slots: slots.baseAddress!, count: c,
-                                           dimension: d, into: dist.baseAddress!)
-                    }
-                    return (0..<c).map { (dist[$0], ids[Int(slots[$0])]) }
-                }
-            }
         }
         var top = TopK(capacity: k)
-        for (distance, id) in reranked { top.insert(distance, Int64(bitPattern: id)) }
+        let c = candidates.count
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(1, c)) { slots in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, c)) { dist in
+                for i in 0..<c { slots[i] = Int32(truncatingIfNeeded: candidates.label(at: i)) }
+                vectors.withUnsafeBufferPointer { v in
+                    Distance.squaredL2(query: query, vectors: v.baseAddress!, slots: slots.baseAddress!, count: c,
+                                       dimension: d, into: dist.baseAddress!)
+                }
+                for i in 0..<c { top.insert(dist[i], Int64(bitPattern: ids[Int(slots[i])])) }
+            }
+        }
         return top
     }
 }
