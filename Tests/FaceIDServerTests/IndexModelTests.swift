@@ -11,7 +11,7 @@ import VectorIndex
 
     /// Seeded unit-scale encodings, clustered like faces (people with a few photos each).
     static func encodings(_ count: Int, seed: UInt64) -> [[Float]] {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let centres = (0..<max(1, count / 4)).map { _ in (0..<128).map { _ in Float(rng.gaussian() * 0.09) } }
         return (0..<count).map { i in centres[i % centres.count].map { $0 + Float(rng.gaussian() * 0.02) } }
     }
@@ -160,20 +160,10 @@ import VectorIndex
     }
 }
 
-/// A small seeded generator for test data (SplitMix64 with Box–Muller).
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+extension SplitMix64 {
+    /// A standard normal sample (Box–Muller).
     mutating func gaussian() -> Double {
-        let u = max(uniform(), 1e-12), v = uniform()
+        let u = max(Double(next() >> 11) / Double(1 << 53), 1e-12), v = Double(next() >> 11) / Double(1 << 53)
         return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }
