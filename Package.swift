@@ -83,6 +83,7 @@ let package = Package(
 
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "CVectorKernels",
             cSettings: [.unsafeFlags(["-O3"])]  // in-register lookup-table scans; -O0 would be 50x slower
@@ -115,6 +116,7 @@ let package = Package(
                 "VectorIndex",
                 "FaceEngine",
                 "CVectorKernels",
+                "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -89,9 +89,13 @@ struct ANNBenchmark: ParsableCommand {
             }
         }
         let exactMS1 = Measure.median(exactTimes[1]!), exactMS2 = Measure.median(exactTimes[2]!)
+        // The same bytes read plainly, in this run: the bandwidth an exact scan is measured against.
+        let (read1, read2) = baseSet.withUnsafeBufferPointer { (Measure.memoryReadMS($0, threads: 1), Measure.memoryReadMS($0, threads: 2)) }
         emitJSON(["kind": "exact", "n": n, "ms_per_query_1_thread": exactMS1, "ms_per_query_2_threads": exactMS2,
-                  "p99_ms_1_thread": Measure.quantile(exactTimes[1]!, 0.99)])
-        progress("exact search: \(format(exactMS1, 2)) ms (1 thread), \(format(exactMS2, 2)) ms (2 threads)")
+                  "p99_ms_1_thread": Measure.quantile(exactTimes[1]!, 0.99), "memory_read_ms_1_thread": read1,
+                  "memory_read_ms_2_threads": read2])
+        progress("exact search: \(format(exactMS1, 2)) ms (1 thread), \(format(exactMS2, 2)) ms (2 threads); a plain read of the "
+                 + "same \(baseSet.count * 4 >> 20) MiB: \(format(read1, 2)) ms (1 thread), \(format(read2, 2)) ms (2 threads)")
         let truth = try groundTruth(flat, queryVectors, n: n)
         try flatDB.dropCollection("flat")
         try? FileManager.default.removeItem(atPath: flatDir)
@@ -158,6 +162,7 @@ struct ANNBenchmark: ParsableCommand {
         }
         // Reopen: what a restart costs; the collection is loaded from LMDB, never retrained.
         rssBefore = Measure.residentBytes()
+        let heapBefore = Measure.heapBytes()
         var db: VectorDatabase? = nil
         var collection: VectorCollection? = nil
         let reopenSeconds = try Measure.seconds {
@@ -166,11 +171,13 @@ struct ANNBenchmark: ParsableCommand {
         }
         let c = collection!
         let rss = Measure.residentBytes() - rssBefore
+        let heap = Measure.heapBytes() - heapBefore
         let disk = Measure.diskBytes(dir)
-        progress("\(kind): reopen \(format(reopenSeconds * 1000, 0)) ms, +\(rss >> 20) MiB resident, \(disk >> 20) MiB on disk")
+        progress("\(kind): reopen \(format(reopenSeconds * 1000, 0)) ms, +\(heap >> 20) MiB heap, +\(rss >> 20) MiB resident, "
+                 + "\(disk >> 20) MiB on disk")
         emitJSON(["kind": "build", "index": "\(kind)", "n": n, "bulk_add_s": addSeconds, "add_per_s": Double(n) / addSeconds,
-                  "train_s": trainSeconds, "reopen_s": reopenSeconds, "resident_mib_after_reopen": rss >> 20,
-                  "disk_mib": disk >> 20])
+                  "train_s": trainSeconds, "reopen_s": reopenSeconds, "heap_mib_after_reopen": heap >> 20,
+                  "resident_mib_after_reopen": rss >> 20, "disk_mib": disk >> 20])
 
         var rows: [String] = []
         let rerankCounts = kind.isPQ ? rerank.split(separator: ",").compactMap { Int($0) } : [0]

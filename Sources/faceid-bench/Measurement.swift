@@ -1,3 +1,4 @@
+import CMalloc
 import Foundation
 
 /// Wall-clock timing and summary statistics for benchmark figures.
@@ -28,6 +29,40 @@ enum Measure {
             return kb * 1024
         }
         return 0
+    }
+
+    /// Bytes of the C heap in use (glibc `mallinfo2`: small allocations plus the chunks malloc mapped itself). Swift's
+    /// arrays live here; LMDB's memory map does not (its pages are the kernel's, counted in RSS only).
+    static func heapBytes() -> Int {
+        let info = mallinfo2()
+        return Int(info.uordblks + info.hblkhd)
+    }
+
+    /// A plain read of `bytes` bytes of floats (a SIMD sum), on `threads` threads splitting the range: what an exact scan
+    /// of the same bytes could reach at best. Returns milliseconds (median of `runs`).
+    static func memoryReadMS(_ floats: UnsafeBufferPointer<Float>, threads: Int, runs: Int = 7) -> Double {
+        let parts = max(1, threads), chunk = (floats.count / 16 + parts - 1) / parts * 16
+        var times: [Double] = []
+        let sink = UnsafeMutablePointer<Float>.allocate(capacity: parts)
+        defer { sink.deallocate() }
+        nonisolated(unsafe) let out = sink
+        nonisolated(unsafe) let floats = floats
+        for _ in 0..<runs {
+            times.append(seconds {
+                DispatchQueue.concurrentPerform(iterations: parts) { p in
+                    let start = min(floats.count, p * chunk), end = min(floats.count, start + chunk)
+                    var acc = SIMD16<Float>()
+                    let raw = UnsafeRawPointer(floats.baseAddress! + start)
+                    var i = 0
+                    while i + 16 <= end - start {
+                        acc += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                        i += 16
+                    }
+                    out[p] = acc.sum()
+                }
+            } * 1000)
+        }
+        return median(times)
     }
 
     /// Bytes actually allocated on disk for the files in `directory`.
