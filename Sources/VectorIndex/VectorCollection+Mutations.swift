@@ -22,46 +22,67 @@ extension VectorCollection {
         try apply(ids.map { .remove(id: $0) }, watermark: watermark)
     }
 
-    /// Applies a batch of mutations atomically: one LMDB write transaction holding every change
-    /// and, when given, the new watermark. Mutations apply in order (adding then removing the
-    /// same id in one batch leaves nothing). Any invalid mutation rejects the whole batch and
-    /// nothing is written.
-    /// - Complexity: O(batch × (dimension + listCount × dimension)) plus LMDB writes.
+    /// Applies a batch of mutations atomically: every change of the batch and, when given, the new watermark are written
+    /// in one LMDB transaction and are visible to the next search when the call returns. Mutations apply in order (adding
+    /// then removing the same id in one batch leaves nothing). Any invalid mutation rejects the whole batch and nothing of
+    /// it is written.
+    ///
+    /// Group commit: batches from concurrent callers are coalesced. Each caller queues its batch and takes the writer lock;
+    /// the first to get it commits every queued batch, in queue order, in one transaction (one fsync), and the others find
+    /// theirs committed when they get the lock. Nothing waits on purpose: batches gather while a commit runs. A batch that
+    /// is invalid against the batches before it is refused alone; the others commit.
+    /// - Complexity: O(batch × (dimension + listCount × dimension)) plus LMDB writes, shared by the group.
     public func apply(_ mutations: [Mutation], watermark: UInt64? = nil) throws(VectorIndexError) {
-        writer.lock()
-        defer { writer.unlock() }
-        try checkNotDropped()
-
-        // The net effect of the batch per id, in first-touch order.
-        var final: [UInt64: [Float]?] = [:]
-        var order: [UInt64] = []
-        func present(_ id: UInt64) -> Bool {
-            if let pending = final[id] { return pending != nil }
-            return state.slotOf[id] != nil
-        }
-        func set(_ id: UInt64, _ vector: [Float]?) {
-            if final.updateValue(vector, forKey: id) == nil { order.append(id) }
-        }
         for mutation in mutations {
             switch mutation {
-            case let .add(id, vector):
-                try validate(vector, id: id)
-                if present(id) { throw .duplicateID(id) }
-                set(id, vector)
-            case let .update(id, vector):
-                try validate(vector, id: id)
-                if !present(id) { throw .unknownID(id) }
-                set(id, vector)
-            case let .upsert(id, vector):
-                try validate(vector, id: id)
-                set(id, vector)
-            case let .remove(id):
-                if !present(id) { throw .unknownID(id) }
-                set(id, nil)
-            case let .removeIfPresent(id):
-                if present(id) { set(id, nil) }
+            case let .add(id, vector), let .update(id, vector), let .upsert(id, vector): try validate(vector, id: id)
+            case .remove, .removeIfPresent: break
             }
         }
+        let batch = PendingBatch(mutations: mutations, watermark: watermark)
+        queue.withLock { $0.append(batch) }
+        writer.lock()
+        defer { writer.unlock() }
+        if !batch.done {
+            let group = queue.withLock { queued in
+                defer { queued.removeAll() }
+                return queued
+            }
+            commit(group)
+            groupCommits.add(1, ordering: .relaxed)
+        }
+        if let failure = batch.failure { throw failure }
+    }
+
+    /// Commits `group` (the writer lock held): each batch's net effect on top of the batches before it, one LMDB transaction
+    /// for all of them, then the in-memory index. Every batch is marked done with its outcome.
+    private func commit(_ group: [PendingBatch]) {
+        defer { for batch in group { batch.done = true } }
+        if dropped {
+            for batch in group { batch.failure = .unknownCollection(name) }
+            return
+        }
+        // The net effect of the accepted batches per id, in first-touch order.
+        var final: [UInt64: [Float]?] = [:]
+        var order: [UInt64] = []
+        var watermark: UInt64?
+        var accepted: [PendingBatch] = []
+        for batch in group {
+            do throws(VectorIndexError) {
+                let effect = try effect(of: batch.mutations) { id in
+                    if let pending = final[id] { return pending != nil }
+                    return state.slotOf[id] != nil
+                }
+                for (id, vector) in effect {
+                    if final.updateValue(vector, forKey: id) == nil { order.append(id) }
+                }
+                if let w = batch.watermark { watermark = w }
+                accepted.append(batch)
+            } catch {
+                batch.failure = error
+            }
+        }
+        guard !accepted.isEmpty else { return }
 
         // Lists and codes for everything written, from the current model.
         let writes = order.compactMap { id in final[id]!.map { (id, $0) } }
@@ -73,13 +94,18 @@ extension VectorCollection {
         let codeSize = assigner.codeSize
         let removals = order.filter { final[$0]! == nil && state.slotOf[$0] != nil }
 
-        try environment.write { (txn) throws(VectorIndexError) in
-            for id in removals { try storage.deleteRecord(txn, id: id) }
-            for (i, (id, _)) in writes.enumerated() {
-                try storage.putRecord(txn, id: id, list: lists[i], code: codes[(i * codeSize)..<((i + 1) * codeSize)],
-                                      vector: flat[(i * dimension)..<((i + 1) * dimension)])
+        do throws(VectorIndexError) {
+            try environment.write { (txn) throws(VectorIndexError) in
+                for id in removals { try storage.deleteRecord(txn, id: id) }
+                for (i, (id, _)) in writes.enumerated() {
+                    try storage.putRecord(txn, id: id, list: lists[i], code: codes[(i * codeSize)..<((i + 1) * codeSize)],
+                                          vector: flat[(i * dimension)..<((i + 1) * dimension)])
+                }
+                if let watermark { try storage.putWatermark(txn, watermark) }
             }
-            if let watermark { try storage.putWatermark(txn, watermark) }
+        } catch {
+            for batch in accepted { batch.failure = error }
+            return
         }
 
         stateLock.withWriteLock {
@@ -98,12 +124,63 @@ extension VectorCollection {
         }
 
         if let policy, state.kind == .flat, state.count >= policy.threshold {
-            try trainLocked(kind: policy.kind, parameters: TrainingParameters(threads: ProcessInfo.processInfo.activeProcessorCount))
+            do throws(VectorIndexError) {
+                try trainLocked(kind: policy.kind, parameters: TrainingParameters(threads: ProcessInfo.processInfo.activeProcessorCount))
+            } catch {
+                // The batches are committed; the collection stays flat and trains at the next commit.
+            }
         }
+    }
+
+    /// The net effect of one batch (vector, or nil for removed) per id in first-touch order, checked against `present`
+    /// (what the collection and the batches before it hold).
+    /// - Throws: `duplicateID` / `unknownID` for a mutation the state does not allow; nothing is returned then.
+    private func effect(of mutations: [Mutation], present isPresent: (UInt64) -> Bool) throws(VectorIndexError) -> [(UInt64, [Float]?)] {
+        var local: [UInt64: [Float]?] = [:]
+        var order: [UInt64] = []
+        func present(_ id: UInt64) -> Bool {
+            if let pending = local[id] { return pending != nil }
+            return isPresent(id)
+        }
+        func set(_ id: UInt64, _ vector: [Float]?) {
+            if local.updateValue(vector, forKey: id) == nil { order.append(id) }
+        }
+        for mutation in mutations {
+            switch mutation {
+            case let .add(id, vector):
+                if present(id) { throw .duplicateID(id) }
+                set(id, vector)
+            case let .update(id, vector):
+                if !present(id) { throw .unknownID(id) }
+                set(id, vector)
+            case let .upsert(id, vector):
+                set(id, vector)
+            case let .remove(id):
+                if !present(id) { throw .unknownID(id) }
+                set(id, nil)
+            case let .removeIfPresent(id):
+                if present(id) { set(id, nil) }
+            }
+        }
+        return order.map { ($0, local[$0]!) }
     }
 
     private func validate(_ vector: [Float], id: UInt64) throws(VectorIndexError) {
         guard vector.count == dimension else { throw .dimensionMismatch(expected: dimension, got: vector.count) }
         guard vector.allSatisfy(\.isFinite) else { throw .nonFiniteComponent(id: id) }
+    }
+}
+
+/// One caller's batch waiting for a group commit. Written by the committing caller under the writer lock, read by its owner
+/// after taking that lock.
+final class PendingBatch: @unchecked Sendable {
+    let mutations: [Mutation]
+    let watermark: UInt64?
+    var done = false
+    var failure: VectorIndexError?
+
+    init(mutations: [Mutation], watermark: UInt64?) {
+        self.mutations = mutations
+        self.watermark = watermark
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
+import Synchronization
 
 /// One collection of vectors with 64-bit ids: its in-memory index and its LMDB persistence.
 ///
 /// Threading: any number of concurrent searches alongside one writer. Mutations and training
-/// are serialised by `writer`; each commits to LMDB first and only then changes the in-memory
+/// are serialised by `writer` (concurrent `apply` calls are committed together: group commit); each commits to LMDB first and only then changes the in-memory
 /// index under the write side of `stateLock`, which searches hold for reading. Training builds
 /// the new index while searches keep answering from the old one.
 public final class VectorCollection: @unchecked Sendable {
@@ -15,6 +16,10 @@ public final class VectorCollection: @unchecked Sendable {
     let storage: CollectionStorage
     let catalog: Catalog
     let writer = NSLock()
+    /// Batches waiting for the next group commit (`apply`).
+    let queue = Mutex<[PendingBatch]>([])
+    /// How many group commits `apply` has made (tests: fewer than the calls when callers overlap).
+    let groupCommits = Atomic<Int>(0)
     let stateLock = ReadWriteLock()
     let state: IndexState
     var policy: TrainingPolicy?

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import VectorIndex
 
 /// `faceid-bench ann`: builds each configured index over a base set, then sweeps probe and
@@ -23,6 +24,7 @@ struct ANNBenchmark: ParsableCommand {
     @Option(help: "Threads for training and batch search.") var threads: Int = 2
     @Option(help: "Directory for the LMDB environments (removed and recreated).") var dataDir: String = "/tmp/faceid-bench-ann"
     @Option(help: "Single-id mutations timed per kind (insert, delete, update).") var mutations: Int = 1000
+    @Option(help: "Concurrent callers making single-id calls for the group-commit figures.") var callers: Int = 8
     @Option(help: "Write the Markdown table here as well as to stdout.") var markdown: String?
     @Option(help: "k-means iterations for the coarse quantizer.") var kmeansIterations: Int = 10
     @Option(help: "k-means training points per list.") var samplesPerList: Int = 64
@@ -95,7 +97,7 @@ struct ANNBenchmark: ParsableCommand {
                   "p99_ms_1_thread": Measure.quantile(exactTimes[1]!, 0.99), "memory_read_ms_1_thread": read1,
                   "memory_read_ms_2_threads": read2])
         progress("exact search: \(format(exactMS1, 2)) ms (1 thread), \(format(exactMS2, 2)) ms (2 threads); a plain read of the "
-                 + "same \(baseSet.count * 4 >> 20) MiB: \(format(read1, 2)) ms (1 thread), \(format(read2, 2)) ms (2 threads)")
+                 + "same \((baseSet.count * 4) >> 20) MiB: \(format(read1, 2)) ms (1 thread), \(format(read2, 2)) ms (2 threads)")
         let truth = try groundTruth(flat, queryVectors, n: n)
         try flatDB.dropCollection("flat")
         try? FileManager.default.removeItem(atPath: flatDir)
@@ -230,10 +232,32 @@ struct ANNBenchmark: ParsableCommand {
         let updateUS = try Measure.seconds { for i in 0..<m { try c.update(id: UInt64(i), vector: vector(n - 1 - i)) } } / Double(m) * 1e6
         let deleteBatchUS = try Measure.seconds { try c.remove(ids: (0..<m).map { UInt64($0) }) } / Double(m) * 1e6
         try c.add(ids: (0..<m).map { UInt64($0) }, vectors: (0..<m).map(vector))  // leave the collection as built
+        // The same single-id calls from `callers` threads at once: group commit shares each LMDB commit among them.
+        func concurrently(_ body: @escaping @Sendable (Int) throws -> Void) throws -> Double {
+            let failure = Mutex<(any Error)?>(nil)
+            let seconds = Measure.seconds {
+                DispatchQueue.concurrentPerform(iterations: callers) { t in
+                    for i in stride(from: t, to: m, by: callers) {
+                        do { try body(i) } catch { failure.withLock { $0 = error } }
+                    }
+                }
+            }
+            if let error = failure.withLock({ $0 }) { throw error }
+            return seconds / Double(m) * 1e6
+        }
+        let base = baseSet
+        let groupDeleteUS = try concurrently { i in try c.remove(ids: [UInt64(i)]) }
+        let groupInsertUS = try concurrently { i in try c.add(id: UInt64(i), vector: Array(base[(i * dimension)..<((i + 1) * dimension)])) }
+        let groupUpdateUS = try concurrently { i in
+            try c.update(id: UInt64(i), vector: Array(base[((n - 1 - i) * dimension)..<((n - i) * dimension)]))
+        }
+        try c.apply((0..<m).map { .update(id: UInt64($0), vector: vector($0)) })  // leave the collection as built
         emitJSON(["kind": "mutations", "index": "\(kind)", "durability": durability, "count": m, "insert_us": insertUS, "delete_us": deleteUS,
-                  "update_us": updateUS, "delete_batched_us": deleteBatchUS])
+                  "update_us": updateUS, "delete_batched_us": deleteBatchUS, "callers": callers, "group_insert_us": groupInsertUS,
+                  "group_delete_us": groupDeleteUS, "group_update_us": groupUpdateUS])
         progress("\(kind): per id insert \(format(insertUS)) µs, delete \(format(deleteUS)) µs, update \(format(updateUS)) µs, "
-                 + "batched delete \(format(deleteBatchUS, 2)) µs (LMDB durability \(durability))")
+                 + "batched delete \(format(deleteBatchUS, 2)) µs (LMDB durability \(durability)); from \(callers) callers at once: "
+                 + "insert \(format(groupInsertUS)) µs, delete \(format(groupDeleteUS)) µs, update \(format(groupUpdateUS)) µs per id")
     }
 
     private func recall(_ results: [[SearchResult]], _ truth: [[UInt64]]) -> (Double, Double) {

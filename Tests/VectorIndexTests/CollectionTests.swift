@@ -25,6 +25,26 @@ import Testing
         #expect(threaded == results)
     }
 
+    /// The exact scan split across threads answers exactly as on one thread (same ids, same distances, ties by id), and
+    /// its distances agree with a scalar reference.
+    @Test func threadedExactScanEqualsSingleThreaded() throws {
+        let dir = TemporaryDirectory()
+        let db = try VectorDatabase(path: dir.path)
+        let c = try makeCollection(db, "flat", Self.data)
+        #expect(c.count >= 2 * 4096, "enough vectors for two parts")
+        for q in 0..<20 {
+            let query = Self.data.query(q)
+            let one = try c.search(query, options: SearchOptions(k: 10, exact: true, threads: 1))
+            let two = try c.search(query, options: SearchOptions(k: 10, exact: true, threads: 2))
+            #expect(one == two, "query \(q)")
+            for hit in one {
+                let v = Self.data.vector(Int(hit.id) - 1000)
+                let reference = zip(query, v).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+                #expect(abs(hit.distance - reference) <= 1e-5 * max(1, reference))
+            }
+        }
+    }
+
     /// IVF-Flat with 100 lists reaches recall@10 ≥ 0.9 at probeCount 32 (measured 0.99).
     @Test func ivfFlatRecall() throws {
         let dir = TemporaryDirectory()

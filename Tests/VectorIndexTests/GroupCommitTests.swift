@@ -1,0 +1,90 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import VectorIndex
+
+/// Concurrent single-id calls are committed in groups (`apply`): none is lost or reordered, a refused batch does not take
+/// its group with it, and what was acknowledged is on disk.
+@Suite struct GroupCommitTests {
+    static let data = SyntheticDataset(count: 4000, queryCount: 1, seed: 31)
+
+    @Test(arguments: [IndexKind.flat, .ivfPQ(listCount: 16, subquantizerCount: 32, bits: 4)])
+    func concurrentCallersLoseAndReorderNothing(kind: IndexKind) throws {
+        let dir = TemporaryDirectory()
+        let db = try VectorDatabase(path: dir.path, durability: .full)
+        let c = try db.createCollection("g", dimension: 128)
+        try c.add(ids: (0..<1000).map { UInt64($0) }, vectors: (0..<1000).map(Self.data.vector))
+        if kind != .flat { try c.train(kind: kind) }
+        let threads = 8, perThread = 60
+        // Each caller owns ids and walks each one through add → update → (remove on odd ids); the last step must win.
+        // Callers also remove shared ids 0..<480 (each id once, by one caller).
+        let failures = Mutex<[String]>([])
+        let commitsBefore = c.groupCommits.load(ordering: .relaxed)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for i in 0..<perThread {
+                let id = UInt64(10_000 + t * perThread + i)
+                do {
+                    try c.add(id: id, vector: Self.data.vector(1000 + t * perThread + i))
+                    try c.update(id: id, vector: Self.data.vector(2000 + t * perThread + i))
+                    if i % 2 == 1 { try c.remove(ids: [id]) }
+                    try c.remove(ids: [UInt64(t * perThread + i)])
+                } catch {
+                    failures.withLock { $0.append("\(id): \(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        let calls = threads * perThread * 3 + threads * perThread / 2
+        let commits = c.groupCommits.load(ordering: .relaxed) - commitsBefore
+        #expect(commits < calls, "\(commits) commits for \(calls) calls: the callers' batches were never grouped")
+
+        func expectState(_ c: VectorCollection) {
+            for t in 0..<threads {
+                for i in 0..<perThread {
+                    let id = UInt64(10_000 + t * perThread + i)
+                    if i % 2 == 1 {
+                        #expect(!c.contains(id))
+                    } else {
+                        #expect(c.vector(for: id) == Self.data.vector(2000 + t * perThread + i), "id \(id)")
+                    }
+                    #expect(!c.contains(UInt64(t * perThread + i)))
+                }
+            }
+            #expect((threads * perThread..<1000).allSatisfy { c.contains(UInt64($0)) })
+        }
+        expectState(c)
+        let contents = c.contents
+        let reopened = try VectorDatabase(path: dir.path).collection("g")
+        expectState(reopened)
+        #expect(reopened.contents.digest == contents.digest && reopened.count == contents.count && reopened.kind == kind)
+        let probe = Self.data.vector(2000)
+        #expect(try reopened.search(probe, options: SearchOptions(k: 1, probeCount: 16)).first?.id == 10_000)
+    }
+
+    /// A refused batch in the middle of a group leaves the batches around it committed, and is itself not applied at all.
+    @Test func aRefusedBatchFailsAlone() throws {
+        let dir = TemporaryDirectory()
+        let db = try VectorDatabase(path: dir.path)
+        let c = try db.createCollection("r", dimension: 128)
+        try c.add(ids: [1, 2], vectors: [Self.data.vector(1), Self.data.vector(2)])
+        let outcomes = Mutex<[Int: Bool]>([:])
+        DispatchQueue.concurrentPerform(iterations: 40) { i in
+            do {
+                if i % 10 == 3 {
+                    try c.apply([.add(id: UInt64(100 + i), vector: Self.data.vector(100 + i)), .remove(id: 999)])  // 999 unknown
+                } else {
+                    try c.add(id: UInt64(100 + i), vector: Self.data.vector(100 + i))
+                }
+                outcomes.withLock { $0[i] = true }
+            } catch {
+                outcomes.withLock { $0[i] = false }
+            }
+        }
+        for i in 0..<40 {
+            let ok = outcomes.withLock { $0[i] }
+            #expect(ok == (i % 10 != 3))
+            #expect(c.contains(UInt64(100 + i)) == (i % 10 != 3), "batch \(i) half-applied or lost")
+        }
+        #expect(c.count == 2 + 36)
+    }
+}
