@@ -40,36 +40,12 @@ static inline float l2sqr_avx2(const float *a, const float *b, size_t d) {
     return sum;
 }
 
-/* Four contiguous vectors at a time: each query chunk is loaded once for all four, two accumulators per vector keep
-   eight FMA chains in flight, and the four sums are reduced together (three horizontal adds instead of four reductions).
-   The rows are streamed in order, which the hardware prefetcher follows. */
 __attribute__((target("avx2,fma")))
 static void l2sqr_ny_avx2(const float *q, const float *base, size_t n, size_t d, float *out) {
-    size_t i = 0;
-    if (d % 16 == 0) {
-        for (; i + 4 <= n; i += 4) {
-            const float *b0 = base + i * d, *b1 = b0 + d, *b2 = b1 + d, *b3 = b2 + d;
-            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-            __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
-            for (size_t j = 0; j < d; j += 16) {
-                __m256 qa = _mm256_loadu_ps(q + j), qb = _mm256_loadu_ps(q + j + 8);
-                __m256 t;
-                t = _mm256_sub_ps(_mm256_loadu_ps(b0 + j), qa); a0 = _mm256_fmadd_ps(t, t, a0);
-                t = _mm256_sub_ps(_mm256_loadu_ps(b1 + j), qa); a1 = _mm256_fmadd_ps(t, t, a1);
-                t = _mm256_sub_ps(_mm256_loadu_ps(b2 + j), qa); a2 = _mm256_fmadd_ps(t, t, a2);
-                t = _mm256_sub_ps(_mm256_loadu_ps(b3 + j), qa); a3 = _mm256_fmadd_ps(t, t, a3);
-                t = _mm256_sub_ps(_mm256_loadu_ps(b0 + j + 8), qb); c0 = _mm256_fmadd_ps(t, t, c0);
-                t = _mm256_sub_ps(_mm256_loadu_ps(b1 + j + 8), qb); c1 = _mm256_fmadd_ps(t, t, c1);
-                t = _mm256_sub_ps(_mm256_loadu_ps(b2 + j + 8), qb); c2 = _mm256_fmadd_ps(t, t, c2);
-                t = _mm256_sub_ps(_mm256_loadu_ps(b3 + j + 8), qb); c3 = _mm256_fmadd_ps(t, t, c3);
-            }
-            a0 = _mm256_add_ps(a0, c0); a1 = _mm256_add_ps(a1, c1); a2 = _mm256_add_ps(a2, c2); a3 = _mm256_add_ps(a3, c3);
-            /* [a0₀₁ a0₂₃ a1₀₁ a1₂₃ | a0₄₅ a0₆₇ a1₄₅ a1₆₇], then [Σa0 Σa1 Σa2 Σa3] per half, then the halves added. */
-            __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-            _mm_storeu_ps(out + i, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
-        }
+    for (size_t i = 0; i < n; i++) {
+        if (i + 2 < n) _mm_prefetch((const char *)(base + (i + 2) * d), _MM_HINT_T0);
+        out[i] = l2sqr_avx2(q, base + i * d, d);
     }
-    for (; i < n; i++) out[i] = l2sqr_avx2(q, base + i * d, d);
 }
 
 __attribute__((target("avx2,fma")))

@@ -235,12 +235,20 @@ struct ANNBenchmark: ParsableCommand {
         // The same single-id calls from `callers` threads at once: group commit shares each LMDB commit among them.
         func concurrently(_ body: @escaping @Sendable (Int) throws -> Void) throws -> Double {
             let failure = Mutex<(any Error)?>(nil)
+            // Threads of their own: `concurrentPerform` would run only as many callers as there are cores.
+            let finished = DispatchGroup()
+            let callers = callers
             let seconds = Measure.seconds {
-                DispatchQueue.concurrentPerform(iterations: callers) { t in
-                    for i in stride(from: t, to: m, by: callers) {
-                        do { try body(i) } catch { failure.withLock { $0 = error } }
-                    }
+                for t in 0..<callers {
+                    finished.enter()
+                    Thread {
+                        for i in stride(from: t, to: m, by: callers) {
+                            do { try body(i) } catch { failure.withLock { $0 = error } }
+                        }
+                        finished.leave()
+                    }.start()
                 }
+                finished.wait()
             }
             if let error = failure.withLock({ $0 }) { throw error }
             return seconds / Double(m) * 1e6
