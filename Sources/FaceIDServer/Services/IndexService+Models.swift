@@ -135,11 +135,14 @@ extension IndexService {
         }
     }
 
-    /// Installs `model` into `collection` (every vector assigned and encoded; one LMDB transaction with `watermark`).
+    /// Installs `model` into `collection` (every vector assigned and encoded; one LMDB transaction with `watermark`), off the
+    /// cooperative pool: at a million faces (a collection that trained itself before models were published) it takes seconds.
     func install(_ model: TrainedModel, into collection: VectorCollection, space: IndexSpace, companyID: Int64,
-                 watermark: Int64?) throws {
+                 watermark: Int64?) async throws {
         let started = ContinuousClock.now
-        try collection.install(model, watermark: watermark.map { UInt64($0) }, threads: ProcessInfo.processInfo.activeProcessorCount)
+        try await Self.offCooperativePool {
+            try collection.install(model, watermark: watermark.map { UInt64($0) }, threads: ProcessInfo.processInfo.activeProcessorCount)
+        }
         _ = training.withLock { $0.published.insert(Self.trainingKey(companyID, space)) }
         logger.notice("installed the published index model", metadata: [
             "company_id": "\(companyID)", "space": .string(space.label), "kind": .string(model.kind.description),
@@ -156,7 +159,7 @@ extension IndexService {
         for (space, collection) in collections {
             guard let entry = published.last(where: { $0.space == space.label }),
                   let model = try await openPublished(entry, companyID: companyID) else { continue }
-            try install(model, into: collection, space: space, companyID: companyID, watermark: nil)
+            try await install(model, into: collection, space: space, companyID: companyID, watermark: nil)
         }
     }
 

@@ -379,7 +379,7 @@ final class IndexService: Sendable {
             }
             if let installing, installing.space == space {
                 if !mutations.isEmpty { try collection.apply(mutations) }
-                try install(installing.model, into: collection, space: space, companyID: companyID, watermark: end)
+                try await install(installing.model, into: collection, space: space, companyID: companyID, watermark: end)
             } else {
                 try collection.apply(mutations, watermark: UInt64(end))
             }

@@ -24,7 +24,9 @@ extension PostgresStore: IndexModelRepository {
                 _ = try await connection.run("SELECT feed_append(\(companyID), 0, NULL, 'model', FALSE)", logger: logger)
                 if try await hasModel(companyID: companyID, space: space, on: connection) { throw AlreadyPublished() }
                 guard let seq = try await connection.run("SELECT last_seq FROM feed_heads WHERE company_id = \(companyID)", logger: logger)
-                    .decode(Int64.self).elements().first else { throw AlreadyPublished() }
+                    .decode(Int64.self).elements().first else {
+                    throw StoreError.inconsistent("feed_append left no counter row for company \(companyID)")
+                }
                 _ = try await connection.run("""
                     INSERT INTO index_models (company_id, space, seq, sealed_model, trained_by, created_at)
                     VALUES (\(companyID), \(space), \(seq), \(sealed), \(node), \(at))
