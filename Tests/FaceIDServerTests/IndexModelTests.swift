@@ -105,6 +105,22 @@ import VectorIndex
         }
     }
 
+    /// `index.trainAt` from the flag or the environment; a size too small to train 16 lists is refused at start.
+    @Test func theTrainingSizeIsConfiguredAndChecked() async throws {
+        let arguments = ["faceid-server", "--data-directory", "/nonexistent-faceid"]
+        #expect(try await ServerConfiguration.load(arguments: arguments, environment: [:]).trainingThreshold == 50_000)
+        #expect(try await ServerConfiguration.load(arguments: arguments + ["--index-train-at", "2000"], environment: [:])
+            .trainingThreshold == 2000)
+        #expect(try await ServerConfiguration.load(arguments: arguments, environment: ["FACEID_INDEX_TRAIN_AT": "1500"])
+            .trainingThreshold == 1500)
+        do {
+            _ = try await ServerConfiguration.load(arguments: arguments + ["--index-train-at", "999"], environment: [:])
+            Issue.record("a training size of 999 was accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "index.trainAt")
+        }
+    }
+
     @Test func claimsAndPublicationsAreExclusive() async throws {
         let server = try await TestServer()
         try await server.run { client in
