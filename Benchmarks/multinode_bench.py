@@ -23,7 +23,7 @@ import base64
 import random
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-import multinode_test as m  # noqa: E402
+import multinode_cluster as m  # noqa: E402
 
 
 # The quotas raised for the benches, as the README's single-node figures were measured.
