@@ -23,7 +23,7 @@ test: setup
 	@./scripts/schemathesis.sh
 	@./scripts/postgres-tests.sh
 	@./scripts/sface-reference.sh
-	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
+	@SWIFT=$(SWIFT) ./scripts/swift-test.sh $(SWIFT_TEST_FLAGS)
 
 bench: setup
 	@./scripts/swift-build.sh -c release --product faceid-bench
