@@ -93,6 +93,16 @@ public struct TrainingParameters: Sendable, Equatable {
     }
 }
 
+/// Where an IVF-PQ collection keeps the float32 vectors its re-ranking reads. Flat and IVF-Flat collections scan every
+/// vector and always keep them in memory.
+public enum VectorResidence: Sendable, Equatable {
+    /// In the LMDB map only: a search reads (and, when sealed, opens) its few hundred candidates' vectors. The heap holds
+    /// ids, codes, lists and the model — about 90 bytes per vector at 64 subquantizers.
+    case map
+    /// Also in memory (4 × dimension bytes per vector more): no map read per candidate.
+    case memory
+}
+
 /// Options for one search.
 public struct SearchOptions: Sendable {
     /// How many neighbours to return.

@@ -1,8 +1,12 @@
 /// The in-memory, searchable form of a collection.
 ///
-/// Vectors live in dense slots (`0..<count`); removing a slot moves the last one into it, so
+/// Entries live in dense slots (`0..<count`); removing a slot moves the last one into it, so
 /// storage never has holes. Mutated only by the collection's single writer under the write side
 /// of its lock, searched under the read side.
+///
+/// The float32 vectors are kept here only when a search scans them (flat, IVF-Flat) or when asked
+/// (`VectorResidence.memory`); an IVF-PQ collection otherwise keeps ids, codes and lists, and its
+/// re-ranking reads the few hundred candidates' vectors from the LMDB map.
 final class IndexState: @unchecked Sendable {
     // @unchecked Sendable: every access is guarded by VectorCollection's writer mutex and
     // readers-writer lock (see VectorCollection).
@@ -10,8 +14,10 @@ final class IndexState: @unchecked Sendable {
     var kind: IndexKind
     /// Slot → id.
     var ids: [UInt64] = []
-    /// Layout: (count, dimension), slot order.
+    /// Layout: (count, dimension), slot order; empty unless `keepsVectors`.
     var vectors: [Float] = []
+    /// Whether `vectors` holds every entry's vector. Changed only together with `vectors`.
+    var keepsVectors = true
     /// Id → slot.
     var slotOf: [UInt64: Int32] = [:]
     /// Slot → inverted list (unused while flat).
@@ -51,9 +57,11 @@ final class IndexState: @unchecked Sendable {
         digest &+= Self.entryDigest(id: id, vector: vector)
         let slot = Int32(ids.count)
         ids.append(id)
-        let start = vectors.count
-        vectors.append(contentsOf: repeatElement(0, count: dimension))
-        vectors.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: start * 4).copyMemory(from: vector.baseAddress!, byteCount: vector.count) }
+        if keepsVectors {
+            let start = vectors.count
+            vectors.append(contentsOf: repeatElement(0, count: dimension))
+            vectors.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: start * 4).copyMemory(from: vector.baseAddress!, byteCount: vector.count) }
+        }
         slotOf[id] = slot
         if lists.isEmpty {
             listOf.append(CollectionStorage.flatList)
@@ -66,13 +74,19 @@ final class IndexState: @unchecked Sendable {
         }
     }
 
-    /// Removes `id`, which must be present.
+    /// Removes `id`, if present.
+    /// - Parameter storedDigest: `entryDigest` of the vector stored for `id`; needed when the vectors are not kept here.
     /// - Complexity: O(dimension + subquantizerCount).
-    func remove(id: UInt64) {
+    func remove(id: UInt64, storedDigest: UInt64? = nil) {
         guard let s = slotOf.removeValue(forKey: id) else { return }
         let slot = Int(s)
-        vectors.withUnsafeBytes { bytes in
-            digest &-= Self.entryDigest(id: id, vector: UnsafeRawBufferPointer(rebasing: bytes[(slot * dimension * 4)..<((slot + 1) * dimension * 4)]))
+        if keepsVectors {
+            vectors.withUnsafeBytes { bytes in
+                digest &-= Self.entryDigest(id: id, vector: UnsafeRawBufferPointer(rebasing: bytes[(slot * dimension * 4)..<((slot + 1) * dimension * 4)]))
+            }
+        } else {
+            precondition(storedDigest != nil, "removing an entry whose vector is not in memory needs its stored digest")
+            digest &-= storedDigest!
         }
         if !lists.isEmpty {
             let list = Int(listOf[slot])
@@ -89,16 +103,18 @@ final class IndexState: @unchecked Sendable {
             slotOf[movedID] = s
             listOf[slot] = listOf[last]
             positionInList[slot] = positionInList[last]
-            vectors.withUnsafeMutableBufferPointer { v in
-                let d = dimension
-                (v.baseAddress! + slot * d).update(from: v.baseAddress! + last * d, count: d)
+            if keepsVectors {
+                vectors.withUnsafeMutableBufferPointer { v in
+                    let d = dimension
+                    (v.baseAddress! + slot * d).update(from: v.baseAddress! + last * d, count: d)
+                }
             }
             if !lists.isEmpty {
                 lists[Int(listOf[slot])].slots[Int(positionInList[slot])] = s
             }
         }
         ids.removeLast()
-        vectors.removeLast(dimension)
+        if keepsVectors { vectors.removeLast(dimension) }
         listOf.removeLast()
         positionInList.removeLast()
     }
@@ -120,9 +136,9 @@ final class IndexState: @unchecked Sendable {
         return h ^ (h >> 31)
     }
 
-    /// A copy of the stored vector of `id`.
+    /// A copy of the vector of `id` kept in memory (nil when absent or when the vectors are not kept here).
     func vector(for id: UInt64) -> [Float]? {
-        guard let s = slotOf[id] else { return nil }
+        guard keepsVectors, let s = slotOf[id] else { return nil }
         let start = Int(s) * dimension
         return Array(vectors[start..<(start + dimension)])
     }

@@ -94,14 +94,26 @@ extension VectorCollection {
         let codeSize = assigner.codeSize
         let removals = order.filter { final[$0]! == nil && state.slotOf[$0] != nil }
 
+        // Vectors kept only in the map: the digests of what is replaced or removed are read before it is overwritten.
+        let replaced = state.keepsVectors ? [] : order.filter { state.slotOf[$0] != nil }
+        let m = state.subquantizerCount
+        var storedDigests: [UInt64: UInt64] = [:]
         do throws(VectorIndexError) {
-            try environment.write { (txn) throws(VectorIndexError) in
+            storedDigests = try environment.write { (txn) throws(VectorIndexError) -> [UInt64: UInt64] in
+                var digests: [UInt64: UInt64] = [:]
+                for id in replaced {
+                    guard let digest = try storage.storedDigest(txn, id: id, dimension: dimension, subquantizerCount: m) else {
+                        throw .corrupt("id \(id) of \(name) is indexed but has no record")
+                    }
+                    digests[id] = digest
+                }
                 for id in removals { try storage.deleteRecord(txn, id: id) }
                 for (i, (id, _)) in writes.enumerated() {
                     try storage.putRecord(txn, id: id, list: lists[i], code: codes[(i * codeSize)..<((i + 1) * codeSize)],
                                           vector: flat[(i * dimension)..<((i + 1) * dimension)])
                 }
                 if let watermark { try storage.putWatermark(txn, watermark) }
+                return digests
             }
         } catch {
             for batch in accepted { batch.failure = error }
@@ -109,11 +121,11 @@ extension VectorCollection {
         }
 
         stateLock.withWriteLock {
-            for id in removals { state.remove(id: id) }
+            for id in removals { state.remove(id: id, storedDigest: storedDigests[id]) }
             flat.withUnsafeBufferPointer { v in
                 codes.withUnsafeBufferPointer { c in
                     for (i, (id, _)) in writes.enumerated() {
-                        state.remove(id: id)
+                        state.remove(id: id, storedDigest: storedDigests[id])
                         state.append(id: id, vector: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: v[(i * dimension)..<((i + 1) * dimension)])),
                                      list: lists[i],
                                      code: UnsafeBufferPointer(rebasing: c[(i * codeSize)..<((i + 1) * codeSize)]))

@@ -90,7 +90,7 @@ extension VectorCollection {
         }
         var rng = SeededGenerator(seed: parameters.seed)
         let sample = Self.sample(n, min(n, kind.listCount * parameters.samplesPerList), &rng)
-        return (gather(sample), sample.count)
+        return (try gather(sample), sample.count)
     }
 
     /// k-means on the sample for the coarse quantizer, then (IVF-PQ) PQ codebooks on the residuals of its first
@@ -128,8 +128,9 @@ extension VectorCollection {
     /// Assigns and encodes every vector with the new model, persists it, and swaps it in.
     private func rebuild(kind: IndexKind, centroids: [Float], pq: ProductQuantizer?, watermark: UInt64?) throws(VectorIndexError) {
         let n = state.count, d = dimension
+        let vectors = state.keepsVectors ? state.vectors : try vectorsFromMap()
         let assigner = Assigner(dimension: d, centroids: centroids, pq: pq)
-        let (lists, codes) = state.vectors.withUnsafeBufferPointer { assigner.assign($0, count: n) }
+        let (lists, codes) = vectors.withUnsafeBufferPointer { assigner.assign($0, count: n) }
         let codeSize = assigner.codeSize
         let entry = Catalog.Entry(dimension: d, kind: kind, trainingPolicy: policy)
         try environment.write { (txn) throws(VectorIndexError) in
@@ -139,7 +140,7 @@ extension VectorCollection {
             for slot in 0..<n {
                 try storage.putRecord(txn, id: state.ids[slot], list: lists[slot],
                                       code: codes[(slot * codeSize)..<((slot + 1) * codeSize)],
-                                      vector: state.vectors[(slot * d)..<((slot + 1) * d)])
+                                      vector: vectors[(slot * d)..<((slot + 1) * d)])
             }
             if let watermark { try storage.putWatermark(txn, watermark) }
         }
@@ -153,7 +154,10 @@ extension VectorCollection {
                 newLists[l].append(slot: Int32(slot), id: state.ids[slot], code: UnsafeBufferPointer(rebasing: c[(slot * codeSize)..<((slot + 1) * codeSize)]))
             }
         }
+        let keeps = keepsVectors(kind)
         stateLock.withWriteLock {
+            state.vectors = keeps ? vectors : []
+            state.keepsVectors = keeps
             state.kind = kind
             state.centroids = centroids
             state.pq = pq
@@ -164,11 +168,45 @@ extension VectorCollection {
         }
     }
 
-    private func gather(_ slots: [Int]) -> [Float] {
-        var out = [Float]()
-        out.reserveCapacity(slots.count * dimension)
-        for s in slots { out.append(contentsOf: state.vectors[(s * dimension)..<((s + 1) * dimension)]) }
+    /// The vectors of `slots`, from memory or from the map.
+    private func gather(_ slots: [Int]) throws(VectorIndexError) -> [Float] {
+        let d = dimension
+        if state.keepsVectors {
+            var out = [Float]()
+            out.reserveCapacity(slots.count * d)
+            for s in slots { out.append(contentsOf: state.vectors[(s * d)..<((s + 1) * d)]) }
+            return out
+        }
+        var out = [Float](repeating: 0, count: slots.count * d)
+        let m = state.subquantizerCount
+        try environment.read { (txn) throws(VectorIndexError) in
+            try out.withUnsafeMutableBufferPointer { (o) throws(VectorIndexError) in
+                for (i, s) in slots.enumerated() {
+                    let id = state.ids[s]
+                    guard try storage.readVector(txn, id: id, dimension: d, subquantizerCount: m, into: o.baseAddress! + i * d) else {
+                        throw .corrupt("id \(id) of \(name) is indexed but has no record")
+                    }
+                }
+            }
+        }
         return out
+    }
+
+    /// Every vector in slot order, read from the map in one pass (the writer lock held, so the map and the state agree).
+    private func vectorsFromMap() throws(VectorIndexError) -> [Float] {
+        let d = dimension, n = state.count
+        var seen = 0
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, n * d * 4), alignment: 16)
+        defer { buffer.deallocate() }
+        try environment.read { (txn) throws(VectorIndexError) in
+            try storage.forEachRecord(txn, dimension: d, subquantizerCount: state.subquantizerCount) { (id, _, _, vector) throws(VectorIndexError) in
+                guard let slot = state.slotOf[id] else { throw .corrupt("id \(id) of \(name) is stored but not indexed") }
+                (buffer.baseAddress! + Int(slot) * d * 4).copyMemory(from: vector.baseAddress!, byteCount: d * 4)
+                seen += 1
+            }
+        }
+        guard seen == n else { throw .corrupt("\(name) indexes \(n) vectors and stores \(seen)") }
+        return Array(buffer.bindMemory(to: Float.self).prefix(n * d))
     }
 
     /// `k` distinct indices of `0..<n`, seeded.

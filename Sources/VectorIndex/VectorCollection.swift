@@ -25,9 +25,12 @@ public final class VectorCollection: @unchecked Sendable {
     var policy: TrainingPolicy?
     var currentWatermark: UInt64
     var dropped = false
+    /// Where an IVF-PQ index keeps its vectors (the database's setting).
+    let residence: VectorResidence
 
     init(name: String, configuration: Catalog.Entry, environment: LMDBEnvironment, storage: CollectionStorage,
-         catalog: Catalog, state: IndexState, watermark: UInt64) {
+         catalog: Catalog, state: IndexState, watermark: UInt64, residence: VectorResidence) {
+        self.residence = residence
         self.name = name
         self.dimension = configuration.dimension
         self.environment = environment
@@ -50,8 +53,28 @@ public final class VectorCollection: @unchecked Sendable {
     /// Whether `id` is in the collection.
     public func contains(_ id: UInt64) -> Bool { stateLock.withReadLock { state.slotOf[id] != nil } }
 
-    /// A copy of the vector stored for `id`.
-    public func vector(for id: UInt64) -> [Float]? { stateLock.withReadLock { state.vector(for: id) } }
+    /// A copy of the vector stored for `id` (from memory, or read from the map).
+    /// - Throws: `corrupt` or `sealing` when its record cannot be read.
+    public func vector(for id: UInt64) throws(VectorIndexError) -> [Float]? {
+        try stateLock.withReadLock { () throws(VectorIndexError) -> [Float]? in
+            if state.keepsVectors { return state.vector(for: id) }
+            guard state.slotOf[id] != nil else { return nil }
+            var out = [Float](repeating: 0, count: dimension)
+            let found = try environment.read { (txn) throws(VectorIndexError) -> Bool in
+                try out.withUnsafeMutableBufferPointer { (o) throws(VectorIndexError) -> Bool in
+                    try storage.readVector(txn, id: id, dimension: dimension, subquantizerCount: state.subquantizerCount,
+                                           into: o.baseAddress!)
+                }
+            }
+            return found ? out : nil
+        }
+    }
+
+    /// Whether an index of `kind` keeps its vectors in memory in this collection.
+    func keepsVectors(_ kind: IndexKind) -> Bool {
+        if case .ivfPQ = kind { return residence == .memory }
+        return true
+    }
 
     /// What the collection holds, read together: its watermark, its size and the order-independent digest of every
     /// (id, vector) — equal on two copies exactly when they hold the same vectors under the same ids (up to a 64-bit
@@ -73,9 +96,52 @@ public final class VectorCollection: @unchecked Sendable {
     /// - Throws: `dimensionMismatch`, `nonFiniteComponent`, `invalidArgument` for k < 1.
     public func search(_ query: [Float], options: SearchOptions = SearchOptions()) throws(VectorIndexError) -> [SearchResult] {
         try validateQuery(query, options)
-        return stateLock.withReadLock {
-            query.withUnsafeBufferPointer { state.search($0.baseAddress!, options: options) }
+        return try stateLock.withReadLock { () throws(VectorIndexError) -> [SearchResult] in
+            try query.withUnsafeBufferPointer { (q) throws(VectorIndexError) -> [SearchResult] in
+                try searchLocked(q.baseAddress!, options: options)
+            }
         }
+    }
+
+    /// One search under the read lock: from memory, or with the vectors it needs read from the map in one read
+    /// transaction (which sees at least what the in-memory state holds: commits reach LMDB before the state).
+    private func searchLocked(_ query: UnsafePointer<Float>, options: SearchOptions) throws(VectorIndexError) -> [SearchResult] {
+        if state.keepsVectors { return state.search(query, options: options) }
+        if options.exact || state.lists.isEmpty { return try scanMap(query, options: options) }
+        let d = dimension, m = state.subquantizerCount
+        return try environment.read { (txn) throws(VectorIndexError) -> [SearchResult] in
+            var failure: VectorIndexError?
+            let results = state.search(query, options: options) { id, out in
+                guard failure == nil else { return false }
+                do throws(VectorIndexError) {
+                    return try storage.readVector(txn, id: id, dimension: d, subquantizerCount: m, into: out)
+                } catch {
+                    failure = error
+                    return false
+                }
+            }
+            if let failure { throw failure }
+            return results
+        }
+    }
+
+    /// Exact search over the vectors in the map (an IVF-PQ collection that keeps none in memory), one record after
+    /// another in key order. Entries not (yet) in the in-memory state are skipped, so it answers what a probed search would.
+    private func scanMap(_ query: UnsafePointer<Float>, options: SearchOptions) throws(VectorIndexError) -> [SearchResult] {
+        let k = min(options.k, state.count)
+        guard k > 0 else { return [] }
+        var top = TopK(capacity: k)
+        let d = dimension
+        try environment.read { (txn) throws(VectorIndexError) in
+            try withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { (v) throws(VectorIndexError) in
+                try storage.forEachRecord(txn, dimension: d, subquantizerCount: state.subquantizerCount) { (id, _, _, vector) throws(VectorIndexError) in
+                    guard state.slotOf[id] != nil, options.allow?(id) ?? true else { return }
+                    UnsafeMutableRawPointer(v.baseAddress!).copyMemory(from: vector.baseAddress!, byteCount: d * 4)
+                    top.insert(Distance.squaredL2(query, v.baseAddress!, dimension: d), Int64(bitPattern: id))
+                }
+            }
+        }
+        return top.sorted().map { SearchResult(id: UInt64(bitPattern: $0.label), distance: $0.distance.squareRoot()) }
     }
 
     /// Searches many queries, `threads` at a time.
@@ -89,15 +155,23 @@ public final class VectorCollection: @unchecked Sendable {
         defer { _ = results.deinitialize(); results.deallocate() }
         nonisolated(unsafe) let out = results
         let opts = single
+        let failure = Mutex<VectorIndexError?>(nil)
         stateLock.withReadLock {
             DispatchQueue.concurrentPerform(iterations: max(1, min(threads, queries.count))) { worker in
                 var i = worker
                 while i < queries.count {
-                    out[i] = queries[i].withUnsafeBufferPointer { self.state.search($0.baseAddress!, options: opts) }
+                    do throws(VectorIndexError) {
+                        out[i] = try queries[i].withUnsafeBufferPointer { (q) throws(VectorIndexError) -> [SearchResult] in
+                            try self.searchLocked(q.baseAddress!, options: opts)
+                        }
+                    } catch {
+                        failure.withLock { $0 = $0 ?? error }
+                    }
                     i += max(1, min(threads, queries.count))
                 }
             }
         }
+        if let error = failure.withLock({ $0 }) { throw error }
         return Array(results)
     }
 

@@ -11,6 +11,7 @@ public final class VectorDatabase: @unchecked Sendable {
     let environment: LMDBEnvironment
     let catalog: Catalog
     let sealer: (any VectorSealer)?
+    let residence: VectorResidence
     private let lock = NSLock()
     private var collections: [String: VectorCollection] = [:]
 
@@ -21,10 +22,14 @@ public final class VectorDatabase: @unchecked Sendable {
     ///     rebuilt from a system of record.
     /// - Throws: `corrupt` for a file that is not LMDB, `foreignEnvironment` for an LMDB
     ///   environment VectorIndex did not write, `unsupportedFormatVersion` for a newer format.
+    ///   - ivfPQVectors: where IVF-PQ collections keep the vectors they re-rank with (`.map`: the heap holds ids, codes
+    ///     and lists only).
     public init(path: String, sealer: (any VectorSealer)? = nil, mapSize: Int = 64 << 20,
-                durability: LMDBEnvironment.Durability = .full) throws(VectorIndexError) {
+                durability: LMDBEnvironment.Durability = .full,
+                ivfPQVectors: VectorResidence = .map) throws(VectorIndexError) {
         BLAS.useSingleThread()
         self.path = path
+        self.residence = ivfPQVectors
         self.sealer = sealer
         do {
             environment = try LMDBEnvironment(path: path, mapSize: mapSize, durability: durability)
@@ -60,7 +65,8 @@ public final class VectorDatabase: @unchecked Sendable {
             return try openStorage(txn, name: name)
         }
         let collection = VectorCollection(name: name, configuration: entry, environment: environment, storage: storage,
-                                          catalog: catalog, state: IndexState(dimension: dimension, kind: kind), watermark: 0)
+                                          catalog: catalog, state: IndexState(dimension: dimension, kind: kind), watermark: 0,
+                                          residence: residence)
         collections[name] = collection
         return collection
     }
@@ -132,8 +138,9 @@ public final class VectorDatabase: @unchecked Sendable {
             }
         }
         let count = try txn.count(storage.vectors)
+        if case .ivfPQ = entry.kind { state.keepsVectors = residence == .memory }
         state.ids.reserveCapacity(count)
-        state.vectors.reserveCapacity(count * d)
+        if state.keepsVectors { state.vectors.reserveCapacity(count * d) }
         state.slotOf.reserveCapacity(count)
         let m = entry.kind.subquantizerCount
         try storage.forEachRecord(txn, dimension: d, subquantizerCount: m) { (id, list, code, vector) throws(VectorIndexError) in
@@ -147,7 +154,7 @@ public final class VectorDatabase: @unchecked Sendable {
         }
         let watermark = try storage.watermark(txn)
         return VectorCollection(name: name, configuration: entry, environment: environment, storage: storage,
-                                catalog: catalog, state: state, watermark: watermark)
+                                catalog: catalog, state: state, watermark: watermark, residence: residence)
     }
 
     static func validate(_ name: String) throws(VectorIndexError) {

@@ -1,3 +1,4 @@
+import Crypto
 import ArgumentParser
 import Foundation
 import Synchronization
@@ -31,6 +32,16 @@ struct ANNBenchmark: ParsableCommand {
     @Flag(help: "Skip the exact-search baseline (needs --gt); for profiling the index alone.") var skipExact = false
     @Flag(help: "Reuse indexes already built in --data-dir by an earlier run (skips bulk add and training).") var reuse = false
     @Option(help: "LMDB commit durability: full, nometasync or nosync.") var durability: String = "nometasync"
+    @Option(help: "Where IVF-PQ keeps the vectors it re-ranks with: map (read per candidate) or memory.") var vectors: String = "map"
+    @Flag(help: "Seal every record with AES-256-GCM, as the server does.") var sealed = false
+
+    private var residence: VectorResidence { vectors == "memory" ? .memory : .map }
+    private static let sealer = BenchSealer()
+
+    private func openDatabase(_ dir: String) throws -> VectorDatabase {
+        try VectorDatabase(path: dir, sealer: sealed ? Self.sealer : nil, mapSize: 1 << 30, durability: lmdbDurability,
+                           ivfPQVectors: residence)
+    }
 
     private var lmdbDurability: LMDBEnvironment.Durability {
         switch durability {
@@ -146,13 +157,13 @@ struct ANNBenchmark: ParsableCommand {
     private func benchmark(kind: IndexKind, baseSet: [Float], dimension: Int, queries: [[Float]],
                            truth: [[UInt64]], exactMS: Double) throws -> [String] {
         let n = baseSet.count / dimension
-        let dir = dataDir + "/\(kind)".replacingOccurrences(of: ",", with: "_")
+        let dir = dataDir + "/\(kind)\(sealed ? "-sealed" : "")".replacingOccurrences(of: ",", with: "_")
         var rssBefore = Measure.residentBytes()
         var addSeconds = 0.0, trainSeconds = 0.0
-        let built = reuse && (try? VectorDatabase(path: dir).collection("bench").kind) == kind
+        let built = reuse && (try? openDatabase(dir).collection("bench").kind) == kind
         if !built {
             try? FileManager.default.removeItem(atPath: dir)
-            let db = try VectorDatabase(path: dir, mapSize: 1 << 30, durability: lmdbDurability)
+            let db = try openDatabase(dir)
             let c = try db.createCollection("bench", dimension: dimension)
             addSeconds = try Measure.seconds { try bulkAdd(c, baseSet, dimension: dimension) }
             progress("\(kind): bulk add \(format(addSeconds, 2)) s (\(format(Double(n) / addSeconds, 0)) vectors/s)")
@@ -168,7 +179,7 @@ struct ANNBenchmark: ParsableCommand {
         var db: VectorDatabase? = nil
         var collection: VectorCollection? = nil
         let reopenSeconds = try Measure.seconds {
-            db = try VectorDatabase(path: dir, mapSize: 1 << 30, durability: lmdbDurability)
+            db = try openDatabase(dir)
             collection = try db!.collection("bench")
         }
         let c = collection!
@@ -177,7 +188,7 @@ struct ANNBenchmark: ParsableCommand {
         let disk = Measure.diskBytes(dir)
         progress("\(kind): reopen \(format(reopenSeconds * 1000, 0)) ms, +\(heap >> 20) MiB heap, +\(rss >> 20) MiB resident, "
                  + "\(disk >> 20) MiB on disk")
-        emitJSON(["kind": "build", "index": "\(kind)", "n": n, "bulk_add_s": addSeconds, "add_per_s": Double(n) / addSeconds,
+        emitJSON(["kind": "build", "index": "\(kind)", "vectors": vectors, "sealed": sealed, "n": n, "bulk_add_s": addSeconds, "add_per_s": Double(n) / addSeconds,
                   "train_s": trainSeconds, "reopen_s": reopenSeconds, "heap_mib_after_reopen": heap >> 20,
                   "resident_mib_after_reopen": rss >> 20, "disk_mib": disk >> 20])
 
@@ -208,7 +219,7 @@ struct ANNBenchmark: ParsableCommand {
                 let (r1, r10) = recall(results, truth)
                 let qps = Measure.median(qpsRuns)
                 let p50 = Measure.quantile(latencies, 0.5), p99 = Measure.quantile(latencies, 0.99)
-                emitJSON(["kind": "search", "index": "\(kind)", "probes": p, "rerank": r, "recall_at_1": r1, "recall_at_10": r10,
+                emitJSON(["kind": "search", "index": "\(kind)", "vectors": vectors, "sealed": sealed, "probes": p, "rerank": r, "recall_at_1": r1, "recall_at_10": r10,
                           "qps_median": qps, "qps_min": qpsRuns.min()!, "qps_max": qpsRuns.max()!, "p50_ms": p50, "p99_ms": p99,
                           "batch_qps": Double(queries.count) / batchSeconds, "runs": runs])
                 progress("\(kind) probes \(p) rerank \(r): recall@10 \(format(r10, 3)), \(format(qps, 0)) QPS, p99 \(format(p99, 3)) ms")
@@ -283,5 +294,19 @@ extension IndexKind {
     var isPQ: Bool {
         if case .ivfPQ = self { return true }
         return false
+    }
+}
+
+/// AES-256-GCM with a fresh random key and the record's context as associated data: the construction of the server's
+/// `IndexSealer` (whose key comes from the master key), so sealed figures cost what the server pays.
+struct BenchSealer: VectorSealer {
+    let key = SymmetricKey(size: .bits256)
+
+    func seal(_ plaintext: [UInt8], context: [UInt8]) throws -> [UInt8] {
+        [UInt8](try AES.GCM.seal(plaintext, using: key, authenticating: context).combined!)
+    }
+
+    func open(_ sealed: [UInt8], context: [UInt8]) throws -> [UInt8] {
+        [UInt8](try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: key, authenticating: context))
     }
 }

@@ -78,7 +78,7 @@ struct QuarantineTests {
             try await server.services.index.catchUp(owner.companyID)
             let collection = try server.services.index.collection(owner.companyID)
             #expect(collection.count == 1)
-            #expect(collection.vector(for: UInt64(added[1].id!)) != nil)
+            #expect(try collection.vector(for: UInt64(added[1].id!)) != nil)
             #expect(try await store.quarantinedFaceCount() == 1)
             // Later writes still reach the index.
             let reply = try await client.call(.post, "/faces/import", as: owner.caller, json: """

@@ -115,7 +115,7 @@ import Testing
         try c.apply([.add(id: 1, vector: Self.data.vector(0)), .remove(id: 1), .upsert(id: 2, vector: Self.data.vector(1)),
                      .update(id: 2, vector: Self.data.vector(2)), .removeIfPresent(id: 77)])
         #expect(c.count == 1)
-        #expect(c.vector(for: 2) == Self.data.vector(2))
+        #expect(try c.vector(for: 2) == Self.data.vector(2))
     }
 
     @Test func allowFilterIsRespected() throws {

@@ -34,24 +34,24 @@ import Testing
         }
         #expect(failures.withLock { $0 }.isEmpty)
 
-        func expectState(_ c: VectorCollection) {
+        func expectState(_ c: VectorCollection) throws {
             for t in 0..<threads {
                 for i in 0..<perThread {
                     let id = UInt64(10_000 + t * perThread + i)
                     if i % 2 == 1 {
                         #expect(!c.contains(id))
                     } else {
-                        #expect(c.vector(for: id) == Self.data.vector(2000 + t * perThread + i), "id \(id)")
+                        #expect(try c.vector(for: id) == Self.data.vector(2000 + t * perThread + i), "id \(id)")
                     }
                     #expect(!c.contains(UInt64(t * perThread + i)))
                 }
             }
             #expect((threads * perThread..<1000).allSatisfy { c.contains(UInt64($0)) })
         }
-        expectState(c)
+        try expectState(c)
         let contents = c.contents
         let reopened = try VectorDatabase(path: dir.path).collection("g")
-        expectState(reopened)
+        try expectState(reopened)
         #expect(reopened.contents.digest == contents.digest && reopened.count == contents.count && reopened.kind == kind)
         let probe = Self.data.vector(2000)
         #expect(try reopened.search(probe, options: SearchOptions(k: 1, probeCount: 16)).first?.id == 10_000)
@@ -88,7 +88,7 @@ import Testing
         #expect(failures.withLock { $0 }.isEmpty)
         #expect(c.groupCommits.load(ordering: .relaxed) - commitsBefore == 1, "six queued batches, one commit")
         let reopened = try VectorDatabase(path: dir.path).collection("q")
-        #expect((0..<callers).allSatisfy { reopened.vector(for: UInt64($0)) == Self.data.vector($0) })
+        #expect(try (0..<callers).allSatisfy { try reopened.vector(for: UInt64($0)) == Self.data.vector($0) })
     }
 
     /// A refused batch in the middle of a group leaves the batches around it committed, and is itself not applied at all.

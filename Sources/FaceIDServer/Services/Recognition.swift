@@ -203,7 +203,7 @@ struct Recognition: Sendable {
         try await index.catchUp(companyID)
         for candidate in [model] + RecognitionModel.allCases.filter({ $0 != model }) {
             let collection = try index.collection(companyID, .all(candidate))
-            let vectors = stored.compactMap { face in collection.vector(for: UInt64(face.id!)).map { (face.id!, $0) } }
+            let vectors = try stored.compactMap { face in try collection.vector(for: UInt64(face.id!)).map { (face.id!, $0) } }
             guard !vectors.isEmpty else { continue }
             if candidate != model {
                 switch candidate {

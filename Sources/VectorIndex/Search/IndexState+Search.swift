@@ -3,16 +3,20 @@ import Dispatch
 
 extension IndexState {
     /// Searches the `k` nearest neighbours of `query` (`dimension` floats).
+    /// - Parameter stored: reads an id's vector from the map (false when the id is gone); used for re-ranking when the
+    ///   vectors are not kept in memory. An exact search then needs `keepsVectors` (the collection scans the map itself).
     /// - Complexity: flat: O(count × dimension); IVF: O(listCount × dimension + scanned vectors).
-    func search(_ query: UnsafePointer<Float>, options: SearchOptions) -> [SearchResult] {
+    func search(_ query: UnsafePointer<Float>, options: SearchOptions,
+                stored: (UInt64, UnsafeMutablePointer<Float>) -> Bool = { _, _ in preconditionFailure("no map reader") }) -> [SearchResult] {
         let k = min(options.k, count)
         guard k > 0 else { return [] }
         let top: TopK
         if options.exact || lists.isEmpty {
+            precondition(keepsVectors, "an exact search of vectors kept in the map is the collection's (scanMap)")
             top = exactSearch(query, k: k, allow: options.allow, threads: options.threads)
         } else if pq != nil {
             top = ivfPQSearch(query, k: k, probes: probes(query, options.probeCount),
-                              rerank: max(options.rerankCount, k), allow: options.allow)
+                              rerank: max(options.rerankCount, k), allow: options.allow, stored: stored)
         } else {
             top = ivfFlatSearch(query, k: k, probes: probes(query, options.probeCount).lists, allow: options.allow)
         }
@@ -127,7 +131,8 @@ extension IndexState {
     /// codes keeping what beats the current `rerank`-th best approximate distance, then exact
     /// distances for those candidates.
     private func ivfPQSearch(_ query: UnsafePointer<Float>, k: Int, probes: (lists: [Int], distances: [Float]),
-                             rerank: Int, allow: (@Sendable (UInt64) -> Bool)?) -> TopK {
+                             rerank: Int, allow: (@Sendable (UInt64) -> Bool)?,
+                             stored: (UInt64, UnsafeMutablePointer<Float>) -> Bool) -> TopK {
         guard let pq else { return TopK(capacity: 0) }
         let d = dimension, m = pq.subquantizerCount, tableSize = m * 16
         let probeCount = probes.lists.count
@@ -176,6 +181,17 @@ extension IndexState {
         }
         var top = TopK(capacity: k)
         let c = candidates.count
+        if !keepsVectors {
+            // Re-rank from the map: each candidate's vector read (and, when sealed, opened) by id.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { v in
+                for i in 0..<c {
+                    let id = candidates.key(at: i)
+                    guard stored(id, v.baseAddress!) else { continue }  // removed since the scan: not an answer
+                    top.insert(Distance.squaredL2(query, v.baseAddress!, dimension: d), Int64(bitPattern: id))
+                }
+            }
+            return top
+        }
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(1, c)) { slots in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, c)) { dist in
                 for i in 0..<c { slots[i] = Int32(truncatingIfNeeded: candidates.label(at: i)) }

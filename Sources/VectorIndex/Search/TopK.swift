@@ -35,6 +35,10 @@ struct TopK: ~Copyable {
     @inline(__always)
     func label(at i: Int) -> Int64 { labelStorage[i] }
 
+    /// The key kept at heap position `i` (0..<count).
+    @inline(__always)
+    func key(at i: Int) -> UInt64 { keyStorage[i] }
+
     /// Offers a candidate whose label is its key (an id, a list number).
     @inline(__always)
     mutating func insert(_ distance: Float, _ label: Int64) {

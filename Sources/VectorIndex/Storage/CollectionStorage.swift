@@ -69,6 +69,48 @@ struct CollectionStorage: Sendable {
         }
     }
 
+    /// Reads the vector stored for `id` into `out` (`dimension` floats): straight from the map when unsealed, opened when
+    /// sealed. Returns false when `id` has no record.
+    func readVector(_ txn: borrowing LMDBTransaction, id: UInt64, dimension: Int, subquantizerCount: Int,
+                    into out: UnsafeMutablePointer<Float>) throws(VectorIndexError) -> Bool {
+        let expected = 4 + subquantizerCount + dimension * 4
+        let key = Self.key(id)
+        let name = self.name
+        func copy(_ raw: UnsafeRawBufferPointer) throws(VectorIndexError) {
+            guard raw.count == expected else { throw .corrupt("vector record of \(raw.count) bytes in \(name)") }
+            UnsafeMutableRawPointer(out).copyMemory(from: raw.baseAddress! + 4 + subquantizerCount, byteCount: dimension * 4)
+        }
+        let found = try txn.get(vectors, key: key) { (value) throws(VectorIndexError) -> Bool in
+            guard let sealer else {
+                try copy(value)
+                return true
+            }
+            let record: [UInt8]
+            do {
+                record = try sealer.open(Array(value), context: context(key, database: "vectors"))
+            } catch {
+                throw .sealing("cannot open vector record of \(name)")
+            }
+            var failure: VectorIndexError?
+            record.withUnsafeBytes { raw in
+                do throws(VectorIndexError) { try copy(raw) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            return true
+        }
+        return found ?? false
+    }
+
+    /// `IndexState.entryDigest` of the vector stored for `id`, or nil when `id` has no record.
+    func storedDigest(_ txn: borrowing LMDBTransaction, id: UInt64, dimension: Int,
+                      subquantizerCount: Int) throws(VectorIndexError) -> UInt64? {
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { (v) throws(VectorIndexError) -> UInt64? in
+            guard try readVector(txn, id: id, dimension: dimension, subquantizerCount: subquantizerCount,
+                                 into: v.baseAddress!) else { return nil }
+            return IndexState.entryDigest(id: id, vector: UnsafeRawBufferPointer(v))
+        }
+    }
+
     private func visit(_ id: UInt64, _ raw: UnsafeRawBufferPointer, expected: Int, subquantizerCount: Int,
                        _ body: (UInt64, UInt32, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(VectorIndexError) -> Void) throws(VectorIndexError) {
         guard raw.count == expected else { throw .corrupt("vector record of \(raw.count) bytes in \(name)") }
