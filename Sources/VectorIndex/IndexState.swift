@@ -119,6 +119,68 @@ final class IndexState: @unchecked Sendable {
         positionInList.removeLast()
     }
 
+    /// The inverted lists that removing `removals` (each present) and then, for each write, removing its id (when
+    /// present) and appending it would leave — the lists those calls of `remove` and `append` touch, computed on copies
+    /// (their `slots` are not meaningful; ids and codes are). A commit writes these blocks before changing the state.
+    func listsAfter(removals: [UInt64], writes: [(id: UInt64, list: UInt32)], codes: UnsafeBufferPointer<UInt8>) -> [Int: InvertedList] {
+        let m = subquantizerCount
+        var copies: [Int: InvertedList] = [:]
+        // Where the simulation has put ids so far (nil: removed).
+        var moved: [UInt64: (list: Int, position: Int)?] = [:]
+        func location(_ id: UInt64) -> (list: Int, position: Int)? {
+            if let overlay = moved[id] { return overlay }
+            guard let s = slotOf[id] else { return nil }
+            return (Int(listOf[Int(s)]), Int(positionInList[Int(s)]))
+        }
+        func remove(_ id: UInt64) {
+            guard let (l, p) = location(id) else { return }
+            var list = copies[l] ?? lists[l]
+            if list.remove(at: p, subquantizerCount: m) != nil { moved[list.ids[p]] = (l, p) }
+            moved[id] = .some(nil)
+            copies[l] = list
+        }
+        for id in removals { remove(id) }
+        for (i, (id, l)) in writes.enumerated() {
+            remove(id)
+            var list = copies[Int(l)] ?? lists[Int(l)]
+            moved[id] = (Int(l), list.count)
+            list.append(slot: -1, id: id, code: UnsafeBufferPointer(rebasing: codes[(i * m)..<((i + 1) * m)]))
+            copies[Int(l)] = list
+        }
+        return copies
+    }
+
+    /// `entryDigest` of the vector kept in memory for `id` (nil when absent or not kept here).
+    func keptDigest(of id: UInt64) -> UInt64? {
+        guard keepsVectors, let s = slotOf[id] else { return nil }
+        let slot = Int(s)
+        return vectors.withUnsafeBytes { bytes in
+            Self.entryDigest(id: id, vector: UnsafeRawBufferPointer(rebasing: bytes[(slot * dimension * 4)..<((slot + 1) * dimension * 4)]))
+        }
+    }
+
+    /// Fills an empty state from stored list blocks: slots are handed out list after list.
+    func loadLists(_ newLists: [InvertedList], digest: UInt64) {
+        let total = newLists.reduce(0) { $0 + $1.count }
+        ids.reserveCapacity(total)
+        slotOf.reserveCapacity(total)
+        listOf.reserveCapacity(total)
+        positionInList.reserveCapacity(total)
+        var filled = newLists
+        for l in filled.indices {
+            let start = Int32(ids.count)
+            filled[l].slots = Array(start..<(start + Int32(filled[l].count)))
+            for (p, id) in filled[l].ids.enumerated() {
+                slotOf[id] = start + Int32(p)
+                ids.append(id)
+                listOf.append(UInt32(l))
+                positionInList.append(UInt32(p))
+            }
+        }
+        setLists(filled)
+        self.digest = digest
+    }
+
     /// A 64-bit hash of one id and its vector's bytes (FNV-style over 8-byte words, finished with SplitMix64's mixer).
     static func entryDigest(id: UInt64, vector: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ id

@@ -97,6 +97,10 @@ extension VectorCollection {
         // Vectors kept only in the map: the digests of what is replaced or removed are read before it is overwritten.
         let replaced = state.keepsVectors ? [] : order.filter { state.slotOf[$0] != nil }
         let m = state.subquantizerCount
+        // IVF-PQ keeps its lists as blocks in the map too: the blocks this commit changes, as the state will hold them.
+        let blocks = state.pq == nil ? [:] : codes.withUnsafeBufferPointer {
+            state.listsAfter(removals: removals, writes: writes.enumerated().map { ($1.0, lists[$0]) }, codes: $0)
+        }
         var storedDigests: [UInt64: UInt64] = [:]
         do throws(VectorIndexError) {
             storedDigests = try environment.write { (txn) throws(VectorIndexError) -> [UInt64: UInt64] in
@@ -106,6 +110,13 @@ extension VectorCollection {
                         throw .corrupt("id \(id) of \(name) is indexed but has no record")
                     }
                     digests[id] = digest
+                }
+                if !blocks.isEmpty {
+                    for (number, list) in blocks { try storage.putList(txn, number: number, list) }
+                    var digest = state.digest
+                    for id in order where state.slotOf[id] != nil { digest &-= digests[id] ?? state.keptDigest(of: id)! }
+                    for (id, vector) in writes { digest &+= vector.withUnsafeBytes { IndexState.entryDigest(id: id, vector: $0) } }
+                    try storage.putDigest(txn, digest)
                 }
                 for id in removals { try storage.deleteRecord(txn, id: id) }
                 for (i, (id, _)) in writes.enumerated() {

@@ -89,8 +89,11 @@ extension VectorCollection {
             throw .invalidArgument("\(n) vectors cannot train \(kind.listCount) lists")
         }
         var rng = SeededGenerator(seed: parameters.seed)
+        // Drawn from the ids in order, not from the slots: two copies holding the same vectors train the same model
+        // however their slots came to be ordered (mutation history, a reopen from list blocks).
+        let ids = state.ids.sorted()
         let sample = Self.sample(n, min(n, kind.listCount * parameters.samplesPerList), &rng)
-        return (try gather(sample), sample.count)
+        return (try gather(sample.map { Int(state.slotOf[ids[$0]]!) }), sample.count)
     }
 
     /// k-means on the sample for the coarse quantizer, then (IVF-PQ) PQ codebooks on the residuals of its first
@@ -132,18 +135,6 @@ extension VectorCollection {
         let assigner = Assigner(dimension: d, centroids: centroids, pq: pq)
         let (lists, codes) = vectors.withUnsafeBufferPointer { assigner.assign($0, count: n) }
         let codeSize = assigner.codeSize
-        let entry = Catalog.Entry(dimension: d, kind: kind, trainingPolicy: policy)
-        try environment.write { (txn) throws(VectorIndexError) in
-            try catalog.put(txn, name: name, entry: entry)
-            try storage.putFloats(txn, "centroids", centroids)
-            try storage.putFloats(txn, "codebooks", pq?.codebooks ?? [])
-            for slot in 0..<n {
-                try storage.putRecord(txn, id: state.ids[slot], list: lists[slot],
-                                      code: codes[(slot * codeSize)..<((slot + 1) * codeSize)],
-                                      vector: vectors[(slot * d)..<((slot + 1) * d)])
-            }
-            if let watermark { try storage.putWatermark(txn, watermark) }
-        }
         let listCount = kind.listCount
         var newLists = [InvertedList](repeating: InvertedList(), count: listCount)
         var positions = [UInt32](repeating: 0, count: n)
@@ -153,6 +144,24 @@ extension VectorCollection {
                 positions[slot] = UInt32(newLists[l].count)
                 newLists[l].append(slot: Int32(slot), id: state.ids[slot], code: UnsafeBufferPointer(rebasing: c[(slot * codeSize)..<((slot + 1) * codeSize)]))
             }
+        }
+        let entry = Catalog.Entry(dimension: d, kind: kind, trainingPolicy: policy)
+        let digest = state.digest
+        try environment.write { (txn) throws(VectorIndexError) in
+            try catalog.put(txn, name: name, entry: entry)
+            try storage.putFloats(txn, "centroids", centroids)
+            try storage.putFloats(txn, "codebooks", pq?.codebooks ?? [])
+            for slot in 0..<n {
+                try storage.putRecord(txn, id: state.ids[slot], list: lists[slot],
+                                      code: codes[(slot * codeSize)..<((slot + 1) * codeSize)],
+                                      vector: vectors[(slot * d)..<((slot + 1) * d)])
+            }
+            if pq != nil {
+                try storage.putAllLists(txn, newLists, digest: digest)
+            } else {
+                try storage.dropLists(txn)
+            }
+            if let watermark { try storage.putWatermark(txn, watermark) }
         }
         let keeps = keepsVectors(kind)
         stateLock.withWriteLock {

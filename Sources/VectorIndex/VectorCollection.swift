@@ -27,6 +27,10 @@ public final class VectorCollection: @unchecked Sendable {
     var dropped = false
     /// Where an IVF-PQ index keeps its vectors (the database's setting).
     let residence: VectorResidence
+    /// How many records the open that loaded this collection read one by one (0 when it read the list blocks).
+    var recordsReadAtOpen = 0
+    /// Whether that open found the list blocks missing or not matching the records (the database then rewrites them).
+    var listBlocksStale = false
 
     init(name: String, configuration: Catalog.Entry, environment: LMDBEnvironment, storage: CollectionStorage,
          catalog: Catalog, state: IndexState, watermark: UInt64, residence: VectorResidence) {

@@ -85,6 +85,14 @@ public final class VectorDatabase: @unchecked Sendable {
         let collection = try environment.read { (txn) throws(VectorIndexError) -> VectorCollection in
             try load(txn, name: name, entry: entry, storage: storage)
         }
+        if collection.listBlocksStale {
+            // Opened record by record (blocks not written yet — a store from before them — or not matching the records):
+            // write the blocks now, so the next open reads those.
+            let state = collection.state
+            try environment.write { (txn) throws(VectorIndexError) in
+                try storage.putAllLists(txn, state.lists, digest: state.digest)
+            }
+        }
         collections[name] = collection
         return collection
     }
@@ -100,6 +108,7 @@ public final class VectorDatabase: @unchecked Sendable {
             guard try catalog.entry(txn, name: name) != nil else { throw .unknownCollection(name) }
             let storage = try openStorage(txn, name: name)
             try txn.drop(storage.vectors, delete: true)
+            try txn.drop(storage.lists, delete: true)
             try txn.drop(storage.model, delete: true)
             try catalog.delete(txn, name: name)
         }
@@ -114,8 +123,9 @@ public final class VectorDatabase: @unchecked Sendable {
     private func openStorage(_ txn: borrowing LMDBTransaction, name: String) throws(VectorIndexError) -> CollectionStorage {
         let names = CollectionStorage.databaseNames(for: name)
         let vectors = try txn.openDatabase(names.vectors, create: true)
+        let lists = try txn.openDatabase(names.lists, create: true)
         let model = try txn.openDatabase(names.model, create: true)
-        return CollectionStorage(name: name, vectors: vectors, model: model, sealer: sealer)
+        return CollectionStorage(name: name, vectors: vectors, lists: lists, model: model, sealer: sealer)
     }
 
     private func load(_ txn: borrowing LMDBTransaction, name: String, entry: Catalog.Entry,
@@ -139,11 +149,22 @@ public final class VectorDatabase: @unchecked Sendable {
         }
         let count = try txn.count(storage.vectors)
         if case .ivfPQ = entry.kind { state.keepsVectors = residence == .memory }
+        let watermark = try storage.watermark(txn)
+        let hasBlocks = state.pq != nil ? try storage.hasListBlocks(txn) : false
+        if !state.keepsVectors, hasBlocks, let digest = try storage.digest(txn),
+           let lists = try? readListBlocks(txn, storage: storage, entry: entry), lists.reduce(0, { $0 + $1.count }) == count {
+            // The lists as stored: no record is read. (Blocks that do not match the records are read past, and rewritten.)
+            state.loadLists(lists, digest: digest)
+            return VectorCollection(name: name, configuration: entry, environment: environment, storage: storage,
+                                    catalog: catalog, state: state, watermark: watermark, residence: residence)
+        }
         state.ids.reserveCapacity(count)
         if state.keepsVectors { state.vectors.reserveCapacity(count * d) }
         state.slotOf.reserveCapacity(count)
         let m = entry.kind.subquantizerCount
+        var recordsRead = 0
         try storage.forEachRecord(txn, dimension: d, subquantizerCount: m) { (id, list, code, vector) throws(VectorIndexError) in
+            recordsRead += 1
             if listCount > 0 {
                 guard list < listCount else { throw .corrupt("list \(list) of id \(id) in \(name)") }
             } else if list != CollectionStorage.flatList {
@@ -152,9 +173,28 @@ public final class VectorDatabase: @unchecked Sendable {
             guard state.slotOf[id] == nil else { throw .corrupt("id \(id) stored twice in \(name)") }
             state.append(id: id, vector: vector, list: list, code: code.bindMemory(to: UInt8.self))
         }
-        let watermark = try storage.watermark(txn)
-        return VectorCollection(name: name, configuration: entry, environment: environment, storage: storage,
-                                catalog: catalog, state: state, watermark: watermark, residence: residence)
+        let collection = VectorCollection(name: name, configuration: entry, environment: environment, storage: storage,
+                                          catalog: catalog, state: state, watermark: watermark, residence: residence)
+        collection.recordsReadAtOpen = recordsRead
+        collection.listBlocksStale = state.pq != nil && (!hasBlocks || !state.keepsVectors)
+        return collection
+    }
+
+    /// The stored list blocks of an IVF-PQ collection, checked: list numbers in range, no id twice.
+    private func readListBlocks(_ txn: borrowing LMDBTransaction, storage: CollectionStorage,
+                                entry: Catalog.Entry) throws(VectorIndexError) -> [InvertedList] {
+        let m = entry.kind.subquantizerCount, listCount = entry.kind.listCount
+        var lists = [InvertedList](repeating: InvertedList(), count: listCount)
+        var seen = Set<UInt64>()
+        try storage.forEachList(txn, subquantizerCount: m) { (number, count, ids, codes) throws(VectorIndexError) in
+            guard number < listCount else { throw .corrupt("list block \(number) of \(storage.name)") }
+            var list = InvertedList()
+            list.ids = (0..<count).map { UInt64(littleEndian: ids.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)) }
+            for id in list.ids where !seen.insert(id).inserted { throw .corrupt("id \(id) in two list blocks of \(storage.name)") }
+            list.codes = Array(codes)
+            lists[number] = list
+        }
+        return lists
     }
 
     static func validate(_ name: String) throws(VectorIndexError) {

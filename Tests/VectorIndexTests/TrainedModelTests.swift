@@ -28,8 +28,9 @@ import Testing
         }
         #expect(a.contents.digest == b.contents.digest)
 
-        // Each training on its own slots gives another model.
-        #expect(try a.trainModel(kind: Self.kind) != b.trainModel(kind: Self.kind))
+        // The sample is drawn from the ids in order, so equal contents train equal models whatever the slot order. (Copies
+        // that differ by a few vectors still train different ones: hence one published model.)
+        #expect(try a.trainModel(kind: Self.kind) == b.trainModel(kind: Self.kind))
 
         let model = try a.trainModel(kind: Self.kind)
         #expect(a.kind == .flat, "training a model does not install it")

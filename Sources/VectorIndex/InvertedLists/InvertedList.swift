@@ -9,7 +9,7 @@ struct InvertedList: Sendable {
     /// bytes holds vector `j`'s code in its low nibble and vector `j + 16`'s in its high nibble.
     var codes: [UInt8] = []
 
-    var count: Int { slots.count }
+    var count: Int { ids.count }
 
     /// Appends a slot with its codes (one byte 0..<16 per subquantizer; empty for IVF-Flat).
     mutating func append(slot: Int32, id: UInt64, code: UnsafeBufferPointer<UInt8>) {

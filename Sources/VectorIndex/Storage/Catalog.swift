@@ -6,7 +6,10 @@ import Foundation
 struct Catalog: Sendable {
     static let databaseName = "_vectorindex"
     static let magic = "faceid-vectorindex"
-    static let formatVersion: UInt32 = 1
+    /// 2: IVF-PQ collections keep list blocks (`CollectionStorage`) that every commit updates. A version-1 environment is
+    /// marked 2 when opened (its collections get their blocks at their first open), so a binary that does not update
+    /// the blocks refuses it rather than leaving them stale.
+    static let formatVersion: UInt32 = 2
     private static let formatKey = Array("format".utf8)
     private static let collectionPrefix = "collection/"
 
@@ -44,6 +47,11 @@ struct Catalog: Sendable {
             guard let version else { throw .foreignEnvironment }
             guard version <= formatVersion else {
                 throw .unsupportedFormatVersion(found: version, supported: formatVersion)
+            }
+            if version < formatVersion {
+                var marker = Array(magic.utf8)
+                withUnsafeBytes(of: formatVersion.littleEndian) { marker.append(contentsOf: $0) }
+                try txn.put(dbi, key: formatKey, value: marker)
             }
             return Catalog(dbi: dbi)
         }

@@ -1,22 +1,29 @@
 import CLMDB
 
-/// The LMDB layout of one collection: two named databases.
+/// The LMDB layout of one collection: three named databases.
 ///
 /// - `c/<name>/vectors`: key = id as 8 big-endian bytes (so a cursor visits ids in order);
 ///   value = sealed record. Record layout: list number (UInt32 LE, `UInt32.max` when flat),
 ///   `subquantizerCount` code bytes (one 4-bit code per byte), `dimension` Float32 LE.
+/// - `c/<name>/lists` (IVF-PQ): one sealed block per non-empty inverted list, key = list number
+///   (UInt32 big-endian). Block layout: count (UInt32 LE), count ids (UInt64 LE), then the list's
+///   fast-scan codes exactly as `InvertedList.codes` holds them. Rewritten, for the lists a commit
+///   touches, in that commit; a reopen reads these blocks instead of every record.
 /// - `c/<name>/model`: `centroids` (sealed, layout (listCount, dimension)), `codebooks`
-///   (sealed, `ProductQuantizer.codebooks` layout) and `watermark` (UInt64 LE).
+///   (sealed, `ProductQuantizer.codebooks` layout), `watermark` (UInt64 LE), and with the blocks
+///   `digest` (UInt64 LE, the collection's `contents` digest) and `lists` (UInt32 LE 1: the
+///   blocks are complete).
 ///
 /// The collection's configuration (dimension, kind, policy) lives in the environment catalog.
 struct CollectionStorage: Sendable {
     let name: String
     let vectors: MDB_dbi
+    let lists: MDB_dbi
     let model: MDB_dbi
     let sealer: (any VectorSealer)?
 
-    static func databaseNames(for name: String) -> (vectors: String, model: String) {
-        ("c/\(name)/vectors", "c/\(name)/model")
+    static func databaseNames(for name: String) -> (vectors: String, lists: String, model: String) {
+        ("c/\(name)/vectors", "c/\(name)/lists", "c/\(name)/model")
     }
 
     static let flatList = UInt32.max
@@ -117,6 +124,87 @@ struct CollectionStorage: Sendable {
         let list = UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))
         try body(id, list, UnsafeRawBufferPointer(rebasing: raw[4..<(4 + subquantizerCount)]),
                  UnsafeRawBufferPointer(rebasing: raw[(4 + subquantizerCount)...]))
+    }
+
+    // MARK: - List blocks
+
+    /// Writes (or, when empty, deletes) the block of list `number`.
+    func putList(_ txn: borrowing LMDBTransaction, number: Int, _ list: InvertedList) throws(VectorIndexError) {
+        let key = withUnsafeBytes(of: UInt32(number).bigEndian) { Array($0) }
+        guard list.count > 0 else {
+            try txn.delete(lists, key: key)
+            return
+        }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(4 + list.count * 8 + list.codes.count)
+        withUnsafeBytes(of: UInt32(list.count).littleEndian) { bytes.append(contentsOf: $0) }
+        for id in list.ids { withUnsafeBytes(of: id.littleEndian) { bytes.append(contentsOf: $0) } }
+        bytes.append(contentsOf: list.codes)
+        try txn.put(lists, key: key, value: try seal(bytes, key: key, database: "lists"))
+    }
+
+    /// Writes every list's block, the digest and the marker that the blocks are complete (a rebuild, an upgrade).
+    func putAllLists(_ txn: borrowing LMDBTransaction, _ all: [InvertedList], digest: UInt64) throws(VectorIndexError) {
+        try txn.drop(lists, delete: false)
+        for (number, list) in all.enumerated() where list.count > 0 { try putList(txn, number: number, list) }
+        try putDigest(txn, digest)
+        try txn.put(model, key: Array("lists".utf8), value: withUnsafeBytes(of: UInt32(1).littleEndian) { Array($0) })
+    }
+
+    /// Removes the blocks and their marker (the collection is no longer IVF-PQ).
+    func dropLists(_ txn: borrowing LMDBTransaction) throws(VectorIndexError) {
+        try txn.drop(lists, delete: false)
+        try txn.delete(model, key: Array("lists".utf8))
+        try txn.delete(model, key: Array("digest".utf8))
+    }
+
+    /// Whether complete list blocks are stored.
+    func hasListBlocks(_ txn: borrowing LMDBTransaction) throws(VectorIndexError) -> Bool {
+        try txn.get(model, key: Array("lists".utf8)) { raw in raw.count == 4 && raw.loadUnaligned(as: UInt32.self) == UInt32(1).littleEndian } ?? false
+    }
+
+    /// Visits every stored list block in list order: its number, ids (count × UInt64 LE, unaligned) and codes.
+    func forEachList(_ txn: borrowing LMDBTransaction, subquantizerCount m: Int,
+                     _ body: (Int, Int, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(VectorIndexError) -> Void) throws(VectorIndexError) {
+        let name = self.name
+        try txn.forEach(lists) { (key, value) throws(VectorIndexError) in
+            guard key.count == 4 else { throw .corrupt("list key of \(key.count) bytes in \(name)") }
+            let number = Int(UInt32(bigEndian: key.loadUnaligned(as: UInt32.self)))
+            func visit(_ raw: UnsafeRawBufferPointer) throws(VectorIndexError) {
+                guard raw.count >= 4 else { throw .corrupt("list block \(number) of \(name)") }
+                let count = Int(UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self)))
+                let codeBytes = (count + 31) / 32 * m * 16
+                guard count > 0, raw.count == 4 + count * 8 + codeBytes else { throw .corrupt("list block \(number) of \(name)") }
+                try body(number, count, UnsafeRawBufferPointer(rebasing: raw[4..<(4 + count * 8)]),
+                         UnsafeRawBufferPointer(rebasing: raw[(4 + count * 8)...]))
+            }
+            guard let sealer else {
+                try visit(value)
+                return
+            }
+            let block: [UInt8]
+            do {
+                block = try sealer.open(Array(value), context: context(Array(key), database: "lists"))
+            } catch {
+                throw .sealing("cannot open list block \(number) of \(name)")
+            }
+            var failure: VectorIndexError?
+            block.withUnsafeBytes { raw in
+                do throws(VectorIndexError) { try visit(raw) } catch { failure = error }
+            }
+            if let failure { throw failure }
+        }
+    }
+
+    func putDigest(_ txn: borrowing LMDBTransaction, _ digest: UInt64) throws(VectorIndexError) {
+        try txn.put(model, key: Array("digest".utf8), value: withUnsafeBytes(of: digest.littleEndian) { Array($0) })
+    }
+
+    func digest(_ txn: borrowing LMDBTransaction) throws(VectorIndexError) -> UInt64? {
+        try txn.get(model, key: Array("digest".utf8)) { (raw) throws(VectorIndexError) -> UInt64 in
+            guard raw.count == 8 else { throw .corrupt("digest of \(name)") }
+            return UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))
+        }
     }
 
     // MARK: - Model
