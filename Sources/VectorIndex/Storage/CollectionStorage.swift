@@ -21,6 +21,17 @@ struct CollectionStorage: Sendable {
     let lists: MDB_dbi
     let model: MDB_dbi
     let sealer: (any VectorSealer)?
+    /// The sealing context's prefix for records ("vectorindex/<name>/vectors/"), built once: a search opens hundreds.
+    private let recordContext: [UInt8]
+
+    init(name: String, vectors: MDB_dbi, lists: MDB_dbi, model: MDB_dbi, sealer: (any VectorSealer)?) {
+        self.name = name
+        self.vectors = vectors
+        self.lists = lists
+        self.model = model
+        self.sealer = sealer
+        recordContext = Array("vectorindex/\(name)/vectors/".utf8)
+    }
 
     static func databaseNames(for name: String) -> (vectors: String, lists: String, model: String) {
         ("c/\(name)/vectors", "c/\(name)/lists", "c/\(name)/model")
@@ -94,7 +105,7 @@ struct CollectionStorage: Sendable {
             }
             let record: [UInt8]
             do {
-                record = try sealer.open(Array(value), context: context(key, database: "vectors"))
+                record = try sealer.open(Array(value), context: recordContext + key)
             } catch {
                 throw .sealing("cannot open vector record of \(name)")
             }
