@@ -121,10 +121,13 @@ final class IndexState: @unchecked Sendable {
 
     /// The inverted lists that removing `removals` (each present) and then, for each write, removing its id (when
     /// present) and appending it would leave — the lists those calls of `remove` and `append` touch, computed on copies
-    /// (their `slots` are not meaningful; ids and codes are). A commit writes these blocks before changing the state.
-    func listsAfter(removals: [UInt64], writes: [(id: UInt64, list: UInt32)], codes: UnsafeBufferPointer<UInt8>) -> [Int: InvertedList] {
-        let m = subquantizerCount
+    /// (their `slots` are not meaningful; ids and codes are), each with the 32-entry blocks whose content changed. A
+    /// commit writes these blocks before changing the state.
+    func listsAfter(removals: [UInt64], writes: [(id: UInt64, list: UInt32)],
+                    codes: UnsafeBufferPointer<UInt8>) -> [Int: (list: InvertedList, blocks: Set<Int>)] {
+        let m = subquantizerCount, size = CollectionStorage.blockSize
         var copies: [Int: InvertedList] = [:]
+        var touched: [Int: Set<Int>] = [:]
         // Where the simulation has put ids so far (nil: removed).
         var moved: [UInt64: (list: Int, position: Int)?] = [:]
         func location(_ id: UInt64) -> (list: Int, position: Int)? {
@@ -135,6 +138,7 @@ final class IndexState: @unchecked Sendable {
         func remove(_ id: UInt64) {
             guard let (l, p) = location(id) else { return }
             var list = copies[l] ?? lists[l]
+            touched[l, default: []].formUnion([p / size, (list.count - 1) / size])
             if list.remove(at: p, subquantizerCount: m) != nil { moved[list.ids[p]] = (l, p) }
             moved[id] = .some(nil)
             copies[l] = list
@@ -144,10 +148,11 @@ final class IndexState: @unchecked Sendable {
             remove(id)
             var list = copies[Int(l)] ?? lists[Int(l)]
             moved[id] = (Int(l), list.count)
+            touched[Int(l), default: []].insert(list.count / size)
             list.append(slot: -1, id: id, code: UnsafeBufferPointer(rebasing: codes[(i * m)..<((i + 1) * m)]))
             copies[Int(l)] = list
         }
-        return copies
+        return copies.reduce(into: [:]) { out, entry in out[entry.key] = (entry.value, touched[entry.key] ?? []) }
     }
 
     /// `entryDigest` of the vector kept in memory for `id` (nil when absent or not kept here).
@@ -160,7 +165,8 @@ final class IndexState: @unchecked Sendable {
     }
 
     /// Fills an empty state from stored list blocks: slots are handed out list after list.
-    func loadLists(_ newLists: [InvertedList], digest: UInt64) {
+    /// - Returns: false when an id is in two lists (the state is then unusable).
+    func loadLists(_ newLists: [InvertedList], digest: UInt64) -> Bool {
         let total = newLists.reduce(0) { $0 + $1.count }
         ids.reserveCapacity(total)
         slotOf.reserveCapacity(total)
@@ -179,6 +185,7 @@ final class IndexState: @unchecked Sendable {
         }
         setLists(filled)
         self.digest = digest
+        return slotOf.count == ids.count
     }
 
     /// A 64-bit hash of one id and its vector's bytes (FNV-style over 8-byte words, finished with SplitMix64's mixer).

@@ -27,10 +27,12 @@ extension VectorCollection {
     /// then removing the same id in one batch leaves nothing). Any invalid mutation rejects the whole batch and nothing of
     /// it is written.
     ///
-    /// Group commit: batches from concurrent callers are coalesced. Each caller queues its batch and takes the writer lock;
-    /// the first to get it commits every queued batch, in queue order, in one transaction (one fsync), and the others find
-    /// theirs committed when they get the lock. Nothing waits on purpose: batches gather while a commit runs. A batch that
-    /// is invalid against the batches before it is refused alone; the others commit.
+    /// Group commit: batches from concurrent callers are coalesced. Each caller queues its batch; when no commit is
+    /// running it becomes the leader and commits every queued batch, in queue order, in one transaction (one fsync) under
+    /// the writer lock; otherwise it sleeps until a commit ends, and returns as soon as one has taken its batch — it does
+    /// not queue behind the writer lock just to learn that, so it can queue its next batch while the next commit runs.
+    /// Nothing waits on purpose: batches gather while a commit runs. A batch that is invalid against the batches before
+    /// it is refused alone; the others commit.
     /// - Complexity: O(batch × (dimension + listCount × dimension)) plus LMDB writes, shared by the group.
     public func apply(_ mutations: [Mutation], watermark: UInt64? = nil) throws(VectorIndexError) {
         for mutation in mutations {
@@ -40,17 +42,26 @@ extension VectorCollection {
             }
         }
         let batch = PendingBatch(mutations: mutations, watermark: watermark)
-        queue.withLock { $0.append(batch) }
-        writer.lock()
-        defer { writer.unlock() }
-        if !batch.done {
-            let group = queue.withLock { queued in
-                defer { queued.removeAll() }
-                return queued
+        groupCondition.lock()
+        pending.append(batch)
+        while !batch.done {
+            if committing {
+                groupCondition.wait()
+                continue
             }
+            committing = true
+            let group = pending
+            pending.removeAll()
+            groupCondition.unlock()
+            writer.lock()
             commit(group)
+            writer.unlock()
             groupCommits.add(1, ordering: .relaxed)
+            groupCondition.lock()
+            committing = false
+            groupCondition.broadcast()
         }
+        groupCondition.unlock()
         if let failure = batch.failure { throw failure }
     }
 
@@ -112,7 +123,11 @@ extension VectorCollection {
                     digests[id] = digest
                 }
                 if !blocks.isEmpty {
-                    for (number, list) in blocks { try storage.putList(txn, number: number, list) }
+                    for (number, changed) in blocks {
+                        for block in changed.blocks {
+                            try storage.putBlock(txn, list: number, block: block, of: changed.list, subquantizerCount: m)
+                        }
+                    }
                     var digest = state.digest
                     for id in order where state.slotOf[id] != nil { digest &-= digests[id] ?? state.keptDigest(of: id)! }
                     for (id, vector) in writes { digest &+= vector.withUnsafeBytes { IndexState.entryDigest(id: id, vector: $0) } }
@@ -194,8 +209,8 @@ extension VectorCollection {
     }
 }
 
-/// One caller's batch waiting for a group commit. Written by the committing caller under the writer lock, read by its owner
-/// after taking that lock.
+/// One caller's batch waiting for a group commit. Written by the committing caller, read by its owner after the commit
+/// has ended (`groupCondition` orders the two).
 final class PendingBatch: @unchecked Sendable {
     let mutations: [Mutation]
     let watermark: UInt64?

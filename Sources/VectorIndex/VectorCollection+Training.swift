@@ -157,7 +157,7 @@ extension VectorCollection {
                                       vector: vectors[(slot * d)..<((slot + 1) * d)])
             }
             if pq != nil {
-                try storage.putAllLists(txn, newLists, digest: digest)
+                try storage.putAllLists(txn, newLists, subquantizerCount: pq!.subquantizerCount, digest: digest)
             } else {
                 try storage.dropLists(txn)
             }

@@ -9,15 +9,19 @@ import Synchronization
 /// the new index while searches keep answering from the old one.
 public final class VectorCollection: @unchecked Sendable {
     // @unchecked Sendable: `state`, `policy`, `currentWatermark` and `dropped` are read and written
-    // only under `writer` and/or `stateLock` as described above.
+    // only under `writer` and/or `stateLock` as described above; `pending` and `committing` under `groupCondition`.
     public let name: String
     public let dimension: Int
     let environment: LMDBEnvironment
     let storage: CollectionStorage
     let catalog: Catalog
     let writer = NSLock()
-    /// Batches waiting for the next group commit (`apply`).
-    let queue = Mutex<[PendingBatch]>([])
+    /// Guards `pending` and `committing`; signalled when a group commit ends (`apply`).
+    let groupCondition = NSCondition()
+    /// Batches waiting for the next group commit.
+    var pending: [PendingBatch] = []
+    /// Whether a caller is committing a group.
+    var committing = false
     /// How many group commits `apply` has made (tests: fewer than the calls when callers overlap).
     let groupCommits = Atomic<Int>(0)
     let stateLock = ReadWriteLock()

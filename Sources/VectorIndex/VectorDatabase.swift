@@ -90,7 +90,7 @@ public final class VectorDatabase: @unchecked Sendable {
             // write the blocks now, so the next open reads those.
             let state = collection.state
             try environment.write { (txn) throws(VectorIndexError) in
-                try storage.putAllLists(txn, state.lists, digest: state.digest)
+                try storage.putAllLists(txn, state.lists, subquantizerCount: state.subquantizerCount, digest: state.digest)
             }
         }
         collections[name] = collection
@@ -131,32 +131,40 @@ public final class VectorDatabase: @unchecked Sendable {
     private func load(_ txn: borrowing LMDBTransaction, name: String, entry: Catalog.Entry,
                       storage: CollectionStorage) throws(VectorIndexError) -> VectorCollection {
         let d = entry.dimension
-        let state = IndexState(dimension: d, kind: entry.kind)
         let listCount = entry.kind.listCount
-        if listCount > 0 {
-            guard let centroids = try storage.floats(txn, "centroids"), centroids.count == listCount * d else {
-                throw .corrupt("centroids of \(name)")
+        let centroids = listCount > 0 ? try storage.floats(txn, "centroids") : []
+        guard let centroids, centroids.count == listCount * d else { throw .corrupt("centroids of \(name)") }
+        var pq: ProductQuantizer?
+        if case let .ivfPQ(_, m, _) = entry.kind {
+            guard let codebooks = try storage.floats(txn, "codebooks"), codebooks.count == d * ProductQuantizer.centroidCount else {
+                throw .corrupt("codebooks of \(name)")
             }
-            state.centroids = centroids
-            state.setLists([InvertedList](repeating: InvertedList(), count: listCount))
-            if case let .ivfPQ(_, m, _) = entry.kind {
-                guard let codebooks = try storage.floats(txn, "codebooks"),
-                      codebooks.count == d * ProductQuantizer.centroidCount else {
-                    throw .corrupt("codebooks of \(name)")
-                }
-                state.pq = ProductQuantizer(dimension: d, subquantizerCount: m, codebooks: codebooks)
-            }
+            pq = ProductQuantizer(dimension: d, subquantizerCount: m, codebooks: codebooks)
         }
+        /// The model with empty lists.
+        func emptyState() -> IndexState {
+            let state = IndexState(dimension: d, kind: entry.kind)
+            if listCount > 0 {
+                state.centroids = centroids
+                state.setLists([InvertedList](repeating: InvertedList(), count: listCount))
+                state.pq = pq
+            }
+            if pq != nil { state.keepsVectors = residence == .memory }
+            return state
+        }
+        var state = emptyState()
         let count = try txn.count(storage.vectors)
-        if case .ivfPQ = entry.kind { state.keepsVectors = residence == .memory }
         let watermark = try storage.watermark(txn)
-        let hasBlocks = state.pq != nil ? try storage.hasListBlocks(txn) : false
+        let hasBlocks = pq != nil ? try storage.hasListBlocks(txn) : false
         if !state.keepsVectors, hasBlocks, let digest = try storage.digest(txn),
            let lists = try? readListBlocks(txn, storage: storage, entry: entry), lists.reduce(0, { $0 + $1.count }) == count {
-            // The lists as stored: no record is read. (Blocks that do not match the records are read past, and rewritten.)
-            state.loadLists(lists, digest: digest)
-            return VectorCollection(name: name, configuration: entry, environment: environment, storage: storage,
-                                    catalog: catalog, state: state, watermark: watermark, residence: residence)
+            // The lists as stored: no record is read. Blocks that do not match the records (sizes, an id twice) are read
+            // past, and rewritten after the records are loaded.
+            if state.loadLists(lists, digest: digest) {
+                return VectorCollection(name: name, configuration: entry, environment: environment, storage: storage,
+                                        catalog: catalog, state: state, watermark: watermark, residence: residence)
+            }
+            state = emptyState()
         }
         state.ids.reserveCapacity(count)
         if state.keepsVectors { state.vectors.reserveCapacity(count * d) }
@@ -184,15 +192,28 @@ public final class VectorDatabase: @unchecked Sendable {
     private func readListBlocks(_ txn: borrowing LMDBTransaction, storage: CollectionStorage,
                                 entry: Catalog.Entry) throws(VectorIndexError) -> [InvertedList] {
         let m = entry.kind.subquantizerCount, listCount = entry.kind.listCount
-        var lists = [InvertedList](repeating: InvertedList(), count: listCount)
-        var seen = Set<UInt64>()
-        try storage.forEachList(txn, subquantizerCount: m) { (number, count, ids, codes) throws(VectorIndexError) in
-            guard number < listCount else { throw .corrupt("list block \(number) of \(storage.name)") }
+        // Two passes: the blocks' sizes first (so each list's arrays are allocated once, exactly), then their contents.
+        var sizes = [Int](repeating: 0, count: listCount)
+        var blocks = [Int](repeating: 0, count: listCount)
+        try storage.forEachBlock(txn, subquantizerCount: m) { (number, block, ids, _) throws(VectorIndexError) in
+            // Blocks arrive in (list, block) order; each list's are 0, 1, 2, … and only its last is short.
+            guard number < listCount, block == blocks[number], sizes[number] == block * CollectionStorage.blockSize else {
+                throw .corrupt("block \(block) of list \(number) of \(storage.name) out of place")
+            }
+            sizes[number] += ids.count / 8
+            blocks[number] += 1
+        }
+        var lists = (0..<listCount).map { l in
             var list = InvertedList()
-            list.ids = (0..<count).map { UInt64(littleEndian: ids.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)) }
-            for id in list.ids where !seen.insert(id).inserted { throw .corrupt("id \(id) in two list blocks of \(storage.name)") }
-            list.codes = Array(codes)
-            lists[number] = list
+            list.ids.reserveCapacity(sizes[l])
+            list.codes.reserveCapacity(blocks[l] * m * 16)
+            return list
+        }
+        try storage.forEachBlock(txn, subquantizerCount: m) { (number, _, ids, codes) throws(VectorIndexError) in
+            for i in 0..<(ids.count / 8) {
+                lists[number].ids.append(UInt64(littleEndian: ids.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
+            }
+            lists[number].codes.append(contentsOf: codes)
         }
         return lists
     }

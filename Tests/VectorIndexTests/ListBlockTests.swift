@@ -29,6 +29,8 @@ import Testing
         try memory.apply([.add(id: 7, vector: Fixture.data.vector(5990)), .update(id: 1002, vector: Fixture.data.vector(5991))])
         let again = try Fixture.open(dir.path, sealed: sealed, residence: .map).collection("m")
         #expect(again.recordsReadAtOpen == 0)
+        let (live, stored) = (reopened.stateLock.withReadLock { reopened.state.lists }, again.stateLock.withReadLock { again.state.lists })
+        #expect(live.map(\.ids) == stored.map(\.ids) && live.map(\.codes) == stored.map(\.codes), "blocks written by the commits")
         #expect(again.contents == memory.contents)
         try Fixture.expectSameAnswers(again, memory)
     }

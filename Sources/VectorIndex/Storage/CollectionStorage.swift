@@ -5,10 +5,12 @@ import CLMDB
 /// - `c/<name>/vectors`: key = id as 8 big-endian bytes (so a cursor visits ids in order);
 ///   value = sealed record. Record layout: list number (UInt32 LE, `UInt32.max` when flat),
 ///   `subquantizerCount` code bytes (one 4-bit code per byte), `dimension` Float32 LE.
-/// - `c/<name>/lists` (IVF-PQ): one sealed block per non-empty inverted list, key = list number
-///   (UInt32 big-endian). Block layout: count (UInt32 LE), count ids (UInt64 LE), then the list's
-///   fast-scan codes exactly as `InvertedList.codes` holds them. Rewritten, for the lists a commit
-///   touches, in that commit; a reopen reads these blocks instead of every record.
+/// - `c/<name>/lists` (IVF-PQ): the inverted lists in sealed blocks of 32 entries, key = list number
+///   and block number (UInt32 big-endian each). Block layout: count (UInt8, 1…32; only a list's last
+///   block holds fewer than 32), count ids (UInt64 LE), then the block's `subquantizerCount × 16`
+///   fast-scan code bytes exactly as `InvertedList.codes` holds them. A commit rewrites the blocks
+///   whose entries it changed (an append one, a removal two: the hole and the last); a reopen reads
+///   these blocks instead of every record.
 /// - `c/<name>/model`: `centroids` (sealed, layout (listCount, dimension)), `codebooks`
 ///   (sealed, `ProductQuantizer.codebooks` layout), `watermark` (UInt64 LE), and with the blocks
 ///   `digest` (UInt64 LE, the collection's `contents` digest) and `lists` (UInt32 LE 1: the
@@ -139,25 +141,41 @@ struct CollectionStorage: Sendable {
 
     // MARK: - List blocks
 
-    /// Writes (or, when empty, deletes) the block of list `number`.
-    func putList(_ txn: borrowing LMDBTransaction, number: Int, _ list: InvertedList) throws(VectorIndexError) {
-        let key = withUnsafeBytes(of: UInt32(number).bigEndian) { Array($0) }
-        guard list.count > 0 else {
+    /// Entries per stored block: one fast-scan block of codes.
+    static let blockSize = 32
+
+    private static func blockKey(list: Int, block: Int) -> [UInt8] {
+        withUnsafeBytes(of: UInt32(list).bigEndian) { Array($0) } + withUnsafeBytes(of: UInt32(block).bigEndian) { Array($0) }
+    }
+
+    /// Writes block `block` of `list` (entries `32·block ..< 32·block + 32`), or deletes it when the list no longer
+    /// reaches it.
+    func putBlock(_ txn: borrowing LMDBTransaction, list number: Int, block: Int, of list: InvertedList,
+                  subquantizerCount m: Int) throws(VectorIndexError) {
+        let key = Self.blockKey(list: number, block: block)
+        let start = block * Self.blockSize
+        guard start < list.count else {
             try txn.delete(lists, key: key)
             return
         }
+        let end = min(list.count, start + Self.blockSize)
         var bytes = [UInt8]()
-        bytes.reserveCapacity(4 + list.count * 8 + list.codes.count)
-        withUnsafeBytes(of: UInt32(list.count).littleEndian) { bytes.append(contentsOf: $0) }
-        for id in list.ids { withUnsafeBytes(of: id.littleEndian) { bytes.append(contentsOf: $0) } }
-        bytes.append(contentsOf: list.codes)
+        bytes.reserveCapacity(1 + (end - start) * 8 + m * 16)
+        bytes.append(UInt8(end - start))
+        for id in list.ids[start..<end] { withUnsafeBytes(of: id.littleEndian) { bytes.append(contentsOf: $0) } }
+        bytes.append(contentsOf: list.codes[(block * m * 16)..<((block + 1) * m * 16)])
         try txn.put(lists, key: key, value: try seal(bytes, key: key, database: "lists"))
     }
 
-    /// Writes every list's block, the digest and the marker that the blocks are complete (a rebuild, an upgrade).
-    func putAllLists(_ txn: borrowing LMDBTransaction, _ all: [InvertedList], digest: UInt64) throws(VectorIndexError) {
+    /// Writes every block of every list, the digest and the marker that the blocks are complete (a rebuild, an upgrade).
+    func putAllLists(_ txn: borrowing LMDBTransaction, _ all: [InvertedList], subquantizerCount m: Int,
+                     digest: UInt64) throws(VectorIndexError) {
         try txn.drop(lists, delete: false)
-        for (number, list) in all.enumerated() where list.count > 0 { try putList(txn, number: number, list) }
+        for (number, list) in all.enumerated() {
+            for block in 0..<((list.count + Self.blockSize - 1) / Self.blockSize) {
+                try putBlock(txn, list: number, block: block, of: list, subquantizerCount: m)
+            }
+        }
         try putDigest(txn, digest)
         try txn.put(model, key: Array("lists".utf8), value: withUnsafeBytes(of: UInt32(1).littleEndian) { Array($0) })
     }
@@ -174,33 +192,35 @@ struct CollectionStorage: Sendable {
         try txn.get(model, key: Array("lists".utf8)) { raw in raw.count == 4 && raw.loadUnaligned(as: UInt32.self) == UInt32(1).littleEndian } ?? false
     }
 
-    /// Visits every stored list block in list order: its number, ids (count × UInt64 LE, unaligned) and codes.
-    func forEachList(_ txn: borrowing LMDBTransaction, subquantizerCount m: Int,
-                     _ body: (Int, Int, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(VectorIndexError) -> Void) throws(VectorIndexError) {
+    /// Visits every stored block in (list, block) order: list and block numbers, its ids (count × UInt64 LE, unaligned)
+    /// and its `subquantizerCount × 16` code bytes.
+    func forEachBlock(_ txn: borrowing LMDBTransaction, subquantizerCount m: Int,
+                      _ body: (Int, Int, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(VectorIndexError) -> Void) throws(VectorIndexError) {
         let name = self.name
         try txn.forEach(lists) { (key, value) throws(VectorIndexError) in
-            guard key.count == 4 else { throw .corrupt("list key of \(key.count) bytes in \(name)") }
+            guard key.count == 8 else { throw .corrupt("list block key of \(key.count) bytes in \(name)") }
             let number = Int(UInt32(bigEndian: key.loadUnaligned(as: UInt32.self)))
+            let block = Int(UInt32(bigEndian: key.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
             func visit(_ raw: UnsafeRawBufferPointer) throws(VectorIndexError) {
-                guard raw.count >= 4 else { throw .corrupt("list block \(number) of \(name)") }
-                let count = Int(UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self)))
-                let codeBytes = (count + 31) / 32 * m * 16
-                guard count > 0, raw.count == 4 + count * 8 + codeBytes else { throw .corrupt("list block \(number) of \(name)") }
-                try body(number, count, UnsafeRawBufferPointer(rebasing: raw[4..<(4 + count * 8)]),
-                         UnsafeRawBufferPointer(rebasing: raw[(4 + count * 8)...]))
+                let count = raw.isEmpty ? 0 : Int(raw[0])
+                guard count > 0, count <= Self.blockSize, raw.count == 1 + count * 8 + m * 16 else {
+                    throw .corrupt("block \(block) of list \(number) of \(name)")
+                }
+                try body(number, block, UnsafeRawBufferPointer(rebasing: raw[1..<(1 + count * 8)]),
+                         UnsafeRawBufferPointer(rebasing: raw[(1 + count * 8)...]))
             }
             guard let sealer else {
                 try visit(value)
                 return
             }
-            let block: [UInt8]
+            let opened: [UInt8]
             do {
-                block = try sealer.open(Array(value), context: context(Array(key), database: "lists"))
+                opened = try sealer.open(Array(value), context: context(Array(key), database: "lists"))
             } catch {
-                throw .sealing("cannot open list block \(number) of \(name)")
+                throw .sealing("cannot open block \(block) of list \(number) of \(name)")
             }
             var failure: VectorIndexError?
-            block.withUnsafeBytes { raw in
+            opened.withUnsafeBytes { raw in
                 do throws(VectorIndexError) { try visit(raw) } catch { failure = error }
             }
             if let failure { throw failure }
