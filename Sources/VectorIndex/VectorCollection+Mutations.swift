@@ -42,6 +42,7 @@ extension VectorCollection {
             }
         }
         let batch = PendingBatch(mutations: mutations, watermark: watermark)
+        batch.assigned = assignInAdvance(mutations)
         groupCondition.lock()
         pending.append(batch)
         while !batch.done {
@@ -65,6 +66,32 @@ extension VectorCollection {
         if let failure = batch.failure { throw failure }
     }
 
+    /// The lists and codes of the batch's vectors under the current model, computed by the caller before it queues (the
+    /// 4,096-centroid scan then runs on the callers' threads, not serially in the committing one). Nil while flat.
+    private func assignInAdvance(_ mutations: [Mutation]) -> PendingBatch.Assignments? {
+        var last: [UInt64: [Float]] = [:]
+        for mutation in mutations {
+            switch mutation {
+            case let .add(id, vector), let .update(id, vector), let .upsert(id, vector): last[id] = vector
+            case let .remove(id), let .removeIfPresent(id): last[id] = nil
+            }
+        }
+        guard !last.isEmpty else { return nil }
+        let model = stateLock.withReadLock { () -> (Assigner, Int)? in
+            state.centroids.isEmpty ? nil : (Assigner(dimension: dimension, centroids: state.centroids, pq: state.pq), modelGeneration)
+        }
+        guard let (assigner, generation) = model else { return nil }
+        let entries = Array(last)
+        let flat = entries.flatMap(\.value)
+        let (lists, codes) = flat.withUnsafeBufferPointer { assigner.assign($0, count: entries.count) }
+        let size = assigner.codeSize
+        var byID: [UInt64: (vector: [Float], list: UInt32, code: ArraySlice<UInt8>)] = [:]
+        for (i, (id, vector)) in entries.enumerated() {
+            byID[id] = (vector, lists[i], codes[(i * size)..<((i + 1) * size)])
+        }
+        return PendingBatch.Assignments(generation: generation, byID: byID)
+    }
+
     /// Commits `group` (the writer lock held): each batch's net effect on top of the batches before it, one LMDB transaction
     /// for all of them, then the in-memory index. Every batch is marked done with its outcome.
     private func commit(_ group: [PendingBatch]) {
@@ -78,6 +105,7 @@ extension VectorCollection {
         var order: [UInt64] = []
         var watermark: UInt64?
         var accepted: [PendingBatch] = []
+        var lastBatch: [UInt64: PendingBatch] = [:]
         for batch in group {
             do throws(VectorIndexError) {
                 let effect = try effect(of: batch.mutations) { id in
@@ -86,6 +114,7 @@ extension VectorCollection {
                 }
                 for (id, vector) in effect {
                     if final.updateValue(vector, forKey: id) == nil { order.append(id) }
+                    lastBatch[id] = batch
                 }
                 if let w = batch.watermark { watermark = w }
                 accepted.append(batch)
@@ -95,14 +124,35 @@ extension VectorCollection {
         }
         guard !accepted.isEmpty else { return }
 
-        // Lists and codes for everything written, from the current model.
+        // Lists and codes for everything written, from the current model: the callers' where they computed them under it.
         let writes = order.compactMap { id in final[id]!.map { (id, $0) } }
         var flat = [Float]()
         flat.reserveCapacity(writes.count * dimension)
         for (_, v) in writes { flat.append(contentsOf: v) }
         let assigner = Assigner(dimension: dimension, centroids: state.centroids, pq: state.pq)
-        let (lists, codes) = flat.withUnsafeBufferPointer { assigner.assign($0, count: writes.count) }
         let codeSize = assigner.codeSize
+        var lists = [UInt32](repeating: CollectionStorage.flatList, count: writes.count)
+        var codes = [UInt8](repeating: 0, count: writes.count * codeSize)
+        var missing: [Int] = []
+        for (i, (id, vector)) in writes.enumerated() {
+            if let assigned = lastBatch[id]?.assigned, assigned.generation == modelGeneration,
+               let entry = assigned.byID[id], entry.vector == vector {
+                lists[i] = entry.list
+                codes.replaceSubrange((i * codeSize)..<((i + 1) * codeSize), with: entry.code)
+            } else {
+                missing.append(i)
+            }
+        }
+        if !missing.isEmpty {
+            var rest = [Float]()
+            rest.reserveCapacity(missing.count * dimension)
+            for i in missing { rest.append(contentsOf: writes[i].1) }
+            let (restLists, restCodes) = rest.withUnsafeBufferPointer { assigner.assign($0, count: missing.count) }
+            for (j, i) in missing.enumerated() {
+                lists[i] = restLists[j]
+                codes.replaceSubrange((i * codeSize)..<((i + 1) * codeSize), with: restCodes[(j * codeSize)..<((j + 1) * codeSize)])
+            }
+        }
         let removals = order.filter { final[$0]! == nil && state.slotOf[$0] != nil }
 
         // Vectors kept only in the map: the digests of what is replaced or removed are read before it is overwritten.
@@ -212,8 +262,15 @@ extension VectorCollection {
 /// One caller's batch waiting for a group commit. Written by the committing caller, read by its owner after the commit
 /// has ended (`groupCondition` orders the two).
 final class PendingBatch: @unchecked Sendable {
+    /// Lists and codes its caller computed for its vectors under model `generation`.
+    struct Assignments {
+        let generation: Int
+        let byID: [UInt64: (vector: [Float], list: UInt32, code: ArraySlice<UInt8>)]
+    }
+
     let mutations: [Mutation]
     let watermark: UInt64?
+    var assigned: Assignments?
     var done = false
     var failure: VectorIndexError?
 

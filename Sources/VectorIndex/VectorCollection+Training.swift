@@ -165,6 +165,7 @@ extension VectorCollection {
         }
         let keeps = keepsVectors(kind)
         stateLock.withWriteLock {
+            modelGeneration += 1
             state.vectors = keeps ? vectors : []
             state.keepsVectors = keeps
             state.kind = kind

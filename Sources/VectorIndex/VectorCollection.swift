@@ -28,6 +28,9 @@ public final class VectorCollection: @unchecked Sendable {
     let state: IndexState
     var policy: TrainingPolicy?
     var currentWatermark: UInt64
+    /// Counts model changes (`rebuild`), so a list assignment computed before one is not used after it. Changed under
+    /// both `writer` and the write side of `stateLock`.
+    var modelGeneration = 0
     var dropped = false
     /// Where an IVF-PQ index keeps its vectors (the database's setting).
     let residence: VectorResidence

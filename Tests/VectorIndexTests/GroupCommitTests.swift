@@ -96,6 +96,41 @@ import Testing
         #expect(try (0..<callers).allSatisfy { try reopened.vector(for: UInt64($0)) == Self.data.vector($0) })
     }
 
+    /// A caller computes its vectors' lists and codes before it queues; when the model changes before its commit, the
+    /// commit assigns them again under the new one.
+    @Test func anAssignmentMadeUnderAReplacedModelIsRedone() throws {
+        let dir = TemporaryDirectory()
+        let db = try VectorDatabase(path: dir.path)
+        let c = try db.createCollection("a", dimension: 128)
+        try c.add(ids: (0..<1000).map { UInt64($0) }, vectors: (0..<1000).map(Self.data.vector))
+        let kind = IndexKind.ivfPQ(listCount: 16, subquantizerCount: 32, bits: 4)
+        try c.train(kind: kind, parameters: TrainingParameters(seed: 1))
+        c.writer.lock()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            try? c.add(id: 5000, vector: Self.data.vector(3000))
+            done.signal()
+        }.start()
+        let deadline = Date().addingTimeInterval(30)
+        func leaderWaiting() -> Bool {
+            c.groupCondition.lock()
+            defer { c.groupCondition.unlock() }
+            return c.committing
+        }
+        while !leaderWaiting() && Date() < deadline { usleep(1000) }
+        try c.trainLocked(kind: kind, parameters: TrainingParameters(seed: 2))  // another model while the caller waits
+        c.writer.unlock()
+        done.wait()
+        let (list, expected) = c.stateLock.withReadLock { () -> (UInt32, UInt32) in
+            let assigner = Assigner(dimension: 128, centroids: c.state.centroids, pq: c.state.pq)
+            let vector = Self.data.vector(3000)
+            let expected = vector.withUnsafeBufferPointer { assigner.assign($0, count: 1).lists[0] }
+            return (c.state.listOf[Int(c.state.slotOf[5000]!)], expected)
+        }
+        #expect(list == expected)
+        #expect(try c.search(Self.data.vector(3000), options: SearchOptions(k: 1, probeCount: 1)).first?.id == 5000)
+    }
+
     /// A refused batch in the middle of a group leaves the batches around it committed, and is itself not applied at all.
     @Test func aRefusedBatchFailsAlone() throws {
         let dir = TemporaryDirectory()
