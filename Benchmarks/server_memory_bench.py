@@ -48,7 +48,9 @@ def main():
         with open(tokens_path, "w") as f:
             json.dump(tokens, f)
     tokens = json.load(open(tokens_path))
-    probes = read_vectors(base, faces, 200)
+    # Probes: the set's held-out queries (query.fvecs beside base.fvecs), else the first base vectors.
+    queries = os.path.join(os.path.dirname(base), "query.fvecs")
+    probes = read_vectors(queries, 0, 200) if os.path.exists(queries) else read_vectors(base, 0, 200)
     for run in range(restarts):
         started = time.perf_counter()
         node.start()

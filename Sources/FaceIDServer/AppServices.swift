@@ -56,7 +56,7 @@ final class AppServices: Sendable {
         let index = try IndexService(directory: configuration.indexPath, store: store, keyRing: keyRing,
                                      images: store as? any PhotoRepository ?? ImageVault(directory: configuration.imagesPath), logger: logger,
                                      node: configuration.nodeName, trainingThreshold: configuration.trainingThreshold,
-                                     checker: indexChecker)
+                                     vectorResidence: configuration.indexVectors, checker: indexChecker)
         let faces = faces ?? FaceEngineProvider(modelDirectory: configuration.modelDirectory)
         let limiter = RateLimiter(now: { clock.instant }, shared: store as? any SharedRateLimits, wallNow: { clock.now }, logger: logger)
         let migration = ModelMigration(store: store, index: index, faces: faces, keyRing: keyRing, defaults: defaults, logger: logger)

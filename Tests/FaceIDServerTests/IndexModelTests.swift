@@ -121,6 +121,22 @@ import VectorIndex
         }
     }
 
+    /// `index.vectors` picks where IVF-PQ collections keep their vectors; anything but map or memory is refused at start.
+    @Test func theVectorResidenceIsConfiguredAndChecked() async throws {
+        let arguments = ["faceid-server", "--data-directory", "/nonexistent-faceid"]
+        #expect(try await ServerConfiguration.load(arguments: arguments, environment: [:]).indexVectors == .map)
+        #expect(try await ServerConfiguration.load(arguments: arguments + ["--index-vectors", "memory"], environment: [:])
+            .indexVectors == .memory)
+        #expect(try await ServerConfiguration.load(arguments: arguments, environment: ["FACEID_INDEX_VECTORS": "map"])
+            .indexVectors == .map)
+        do {
+            _ = try await ServerConfiguration.load(arguments: arguments + ["--index-vectors", "disk"], environment: [:])
+            Issue.record("index.vectors=disk was accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "index.vectors")
+        }
+    }
+
     @Test func claimsAndPublicationsAreExclusive() async throws {
         let server = try await TestServer()
         try await server.run { client in

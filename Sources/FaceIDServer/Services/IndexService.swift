@@ -41,6 +41,8 @@ final class IndexService: Sendable {
     /// A collection becomes IVF-PQ once it holds this many faces (`index.trainAt`): one node trains its model and publishes
     /// it through the feed, and every node installs it (`IndexService+Models`).
     let trainingThreshold: Int
+    /// Where IVF-PQ collections keep their vectors (`index.vectors`).
+    let vectorResidence: VectorResidence
     /// The trainings this node runs or tried lately (`IndexService+Models`).
     let training = Mutex(Training())
     /// How often the follower looks at the feed without a wake-up (what another server node committed).
@@ -70,38 +72,42 @@ final class IndexService: Sendable {
     ///   page can make it dereference a bad pointer, which no error handling catches. Nil: no check (tests).
     init(directory: String, store: any FeedRepository & FeedFollowing & PersonRepository & TenancyRepository & IndexModelRepository,
          keyRing: KeyRing, images: any PhotoRepository, logger: Logger = Logger(label: "faceid.index"), node: String = "local",
-         trainingThreshold: Int = IndexService.defaultTrainingThreshold, checker: String? = nil) throws {
+         trainingThreshold: Int = IndexService.defaultTrainingThreshold, vectorResidence: VectorResidence = .map,
+         checker: String? = nil) throws {
         self.directory = directory
         self.trainingThreshold = trainingThreshold
+        self.vectorResidence = vectorResidence
         self.node = node
         self.store = store
         self.keyRing = keyRing
         self.images = images
         self.logger = logger
-        let (database, movedAside) = try Self.openOrMoveAside(directory, keyRing: keyRing, logger: logger, checker: checker)
+        let (database, movedAside) = try Self.openOrMoveAside(directory, keyRing: keyRing, residence: vectorResidence,
+                                                              logger: logger, checker: checker)
         current = Mutex(Current(database: database, rebuilding: movedAside != nil, movedAside: movedAside.map { [$0] } ?? []))
     }
 
     /// Opens the index; a damaged one is moved aside (returned) and an empty one opened in its place.
-    private static func openOrMoveAside(_ directory: String, keyRing: KeyRing, logger: Logger,
+    private static func openOrMoveAside(_ directory: String, keyRing: KeyRing, residence: VectorResidence, logger: Logger,
                                         checker: String?) throws -> (VectorDatabase, String?) {
         do {
             if let checker { try IndexStructureCheck.inChildProcess(directory, executable: checker) }
-            return (try open(directory, keyRing: keyRing), nil)
+            return (try open(directory, keyRing: keyRing, residence: residence), nil)
         } catch where error.isDamage {
             let aside = try moveAside(directory, error: error, logger: logger)
-            return (try open(directory, keyRing: keyRing), aside)
+            return (try open(directory, keyRing: keyRing, residence: residence), aside)
         }
     }
 
-    private static func open(_ directory: String, keyRing: KeyRing) throws(VectorIndexError) -> VectorDatabase {
+    private static func open(_ directory: String, keyRing: KeyRing, residence: VectorResidence) throws(VectorIndexError) -> VectorDatabase {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw .invalidArgument("cannot create \(directory)")
         }
         // Sparse: the map only reserves address space. The store can rebuild the index, so commits skip the meta fsync.
-        return try VectorDatabase(path: directory, sealer: keyRing.indexSealer(), mapSize: 1 << 38, durability: .noMetaSync)
+        return try VectorDatabase(path: directory, sealer: keyRing.indexSealer(), mapSize: 1 << 38, durability: .noMetaSync,
+                                  ivfPQVectors: residence)
     }
 
     /// Renames the damaged folder to `<directory>.damaged-<UTC time>` and logs why; returns the new path.
@@ -253,7 +259,7 @@ final class IndexService: Sendable {
             do {
                 // The old environment stays open for whoever still holds it; on POSIX the rename does not disturb it.
                 current.movedAside.append(try Self.moveAside(directory, error: error, logger: logger))
-                current.database = try Self.open(directory, keyRing: keyRing)
+                current.database = try Self.open(directory, keyRing: keyRing, residence: vectorResidence)
             } catch {
                 logger.critical("the damaged vector index cannot be replaced; searches stay unavailable",
                                 metadata: ["reason": .string(String(describing: error))])
@@ -303,7 +309,7 @@ final class IndexService: Sendable {
                     guard current.database === database else { return false }
                     do {
                         current.movedAside.append(try Self.moveAside(directory, error: error, logger: logger))
-                        current.database = try Self.open(directory, keyRing: keyRing)
+                        current.database = try Self.open(directory, keyRing: keyRing, residence: vectorResidence)
                         return true
                     } catch {
                         return false
