@@ -74,13 +74,7 @@ import Testing
                 try txn.get(dbi, key: Array("format".utf8)) { $0.loadUnaligned(fromByteOffset: Catalog.magic.utf8.count, as: UInt32.self) }!
             }
         }
-        do {
-            let env = try LMDBEnvironment(path: dir.path)
-            let dbi = try env.openDatabase(Catalog.databaseName, create: false)
-            var marker = Array(Catalog.magic.utf8)
-            withUnsafeBytes(of: UInt32(1).littleEndian) { marker.append(contentsOf: $0) }
-            try env.write { txn throws(VectorIndexError) in try txn.put(dbi, key: Array("format".utf8), value: marker) }
-        }
+        try writeFormatVersion(1, at: dir.path)
         #expect(try version() == 1)
         let db = try Fixture.open(dir.path, sealed: false, residence: .map)
         #expect(try version() == Catalog.formatVersion && Catalog.formatVersion == 2)

@@ -118,13 +118,7 @@ import Testing
     @Test func futureFormatVersionIsRejected() throws {
         let dir = TemporaryDirectory()
         _ = try VectorDatabase(path: dir.path)
-        do {
-            let env = try LMDBEnvironment(path: dir.path)
-            let dbi = try env.openDatabase(Catalog.databaseName, create: false)
-            var marker = Array(Catalog.magic.utf8)
-            withUnsafeBytes(of: UInt32(99).littleEndian) { marker.append(contentsOf: $0) }
-            try env.write { txn throws(VectorIndexError) in try txn.put(dbi, key: Array("format".utf8), value: marker) }
-        }
+        try writeFormatVersion(99, at: dir.path)
         #expect(throws: VectorIndexError.unsupportedFormatVersion(found: 99, supported: Catalog.formatVersion)) {
             try VectorDatabase(path: dir.path)
         }

@@ -71,3 +71,12 @@ func makeCollection(_ db: VectorDatabase, _ name: String, _ data: SyntheticDatas
     try c.add(ids: (0..<n).map { UInt64(1000 + $0) }, vectors: (0..<n).map(data.vector))
     return c
 }
+
+/// Overwrites the catalog's format marker of the environment in `path` (an older or a future format).
+func writeFormatVersion(_ version: UInt32, at path: String) throws {
+    let env = try LMDBEnvironment(path: path)
+    let dbi = try env.openDatabase(Catalog.databaseName, create: false)
+    var marker = Array(Catalog.magic.utf8)
+    withUnsafeBytes(of: version.littleEndian) { marker.append(contentsOf: $0) }
+    try env.write { txn throws(VectorIndexError) in try txn.put(dbi, key: Array("format".utf8), value: marker) }
+}

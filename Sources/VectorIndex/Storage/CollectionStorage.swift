@@ -66,27 +66,28 @@ struct CollectionStorage: Sendable {
             guard key.count == 8 else { throw .corrupt("vector key of \(key.count) bytes in \(name)") }
             var id: UInt64 = 0
             for b in key { id = id << 8 | UInt64(b) }
-            guard let sealer else {
-                // Unsealed: hand out the memory-mapped bytes without copying them.
-                try visit(id, value, expected: expected, subquantizerCount: subquantizerCount, body)
-                return
+            try withPlaintext(value, context: recordContext + Array(key), what: "vector record") { (raw) throws(VectorIndexError) in
+                try visit(id, raw, expected: expected, subquantizerCount: subquantizerCount, body)
             }
-            let record: [UInt8]
-            do {
-                record = try sealer.open(Array(value), context: context(Array(key), database: "vectors"))
-            } catch {
-                throw .sealing("cannot open vector record of \(name)")
-            }
-            var failure: VectorIndexError?
-            record.withUnsafeBytes { raw in
-                do throws(VectorIndexError) {
-                    try visit(id, raw, expected: expected, subquantizerCount: subquantizerCount, body)
-                } catch {
-                    failure = error
-                }
-            }
-            if let failure { throw failure }
         }
+    }
+
+    /// Calls `body` with a stored value as it is (unsealed: the memory-mapped bytes, not copied) or opened.
+    /// - Throws: `sealing` when it does not open, or what `body` throws.
+    private func withPlaintext<R>(_ value: UnsafeRawBufferPointer, context: [UInt8], what: @autoclosure () -> String,
+                                  _ body: (UnsafeRawBufferPointer) throws(VectorIndexError) -> R) throws(VectorIndexError) -> R {
+        guard let sealer else { return try body(value) }
+        let opened: [UInt8]
+        do {
+            opened = try sealer.open(Array(value), context: context)
+        } catch {
+            throw .sealing("cannot open \(what()) of \(name)")
+        }
+        var result: Result<R, VectorIndexError>!
+        opened.withUnsafeBytes { raw in
+            do throws(VectorIndexError) { result = .success(try body(raw)) } catch { result = .failure(error) }
+        }
+        return try result.get()
     }
 
     /// Reads the vector stored for `id` into `out` (`dimension` floats): straight from the map when unsealed, opened when
@@ -101,21 +102,9 @@ struct CollectionStorage: Sendable {
             UnsafeMutableRawPointer(out).copyMemory(from: raw.baseAddress! + 4 + subquantizerCount, byteCount: dimension * 4)
         }
         let found = try txn.get(vectors, key: key) { (value) throws(VectorIndexError) -> Bool in
-            guard let sealer else {
-                try copy(value)
-                return true
+            try withPlaintext(value, context: recordContext + key, what: "vector record") { (raw) throws(VectorIndexError) in
+                try copy(raw)
             }
-            let record: [UInt8]
-            do {
-                record = try sealer.open(Array(value), context: recordContext + key)
-            } catch {
-                throw .sealing("cannot open vector record of \(name)")
-            }
-            var failure: VectorIndexError?
-            record.withUnsafeBytes { raw in
-                do throws(VectorIndexError) { try copy(raw) } catch { failure = error }
-            }
-            if let failure { throw failure }
             return true
         }
         return found ?? false
@@ -209,21 +198,8 @@ struct CollectionStorage: Sendable {
                 try body(number, block, UnsafeRawBufferPointer(rebasing: raw[1..<(1 + count * 8)]),
                          UnsafeRawBufferPointer(rebasing: raw[(1 + count * 8)...]))
             }
-            guard let sealer else {
-                try visit(value)
-                return
-            }
-            let opened: [UInt8]
-            do {
-                opened = try sealer.open(Array(value), context: context(Array(key), database: "lists"))
-            } catch {
-                throw .sealing("cannot open block \(block) of list \(number) of \(name)")
-            }
-            var failure: VectorIndexError?
-            opened.withUnsafeBytes { raw in
-                do throws(VectorIndexError) { try visit(raw) } catch { failure = error }
-            }
-            if let failure { throw failure }
+            try withPlaintext(value, context: context(Array(key), database: "lists"),
+                              what: "block \(block) of list \(number)", visit)
         }
     }
 
