@@ -7,8 +7,8 @@ import Testing
     static let data = SyntheticDataset(count: 6000, queryCount: 50, seed: 21)
     static let kind = IndexKind.ivfPQ(listCount: 64, subquantizerCount: 32, bits: 4)
 
-    /// Two copies receive the same vectors in different orders and batches; a self-trained copy would sample other
-    /// slots and rank differently, while copies with the same installed model give identical answers.
+    /// Two copies receive the same vectors in different orders and batches: they train the same model (the sample is
+    /// drawn by id), and with one installed model they give identical answers.
     @Test func copiesBuiltInDifferentOrdersAnswerAlikeWithOneModel() throws {
         let dir = TemporaryDirectory()
         let db = try VectorDatabase(path: dir.path)
