@@ -123,6 +123,7 @@ final class IndexState: @unchecked Sendable {
     /// present) and appending it would leave — the lists those calls of `remove` and `append` touch, computed on copies
     /// (their `slots` are not meaningful; ids and codes are), each with the 32-entry blocks whose content changed. A
     /// commit writes these blocks before changing the state.
+    /// - Complexity: O(touched lists' sizes + (removals + writes) × subquantizerCount) — the touched lists are copied.
     func listsAfter(removals: [UInt64], writes: [(id: UInt64, list: UInt32)],
                     codes: UnsafeBufferPointer<UInt8>) -> [Int: (list: InvertedList, blocks: Set<Int>)] {
         let m = subquantizerCount, size = CollectionStorage.blockSize
@@ -166,6 +167,7 @@ final class IndexState: @unchecked Sendable {
 
     /// Fills an empty state from stored list blocks: slots are handed out list after list.
     /// - Returns: false when an id is in two lists (the state is then unusable).
+    /// - Complexity: O(count), one hash-map insertion per entry.
     func loadLists(_ newLists: [InvertedList], digest: UInt64) -> Bool {
         // Built in locals and stored once: a class's properties touched ten million times in a loop pay a dynamic
         // exclusivity check each time (a third of a 10 M-vector start, by `perf`).

@@ -203,6 +203,7 @@ extension VectorCollection {
     }
 
     /// Every vector in slot order, read from the map in one pass (the writer lock held, so the map and the state agree).
+    /// - Complexity: O(count × dimension); the result is `count × dimension` floats, layout (count, dimension).
     private func vectorsFromMap() throws(VectorIndexError) -> [Float] {
         let d = dimension, n = state.count
         var seen = 0

@@ -138,6 +138,7 @@ public final class VectorCollection: @unchecked Sendable {
 
     /// Exact search over the vectors in the map (an IVF-PQ collection that keeps none in memory), one record after
     /// another in key order. Entries not (yet) in the in-memory state are skipped, so it answers what a probed search would.
+    /// - Complexity: O(count × dimension), plus opening every record when sealed.
     private func scanMap(_ query: UnsafePointer<Float>, options: SearchOptions) throws(VectorIndexError) -> [SearchResult] {
         let k = min(options.k, state.count)
         guard k > 0 else { return [] }

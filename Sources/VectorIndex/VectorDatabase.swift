@@ -188,7 +188,9 @@ public final class VectorDatabase: @unchecked Sendable {
         return collection
     }
 
-    /// The stored list blocks of an IVF-PQ collection, checked: list numbers in range, no id twice.
+    /// The stored list blocks of an IVF-PQ collection, checked: list numbers in range, each list's blocks in order and
+    /// full but for its last. (An id in two lists is caught by `IndexState.loadLists`.)
+    /// - Complexity: O(stored entries), two passes over the blocks.
     private func readListBlocks(_ txn: borrowing LMDBTransaction, storage: CollectionStorage,
                                 entry: Catalog.Entry) throws(VectorIndexError) -> [InvertedList] {
         let m = entry.kind.subquantizerCount, listCount = entry.kind.listCount
