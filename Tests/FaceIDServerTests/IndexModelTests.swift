@@ -113,12 +113,7 @@ import VectorIndex
             .trainingThreshold == 2000)
         #expect(try await ServerConfiguration.load(arguments: arguments, environment: ["FACEID_INDEX_TRAIN_AT": "1500"])
             .trainingThreshold == 1500)
-        do {
-            _ = try await ServerConfiguration.load(arguments: arguments + ["--index-train-at", "999"], environment: [:])
-            Issue.record("a training size of 999 was accepted")
-        } catch let error as ConfigurationError {
-            #expect(error.key == "index.trainAt")
-        }
+        try await Self.expectRefused(arguments + ["--index-train-at", "999"], key: "index.trainAt")
     }
 
     /// `index.vectors` picks where IVF-PQ collections keep their vectors; anything but map or memory is refused at start.
@@ -129,11 +124,16 @@ import VectorIndex
             .indexVectors == .memory)
         #expect(try await ServerConfiguration.load(arguments: arguments, environment: ["FACEID_INDEX_VECTORS": "map"])
             .indexVectors == .map)
+        try await Self.expectRefused(arguments + ["--index-vectors", "disk"], key: "index.vectors")
+    }
+
+    /// Loading a configuration from `arguments` fails with a `ConfigurationError` naming `key`.
+    static func expectRefused(_ arguments: [String], key: String) async throws {
         do {
-            _ = try await ServerConfiguration.load(arguments: arguments + ["--index-vectors", "disk"], environment: [:])
-            Issue.record("index.vectors=disk was accepted")
+            _ = try await ServerConfiguration.load(arguments: arguments, environment: [:])
+            Issue.record("\(arguments.suffix(2)) was accepted")
         } catch let error as ConfigurationError {
-            #expect(error.key == "index.vectors")
+            #expect(error.key == key)
         }
     }
 

@@ -15,10 +15,7 @@ import Testing
 struct PostgresFeedTests {
     @Test func theFeedIsGaplessAndInCommitOrderUnderConcurrentWriters() async throws {
         try await StoreContractTests.withPostgres { store in
-            let (company, _, _) = try await StoreContractTests.$keyRing.withValue(KeyRing(master: MasterKey.random())) {
-                try await StoreContractTests.register(store, "owner@acme.example")
-            }
-            let companyID = company.id!
+            let companyID = try await registeredCompany(in: store)
             let writers = 6, faces = 8
             let done = Flag()
             // The follower: every read continues exactly where the last ended.
@@ -75,10 +72,7 @@ struct PostgresFeedTests {
 struct PostgresIndexPositionTests {
     @Test func retentionNeverPassesALiveNodesPosition() async throws {
         try await StoreContractTests.withPostgres { store in
-            let (company, _, _) = try await StoreContractTests.$keyRing.withValue(KeyRing(master: MasterKey.random())) {
-                try await StoreContractTests.register(store, "owner@acme.example")
-            }
-            let companyID = company.id!
+            let companyID = try await registeredCompany(in: store)
             for index in 0..<5 {
                 _ = try await store.createPerson(StoreContractTests.person(companyID, "P\(index)", externalID: "E\(index)"), groups: [],
                                                  actor: "test", origin: StoreContractTests.origin)
@@ -186,4 +180,12 @@ final class Flag: Sendable {
     private let flag = Mutex(false)
     var value: Bool { flag.withLock { $0 } }
     func set() { flag.withLock { $0 = true } }
+}
+
+/// A company registered under a fresh master key (the contract suite's `register`); its id.
+private func registeredCompany(in store: PostgresStore) async throws -> Int64 {
+    let (company, _, _) = try await StoreContractTests.$keyRing.withValue(KeyRing(master: MasterKey.random())) {
+        try await StoreContractTests.register(store, "owner@acme.example")
+    }
+    return company.id!
 }
