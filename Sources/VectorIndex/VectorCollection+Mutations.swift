@@ -100,59 +100,13 @@ extension VectorCollection {
             for batch in group { batch.failure = .unknownCollection(name) }
             return
         }
-        // The net effect of the accepted batches per id, in first-touch order.
-        var final: [UInt64: [Float]?] = [:]
-        var order: [UInt64] = []
-        var watermark: UInt64?
-        var accepted: [PendingBatch] = []
-        var lastBatch: [UInt64: PendingBatch] = [:]
-        for batch in group {
-            do throws(VectorIndexError) {
-                let effect = try effect(of: batch.mutations) { id in
-                    if let pending = final[id] { return pending != nil }
-                    return state.slotOf[id] != nil
-                }
-                for (id, vector) in effect {
-                    if final.updateValue(vector, forKey: id) == nil { order.append(id) }
-                    lastBatch[id] = batch
-                }
-                if let w = batch.watermark { watermark = w }
-                accepted.append(batch)
-            } catch {
-                batch.failure = error
-            }
-        }
+        let (final, order, watermark, accepted, lastBatch) = netEffect(of: group)
         guard !accepted.isEmpty else { return }
-
-        // Lists and codes for everything written, from the current model: the callers' where they computed them under it.
         let writes = order.compactMap { id in final[id]!.map { (id, $0) } }
         var flat = [Float]()
         flat.reserveCapacity(writes.count * dimension)
         for (_, v) in writes { flat.append(contentsOf: v) }
-        let assigner = Assigner(dimension: dimension, centroids: state.centroids, pq: state.pq)
-        let codeSize = assigner.codeSize
-        var lists = [UInt32](repeating: CollectionStorage.flatList, count: writes.count)
-        var codes = [UInt8](repeating: 0, count: writes.count * codeSize)
-        var missing: [Int] = []
-        for (i, (id, vector)) in writes.enumerated() {
-            if let assigned = lastBatch[id]?.assigned, assigned.generation == modelGeneration,
-               let entry = assigned.byID[id], entry.vector == vector {
-                lists[i] = entry.list
-                codes.replaceSubrange((i * codeSize)..<((i + 1) * codeSize), with: entry.code)
-            } else {
-                missing.append(i)
-            }
-        }
-        if !missing.isEmpty {
-            var rest = [Float]()
-            rest.reserveCapacity(missing.count * dimension)
-            for i in missing { rest.append(contentsOf: writes[i].1) }
-            let (restLists, restCodes) = rest.withUnsafeBufferPointer { assigner.assign($0, count: missing.count) }
-            for (j, i) in missing.enumerated() {
-                lists[i] = restLists[j]
-                codes.replaceSubrange((i * codeSize)..<((i + 1) * codeSize), with: restCodes[(j * codeSize)..<((j + 1) * codeSize)])
-            }
-        }
+        let (lists, codes, codeSize) = listsAndCodes(for: writes, assignedBy: lastBatch)
         let removals = order.filter { final[$0]! == nil && state.slotOf[$0] != nil }
 
         // Vectors kept only in the map: the digests of what is replaced or removed are read before it is overwritten.
@@ -218,6 +172,67 @@ extension VectorCollection {
                 // The batches are committed; the collection stays flat and trains at the next commit.
             }
         }
+    }
+
+
+    /// Each batch's effect on top of the batches before it: the final vector (nil: removed) per id in first-touch order,
+    /// the last watermark, the accepted batches and, per id, the batch that last wrote it. A batch invalid against the
+    /// ones before it gets its failure and is left out.
+    private func netEffect(of group: [PendingBatch]) -> (final: [UInt64: [Float]?], order: [UInt64], watermark: UInt64?,
+                                                         accepted: [PendingBatch], lastBatch: [UInt64: PendingBatch]) {
+        var final: [UInt64: [Float]?] = [:]
+        var order: [UInt64] = []
+        var watermark: UInt64?
+        var accepted: [PendingBatch] = []
+        var lastBatch: [UInt64: PendingBatch] = [:]
+        for batch in group {
+            do throws(VectorIndexError) {
+                let effect = try effect(of: batch.mutations) { id in
+                    if let pending = final[id] { return pending != nil }
+                    return state.slotOf[id] != nil
+                }
+                for (id, vector) in effect {
+                    if final.updateValue(vector, forKey: id) == nil { order.append(id) }
+                    lastBatch[id] = batch
+                }
+                if let w = batch.watermark { watermark = w }
+                accepted.append(batch)
+            } catch {
+                batch.failure = error
+            }
+        }
+        return (final, order, watermark, accepted, lastBatch)
+    }
+
+    /// The list and code of every write under the current model: the caller's, where it computed them under this model
+    /// for this vector, the rest assigned here in one call.
+    /// - Returns: one list per write, the codes (layout (writes, codeSize)) and the code size.
+    private func listsAndCodes(for writes: [(UInt64, [Float])],
+                               assignedBy lastBatch: [UInt64: PendingBatch]) -> ([UInt32], [UInt8], Int) {
+        let assigner = Assigner(dimension: dimension, centroids: state.centroids, pq: state.pq)
+        let codeSize = assigner.codeSize
+        var lists = [UInt32](repeating: CollectionStorage.flatList, count: writes.count)
+        var codes = [UInt8](repeating: 0, count: writes.count * codeSize)
+        var missing: [Int] = []
+        for (i, (id, vector)) in writes.enumerated() {
+            if let assigned = lastBatch[id]?.assigned, assigned.generation == modelGeneration,
+               let entry = assigned.byID[id], entry.vector == vector {
+                lists[i] = entry.list
+                codes.replaceSubrange((i * codeSize)..<((i + 1) * codeSize), with: entry.code)
+            } else {
+                missing.append(i)
+            }
+        }
+        guard !missing.isEmpty else { return (lists, codes, codeSize) }
+        var rest = [Float]()
+        rest.reserveCapacity(missing.count * dimension)
+        for i in missing { rest.append(contentsOf: writes[i].1) }
+        let (restLists, restCodes) = rest.withUnsafeBufferPointer { assigner.assign($0, count: missing.count) }
+        for (j, i) in missing.enumerated() {
+            lists[i] = restLists[j]
+            codes.replaceSubrange((i * codeSize)..<((i + 1) * codeSize), with: restCodes[(j * codeSize)..<((j + 1) * codeSize)])
+        }
+        return (lists, codes, codeSize)
     }
 
     /// The net effect of one batch (vector, or nil for removed) per id in first-touch order, checked against `present`

@@ -207,17 +207,27 @@ extension VectorCollection {
     private func vectorsFromMap() throws(VectorIndexError) -> [Float] {
         let d = dimension, n = state.count
         var seen = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, n * d * 4), alignment: 16)
-        defer { buffer.deallocate() }
-        try environment.read { (txn) throws(VectorIndexError) in
-            try storage.forEachRecord(txn, dimension: d, subquantizerCount: state.subquantizerCount) { (id, _, _, vector) throws(VectorIndexError) in
-                guard let slot = state.slotOf[id] else { throw .corrupt("id \(id) of \(name) is stored but not indexed") }
-                (buffer.baseAddress! + Int(slot) * d * 4).copyMemory(from: vector.baseAddress!, byteCount: d * 4)
-                seen += 1
+        var failure: VectorIndexError?
+        // Filled in place: one allocation of count × dimension floats, not a buffer and then a copy of it.
+        let vectors = [Float](unsafeUninitializedCapacity: n * d) { buffer, initialized in
+            buffer.initialize(repeating: 0)
+            initialized = n * d
+            guard let base = buffer.baseAddress else { return }
+            do throws(VectorIndexError) {
+                try environment.read { (txn) throws(VectorIndexError) in
+                    try storage.forEachRecord(txn, dimension: d, subquantizerCount: state.subquantizerCount) { (id, _, _, vector) throws(VectorIndexError) in
+                        guard let slot = state.slotOf[id] else { throw .corrupt("id \(id) of \(name) is stored but not indexed") }
+                        UnsafeMutableRawPointer(base + Int(slot) * d).copyMemory(from: vector.baseAddress!, byteCount: d * 4)
+                        seen += 1
+                    }
+                }
+            } catch {
+                failure = error
             }
         }
+        if let failure { throw failure }
         guard seen == n else { throw .corrupt("\(name) indexes \(n) vectors and stores \(seen)") }
-        return Array(buffer.bindMemory(to: Float.self).prefix(n * d))
+        return vectors
     }
 
     /// `k` distinct indices of `0..<n`, seeded.
