@@ -75,8 +75,9 @@ let package = Package(
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
-            // The API contract, served byte for byte at /openapi.yaml and read by the contract tests.
-            resources: [.copy("Resources/openapi.yaml")]
+            // The API contract, served byte for byte at /openapi.yaml and read by the contract tests; the console's static
+            // files (HTML, CSS, ES modules: no build step), served at /console/.
+            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/console")]
         ),
 
         // MARK: - Implementation details

@@ -32,6 +32,8 @@ final class AppServices: Sendable {
     let kioskSync: KioskSync
     /// The kiosk feed's retention.
     let retention: Retention
+    /// The browser console's cookie and CSRF tokens.
+    let console: ConsoleSession
 
     init(configuration: ServerConfiguration, store: any FaceIDStore, keyRing: KeyRing, index: IndexService, faces: FaceEngineProvider,
          clock: ServerClock, limiter: RateLimiter, auditHead: AuditHead, metrics: PrometheusCollectorRegistry, logger: Logger,
@@ -41,6 +43,7 @@ final class AppServices: Sendable {
         (self.clock, self.limiter, self.auditHead, self.metrics, self.logger) = (clock, limiter, auditHead, metrics, logger)
         (self.migration, self.auth, self.tenancy, self.recognition) = (migration, auth, tenancy, recognition)
         (self.enrollment, self.directory, self.kioskSync, self.retention) = (enrollment, directory, kioskSync, retention)
+        console = ConsoleSession(keyRing: keyRing)
     }
 
     /// Builds every part from the configuration, the opened store and the key ring.

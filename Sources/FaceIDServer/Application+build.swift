@@ -110,6 +110,8 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     var routes = ProtectedRoutes(router: router, services: services)
     SystemController(services: services).addRoutes(to: router, table: &table)
     AuthController(services: services).addRoutes(to: router, protected: &routes, table: &table)
+    ConsoleController(services: services, assets: .bundled).addRoutes(to: router, table: &table)
+    StatsController(services: services).addRoutes(to: &routes)
     UsersController(services: services).addRoutes(to: &routes)
     APIKeysController(services: services).addRoutes(to: &routes)
     DevicesController(services: services).addRoutes(to: &routes)

@@ -47,6 +47,7 @@ struct AccessTests {
             "POST /face/search/encoding": (everyone, [.admin, .recognize, .kiosk]),
             "GET /index/status": (managers, [.admin]),
             "GET /logs": (managers, [.admin]),
+            "GET /stats/overview": (managers, [.admin]),
             "POST /face/verify": (everyone, [.admin, .recognize, .kiosk]),
             "POST /api/employees": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
             "GET /api/employees": (everyone, anyScope),

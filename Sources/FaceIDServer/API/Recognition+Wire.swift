@@ -13,6 +13,8 @@ struct EnrollRequest: Decodable {
     var reference: Bool?
     var select: String?
     var allowDuplicate: Bool?
+    /// Check only: the face, its quality and the duplicate guard's answer, nothing stored (the console's preview).
+    var dryRun: Bool?
 }
 
 struct QualityView: Encodable, Sendable {
@@ -36,6 +38,15 @@ struct EnrollResponse: ResponseEncodable, Sendable {
     var box: FaceBox
     var quality: QualityView
     /// The models whose embeddings were stored for the face.
+    var models: [String]
+}
+
+/// A dry run's answer: what enrolling the photo would store.
+struct EnrollCheckResponse: ResponseEncodable, Sendable {
+    var success = true
+    var dryRun = true
+    var box: FaceBox
+    var quality: QualityView
     var models: [String]
 }
 
@@ -101,12 +112,23 @@ struct SearchResponse: ResponseEncodable, Sendable {
     var faces: [FaceResult]
     /// The company's recognition model.
     var model: String
+    /// The rule that decided (in the company model's units) and the preset it came from.
+    var threshold: ThresholdView
 
     init(_ result: Recognition.Identification) {
         decision = result.decision?.rawValue
         faces = result.faces.map { FaceResult(box: $0.box, decision: $0.decision.rawValue, candidates: $0.candidates.map(CandidateView.init)) }
         model = result.model.rawValue
+        threshold = ThresholdView(maxDistance: Recognition.rounded(Float(result.rule.threshold)), margin: Recognition.rounded(Float(result.rule.margin)),
+                                  preset: result.preset)
     }
+}
+
+struct ThresholdView: Encodable, Sendable {
+    var maxDistance: Double
+    var margin: Double
+    /// `strict`, `balanced`, `lenient`, `custom` (the company's), or `request` (the caller's max_distance / min_similarity).
+    var preset: String
 }
 
 struct AccessEntryView: ResponseEncodable, Sendable {

@@ -11,7 +11,7 @@ extension ErrorCode {
              .invalidIdempotencyKey:
             .badRequest
         case .missingCredentials, .invalidToken, .invalidLogin, .unknownDevice, .invalidAppSecret: .unauthorized
-        case .forbidden, .encodingsDesktopAppOnly: .forbidden
+        case .forbidden, .encodingsDesktopAppOnly, .csrfFailed: .forbidden
         case .notFound, .routeNotFound, .imageNotStored: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .emailTaken, .lastOwner, .groupExists, .externalIDTaken, .duplicateFace, .timekeeperIDTaken, .staleRegistration,

@@ -140,12 +140,20 @@ struct DeviceView: ResponseEncodable, Sendable {
     var name: String
     var location: String
     var createdAt: String
+    /// When the kiosk last acknowledged the feed, and the position it acknowledged (null: never).
+    var lastAckAt: String?
+    var acknowledged: Int64?
+    /// Feed positions past its acknowledgement (0: up to date; null: never acknowledged). In `GET /devices` only.
+    var behind: Int64?
 
-    init(_ record: DeviceRecord) {
+    init(_ record: DeviceRecord, feedHead: Int64? = nil) {
         id = record.id!
         name = record.name
         location = record.location
         createdAt = Timestamp.format(record.createdAt)
+        lastAckAt = record.ackedAt.map(Timestamp.format)
+        acknowledged = record.ackedSeq
+        if let feedHead, let acked = record.ackedSeq { behind = max(0, feedHead - acked) }
     }
 }
 
@@ -157,6 +165,8 @@ struct DeviceResponse: ResponseEncodable, Sendable {
 struct DeviceList: ResponseEncodable, Sendable {
     var success = true
     var devices: [DeviceView]
+    /// The company feed's last position, what `behind` is measured from.
+    var feedHead: Int64
 }
 
 struct SettingsResponse: ResponseEncodable, Sendable {

@@ -12,7 +12,9 @@ extension AppServices {
     static let appSecretHeader = HTTPField.Name("X-App-Secret")!
 
     /// Whether `X-App-Secret` equals the configured desktop app secret (compared as SHA-256 digests, in constant time).
+    /// Never through the browser console's API mirror: it is the web UI, whatever headers it sends.
     func sentAppSecret(_ request: Request) -> Bool {
+        guard !request.uri.path.hasPrefix(ProtectedRoutes.consolePrefix + "/") else { return false }
         guard let expected = configuration.desktopAppSecret, let sent = request.headers[Self.appSecretHeader] else { return false }
         let digests = (SHA256.hash(data: Data(sent.utf8)), SHA256.hash(data: Data(expected.utf8)))
         return zip(digests.0, digests.1).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0

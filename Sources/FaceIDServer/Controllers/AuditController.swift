@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 
-/// `GET /audit` (filters `from`, `to`, `actor`, `action`; `limit` ≤ 500; `cursor` for older pages) and `GET /audit/verify`
+/// `GET /audit` (filters `from`, `to`, `actor`, `action`, `target`; `limit` ≤ 500; `cursor` for older pages) and `GET /audit/verify`
 /// (the chain link by link, and its newest event against the signed head kept outside the store).
 struct AuditController {
     let services: AppServices
@@ -15,7 +15,7 @@ struct AuditController {
         let limit = try request.pageLimit()
         let filter = Store.AuditFilter(
             from: try request.queryTime("from"), to: try request.queryTime("to"),
-            actor: request.query("actor"), action: request.query("action"),
+            actor: request.query("actor"), action: request.query("action"), target: request.query("target"),
             beforeID: try request.queryID("cursor"), limit: limit)
         let events = try await services.store.auditEvents(companyID: principal.companyID, filter: filter)
         return AuditPage(events: events.map(AuditEventView.init),

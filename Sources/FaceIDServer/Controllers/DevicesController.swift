@@ -21,7 +21,9 @@ struct DevicesController {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> DeviceList {
-        DeviceList(devices: try await services.store.devices(companyID: principal.companyID).map(DeviceView.init))
+        let head = try await services.store.feedHead(companyID: principal.companyID).lastSeq
+        let devices = try await services.store.devices(companyID: principal.companyID)
+        return DeviceList(devices: devices.map { DeviceView($0, feedHead: head) }, feedHead: head)
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {

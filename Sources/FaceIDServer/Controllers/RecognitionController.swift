@@ -14,7 +14,7 @@ struct RecognitionController {
         routes.on(.get, "/logs", .readAccessLog, use: logs)
     }
 
-    @Sendable func enroll(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Created<EnrollResponse> {
+    @Sendable func enroll(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
         let body = try await PhotoForm.decode(EnrollRequest.self, from: request, limit: services.configuration.maxBodySize)
         let groups = try (body.groups ?? []).map { try Validate.name($0, field: "groups", maximum: 100) }
         let subject: Enrollment.Subject
@@ -30,11 +30,21 @@ struct RecognitionController {
         }
         let photo = Enrollment.Photo(image: try Self.image(body.image), subject: subject, reference: body.reference ?? false,
                                      selectLargest: body.select == "largest", allowDuplicate: body.allowDuplicate ?? false)
-        let (person, record, face) = try await services.enrollment.enroll(
-            photo, settings: context.companySettings ?? services.defaultSettings, principal: principal,
-            origin: services.origin(request, context))
-        return Created(value: EnrollResponse(faceId: record.id!, person: PersonView(person), box: face.box, quality: QualityView(face.quality),
-                                             models: RecognitionModel.allCases.filter { face.embeddings[$0] != nil }.map(\.rawValue)))
+        let settings = context.companySettings ?? services.defaultSettings
+        if body.dryRun == true {
+            let face = try await services.enrollment.check(photo, settings: settings, principal: principal)
+            return try EnrollCheckResponse(box: face.box, quality: QualityView(face.quality), models: Self.models(of: face))
+                .response(from: request, context: context)
+        }
+        let (person, record, face) = try await services.enrollment.enroll(photo, settings: settings, principal: principal,
+                                                                           origin: services.origin(request, context))
+        return try Created(value: EnrollResponse(faceId: record.id!, person: PersonView(person), box: face.box, quality: QualityView(face.quality),
+                                                 models: Self.models(of: face))).response(from: request, context: context)
+    }
+
+    /// The models whose embedding the face has, in their fixed order.
+    static func models(of face: PhotoFace) -> [String] {
+        RecognitionModel.allCases.filter { face.embeddings[$0] != nil }.map(\.rawValue)
     }
 
     /// Searches; every analysed probe is logged (`no_face` included).

@@ -1,5 +1,6 @@
 import FaceEngine
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import PostgresNIO
@@ -68,6 +69,20 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
         if https { response.headers[.strictTransportSecurity] = "max-age=31536000" }
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.cacheControl] = response.headers[.cacheControl] ?? "no-store"
+        // Nothing of faceid may be framed; the console's pages load only their own files (no inline script or style, no
+        // other origin); an API answer is data and loads nothing.
+        response.headers[Self.frameOptions] = "DENY"
+        response.headers[Self.contentSecurityPolicy] = request.uri.path.hasPrefix("/console") ? Self.consolePolicy : Self.apiPolicy
+        response.headers[Self.referrerPolicy] = "no-referrer"
         return response
     }
+
+    static let frameOptions = HTTPField.Name("X-Frame-Options")!
+    static let contentSecurityPolicy = HTTPField.Name("Content-Security-Policy")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let consolePolicy = [
+        "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' blob: data:", "connect-src 'self'",
+        "media-src 'self' blob: mediastream:", "font-src 'self'", "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'",
+    ].joined(separator: "; ")
+    static let apiPolicy = "default-src 'none'; frame-ancestors 'none'"
 }

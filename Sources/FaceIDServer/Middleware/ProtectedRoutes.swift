@@ -10,13 +10,21 @@ public struct RouteInfo: Sendable, Hashable {
 
 /// Registers routes that need a caller, each with its `Permission`: the single place where
 /// access is enforced (then the company's and the credential's rate limits are taken).
+///
+/// Every route is served twice with one handler: at its path for API callers (`Authorization` / `X-API-Key`), and under
+/// `/console/api` for the browser console (its cookie, plus the CSRF token on writes: `ConsoleSessionMiddleware`). The
+/// console thus calls exactly the documented API, under the same permission matrix.
 struct ProtectedRoutes {
-    let group: RouterGroup<AppRequestContext>
+    static let consolePrefix = "/console/api"
+    let groups: [RouterGroup<AppRequestContext>]
     let services: AppServices
     private(set) var table: [RouteInfo] = []
 
     init(router: Router<AppRequestContext>, services: AppServices) {
-        group = router.group().add(middleware: AuthenticationMiddleware(services: services))
+        groups = [
+            router.group().add(middleware: AuthenticationMiddleware(services: services)),
+            router.group(RouterPath(Self.consolePrefix)).add(middleware: ConsoleSessionMiddleware(services: services)),
+        ]
         self.services = services
     }
 
@@ -27,7 +35,7 @@ struct ProtectedRoutes {
     ) {
         table.append(RouteInfo(method: method, path: path, permission: permission))
         let services = services
-        group.on(RouterPath(path), method: method) { request, context in
+        let handle: @Sendable (Request, AppRequestContext) async throws -> Response = { request, context in
             let principal = try context.requirePrincipal()
             try principal.require(permission)
             let perMinute = context.companySettings?.requestsPerMinute ?? services.configuration.rateLimits.companyPerMinute
@@ -38,6 +46,7 @@ struct ProtectedRoutes {
                 try await handler(request, context, principal).response(from: request, context: context)
             }
         }
+        for group in groups { group.on(RouterPath(path), method: method, use: handle) }
     }
 }
 

@@ -36,16 +36,7 @@ struct Enrollment: Sendable {
     /// - Returns: the person, the stored face and the face as found (box, quality, embeddings).
     func enroll(_ photo: Photo, settings: CompanySettings, principal: Principal, origin: RequestOrigin) async throws
         -> (person: Store.Person, face: FaceRecord, found: PhotoFace) {
-        if case .existing(let personID) = photo.subject {
-            // A missing person is a 404 before any photo work (and before the duplicate guard could answer 409).
-            guard try await store.person(id: personID, companyID: principal.companyID) != nil else { throw StoreError.notFound(.person) }
-        }
-        let analysis = try await faces.analyze(photo.image, model: settings.model, also: Set(RecognitionModel.allCases))
-        let face = try Self.select(analysis, largest: photo.selectLargest)
-        let mayOverride = principal.role == .owner || principal.role == .admin || principal.can(.manageSettings)
-        if !(photo.allowDuplicate && mayOverride) {
-            try await duplicateGuard(face, subject: photo.subject, settings: settings, companyID: principal.companyID)
-        }
+        let face = try await check(photo, settings: settings, principal: principal)
         var personID: Int64?
         var newPerson: PersonRecord?
         var groups: [String] = []
@@ -60,6 +51,23 @@ struct Enrollment: Sendable {
             actor: principal.actor, origin: origin)
         try await index.catchUp(principal.companyID)
         return (person, record, face)
+    }
+
+    /// Everything an enrollment checks before it stores: the person exists, the photo shows one face passing the quality
+    /// gate, and the duplicate guard lets it in. A dry run stops here.
+    /// - Returns: the face as found (box, quality, every model's embedding).
+    func check(_ photo: Photo, settings: CompanySettings, principal: Principal) async throws -> PhotoFace {
+        if case .existing(let personID) = photo.subject {
+            // A missing person is a 404 before any photo work (and before the duplicate guard could answer 409).
+            guard try await store.person(id: personID, companyID: principal.companyID) != nil else { throw StoreError.notFound(.person) }
+        }
+        let analysis = try await faces.analyze(photo.image, model: settings.model, also: Set(RecognitionModel.allCases))
+        let face = try Self.select(analysis, largest: photo.selectLargest)
+        let mayOverride = principal.role == .owner || principal.role == .admin || principal.can(.manageSettings)
+        if !(photo.allowDuplicate && mayOverride) {
+            try await duplicateGuard(face, subject: photo.subject, settings: settings, companyID: principal.companyID)
+        }
+        return face
     }
 
     /// The face to enroll, or 422 with the quality gate's reason.

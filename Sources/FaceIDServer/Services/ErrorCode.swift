@@ -31,6 +31,7 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case unknownDevice = "unknown_device"
     case invalidAppSecret = "invalid_app_secret"
     case forbidden = "forbidden"
+    case csrfFailed = "csrf_failed"
     case encodingsDesktopAppOnly = "encodings_desktop_app_only"
 
     // 404, 405

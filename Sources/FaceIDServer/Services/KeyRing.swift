@@ -14,6 +14,11 @@ public final class KeyRing: Sendable {
         self.master = master
     }
 
+    /// A key for `purpose` derived from the master key (HKDF-SHA256), equal on every node that shares the master key.
+    func derivedKey(_ purpose: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: master.key, info: Data("faceid \(purpose)".utf8), outputByteCount: 32)
+    }
+
     /// A new data key for `companyID` and its wrapped form (what the store keeps).
     func makeDataKey(companyID: Int64) throws -> Data {
         let dataKey = SymmetricKey(size: .bits256)

@@ -45,6 +45,10 @@ struct Recognition: Sendable {
         var decision: Decision?
         var faces: [FaceMatch]
         var model: RecognitionModel
+        /// The company model's rule that decided, and where it came from: the company's preset (`strict`, `balanced`,
+        /// `lenient`, `custom`) or `request` (the caller's max_distance or min_similarity).
+        var rule: Rule
+        var preset: String
     }
 
     /// A 1:1 comparison.
@@ -254,14 +258,18 @@ struct Recognition: Sendable {
         let (analysis, fallbacks) = try await probes(image, companyID: companyID, model: settings.model)
         var probes = analysis.faces
         if query.largestOnly, let largest = analysis.largestFace { probes = [largest] }
-        guard !probes.isEmpty else { return Identification(decision: .noFace, faces: [], model: settings.model) }
+        let preset = query.maxDistance == nil && query.minSimilarity == nil ? settings.matchPreset : "request"
+        guard !probes.isEmpty else {
+            return Identification(decision: .noFace, faces: [], model: settings.model, rule: rules[settings.model]!, preset: preset)
+        }
         var results: [FaceMatch] = []
         for probe in probes {
             let found = try await candidates(probe.embeddings, companyID: companyID, model: settings.model, fallbacks: fallbacks, topK: query.topK,
                                              rules: rules, allow: allow)
             results.append(FaceMatch(box: probe.box, decision: Self.decide(found, rules: rules), candidates: found))
         }
-        return Identification(decision: results.count == 1 ? results[0].decision : nil, faces: results, model: settings.model)
+        return Identification(decision: results.count == 1 ? results[0].decision : nil, faces: results, model: settings.model,
+                              rule: rules[settings.model]!, preset: preset)
     }
 
     /// 1:N for a precomputed encoding of `model` (a kiosk's, or `face_recognition`'s): one probe face, ranked and decided

@@ -48,6 +48,7 @@ extension ServiceError {
     static func notFound(_ what: String) -> ServiceError {
         ServiceError(.notFound, "\(what) not found")
     }
+    static let csrfFailed = ServiceError(.csrfFailed, "The console request lacks its CSRF token (X-CSRF-Token) or the token does not match the session")
     static let routeNotFound = ServiceError(.routeNotFound, "No such endpoint")
     /// A known path asked with a method it does not serve; `Allow` lists the ones it does.
     static func methodNotAllowed(allow: [String]) -> ServiceError {

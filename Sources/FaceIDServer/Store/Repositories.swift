@@ -120,6 +120,7 @@ enum ModelClaim: Sendable, Equatable {
 protocol LogRepository: Sendable {
     func appendAccess(_ entry: AccessRecord, retentionDays: Int) async throws
     func accessEntries(companyID: Int64, filter: Store.AccessFilter) async throws -> [AccessRecord]
+    func overview(companyID: Int64, sinceMicros: Int64, offsetMicros: Int64, topLocations: Int) async throws -> Store.Overview
     func audit(_ event: AuditEvent, companyID: Int64) async throws
     func auditEvents(companyID: Int64, filter: Store.AuditFilter) async throws -> [AuditRecord]
     func verifyAudit(companyID: Int64, head: AuditHead) async throws -> (chain: AuditLog.Verification, head: AuditHead.Status, eventsAfterHead: Int)

@@ -14,6 +14,39 @@ extension Store {
         var limit: Int
     }
 
+    /// What the console's overview shows: the company's counts and its searches since a moment, by day and decision
+    /// and by location.
+    struct Overview: Sendable {
+        var persons = 0
+        var faces = 0
+        var devices = 0
+        /// Searches per (day, decision); a day is `(atMicros + offset) / 86,400,000,000` (days since 1970-01-01 in the
+        /// caller's time zone).
+        var perDay: [(day: Int64, decision: String, count: Int)] = []
+        /// The most searched locations, busiest first ("" = no location given).
+        var locations: [(location: String, count: Int)] = []
+    }
+
+    /// Counts in one read transaction; the per-day and per-location sums run on the log's (company, time) index.
+    func overview(companyID: Int64, sinceMicros: Int64, offsetMicros: Int64, topLocations: Int) async throws -> Overview {
+        try await pool.read { db in
+            var overview = Overview()
+            overview.persons = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM persons WHERE companyID = ? AND deletedAt IS NULL",
+                                                arguments: [companyID]) ?? 0
+            overview.faces = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM faces WHERE companyID = ?", arguments: [companyID]) ?? 0
+            overview.devices = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices WHERE companyID = ?", arguments: [companyID]) ?? 0
+            overview.perDay = try Row.fetchAll(db, sql: """
+                SELECT (atMicros + ?) / 86400000000 AS day, decision, COUNT(*) AS n FROM accessLog
+                WHERE companyID = ? AND atMicros >= ? GROUP BY day, decision ORDER BY day
+                """, arguments: [offsetMicros, companyID, sinceMicros]).map { (day: $0["day"], decision: $0["decision"], count: $0["n"]) }
+            overview.locations = try Row.fetchAll(db, sql: """
+                SELECT location, COUNT(*) AS n FROM accessLog WHERE companyID = ? AND atMicros >= ?
+                GROUP BY location ORDER BY n DESC, location LIMIT ?
+                """, arguments: [companyID, sinceMicros, topLocations]).map { (location: $0["location"], count: $0["n"]) }
+            return overview
+        }
+    }
+
     /// Appends `entry` and, in the same transaction, drops the company's entries older than `retentionDays`
     /// (an indexed range delete: nearly free when there is nothing to drop).
     func appendAccess(_ entry: AccessRecord, retentionDays: Int) async throws {

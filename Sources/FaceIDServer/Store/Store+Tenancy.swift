@@ -291,6 +291,8 @@ extension Store {
         var to: Date?
         var actor: String?
         var action: String?
+        /// What the event is about, exactly (`person:12`, `face:40`, `user:3`).
+        var target: String?
         /// Only events with a smaller id (the cursor of the previous page).
         var beforeID: Int64?
         var limit: Int
@@ -304,6 +306,7 @@ extension Store {
             if let to = filter.to { request = request.filter(Column("atMicros") <= Int64(to.timeIntervalSince1970 * 1e6)) }
             if let actor = filter.actor { request = request.filter(Column("actor") == actor || Column("actor").like(actor + "|%")) }
             if let action = filter.action { request = request.filter(Column("action") == action) }
+            if let target = filter.target { request = request.filter(Column("target") == target) }
             if let beforeID = filter.beforeID { request = request.filter(Column("id") < beforeID) }
             return try request.order(Column("id").desc).limit(filter.limit).fetchAll(db)
         }

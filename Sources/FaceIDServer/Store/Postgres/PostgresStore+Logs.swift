@@ -51,6 +51,7 @@ extension PostgresStore: LogRepository {
         if let to = filter.to { query.append(" AND at_micros <= ?", Int64(to.timeIntervalSince1970 * 1e6)) }
         if let actor = filter.actor { query.append(" AND (actor = ? OR actor LIKE ?)", actor, actor + "|%") }
         if let action = filter.action { query.append(" AND action = ?", action) }
+        if let target = filter.target { query.append(" AND target = ?", target) }
         if let beforeID = filter.beforeID { query.append(" AND id < ?", beforeID) }
         query.append(" ORDER BY id DESC LIMIT ?", Int64(filter.limit))
         return try await Self.auditRecords(try await fetch(query.query, logger: logger))
@@ -111,6 +112,31 @@ extension PostgresStore: LogRepository {
             let cutoff = entry.atMicros - Int64(retentionDays) * 86_400 * 1_000_000
             _ = try await connection.run("DELETE FROM access_log WHERE company_id = \(entry.companyID) AND at_micros < \(cutoff)",
                                            logger: logger)
+        }
+    }
+
+    func overview(companyID: Int64, sinceMicros: Int64, offsetMicros: Int64, topLocations: Int) async throws -> Store.Overview {
+        try await client.withConnection { connection in
+            var overview = Store.Overview()
+            func count(_ query: PostgresQuery) async throws -> Int {
+                Int(try await connection.run(query, logger: logger).decode(Int64.self).elements().first ?? 0)
+            }
+            overview.persons = try await count("SELECT count(*) FROM persons WHERE company_id = \(companyID) AND deleted_at IS NULL")
+            overview.faces = try await count("SELECT count(*) FROM faces WHERE company_id = \(companyID)")
+            overview.devices = try await count("SELECT count(*) FROM devices WHERE company_id = \(companyID)")
+            for try await (day, decision, n) in try await connection.run("""
+                SELECT (at_micros + \(offsetMicros)) / 86400000000 AS day, decision, count(*) FROM access_log
+                WHERE company_id = \(companyID) AND at_micros >= \(sinceMicros) GROUP BY day, decision ORDER BY day
+                """, logger: logger).decode((Int64, String, Int64).self) {
+                overview.perDay.append((day: day, decision: decision, count: Int(n)))
+            }
+            for try await (location, n) in try await connection.run("""
+                SELECT location, count(*) AS n FROM access_log WHERE company_id = \(companyID) AND at_micros >= \(sinceMicros)
+                GROUP BY location ORDER BY n DESC, location LIMIT \(Int64(topLocations))
+                """, logger: logger).decode((String, Int64).self) {
+                overview.locations.append((location: location, count: Int(n)))
+            }
+            return overview
         }
     }
 
