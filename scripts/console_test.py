@@ -883,6 +883,23 @@ def test_viewer_is_read_only_and_csrf_is_enforced(admin, person, company, new_br
     assert not problems, "as a viewer, and forged requests:\n" + "\n".join(problems)
 
 
+def test_expired_session_goes_to_sign_in_and_back(company, new_browser):
+    """A session that ends while a page is open (revoked here; expiry answers the same 401): the next page sends the
+    user to the sign-in page with a notice instead of a raw error, and signing in returns to that page."""
+    browser = new_browser("expiry")
+    browser.open("signin")
+    browser.wait_ready("signin")
+    sign_in(browser, S.email, S.password)
+    browser.go("people")
+    browser.wait_ready("people")
+    expect(browser.api().delete("/console/session"), 204, "DELETE /console/session (the session ends behind the page's back)")
+    browser.go("audit")
+    browser.wait_ready("signin")
+    notice = browser.text("#signin-notice")
+    assert "expired" in notice, f"#signin-notice after the session ended: {notice!r}"
+    sign_in(browser, S.email, S.password, landing="audit")
+
+
 # ----------------------------------------------------------------------------------------------- i. headers and cookie
 
 def header_problems(response, what):
