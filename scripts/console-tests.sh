@@ -68,20 +68,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$requirements" ]; then
     echo "$requirements" > "$stamp"
 fi
 
-data="$(mktemp -d "${TMPDIR:-/tmp}/faceid-console.XXXXXX")"
-kept_log="$repo/.build/console-server.log"
-server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        for _ in $(seq 1 10); do kill -0 "$server_pid" 2>/dev/null || break; sleep 1; done
-        kill -9 "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    cp "$data/server.log" "$kept_log" 2>/dev/null || true
-    rm -rf "$data"
-}
-trap stop_server EXIT
+# shellcheck source=scripts/test-server.sh
+. "$repo/scripts/test-server.sh"
+test_server_prepare console
 
 # A certificate for this run only (the tests check it: requests verifies against it; Chromium accepts it as insecure).
 mkdir -p "$data/tls"
@@ -89,7 +78,6 @@ mkdir -p "$data/tls"
     -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$data/tls/key.pem" -out "$data/tls/cert.pem" 2>/dev/null)
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 url="https://127.0.0.1:$port"
 # HTTPS, not plaintext: the session cookie is Secure and the page must be a secure context (camera). bcrypt at its
 # cheapest and the limits raised: the tests sign in a few times and enroll and search in quick succession.
@@ -100,27 +88,10 @@ cat > "$data/config.json" <<EOF
   "auth": {"bcryptCost": 4},
   "models": {"directory": "$repo/models"},
   "log": {"level": "warning"},
-  "rateLimit": {"registerPerHour": 100000, "companyPerMinute": 100000, "credentialPerMinute": 100000,
-                "loginFailuresPerAddress": 100000, "loginFailuresPerEmail": 100000,
-                "faceRegistrationsPerMinute": 100000, "fullSyncsPerHour": 100000}
+  $(test_server_rate_limits)
 }
 EOF
-FACEID_CRYPTO_MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
-    FACEID_KIOSK_APP_SECRET="$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')" \
-    "$server" --data-directory "$data" --config-file "$data/config.json" > "$data/server.log" 2>&1 &
-server_pid=$!
-
-echo "console-tests: waiting for $url/readyz"
-for _ in $(seq 1 90); do
-    if curl -kfsS --max-time 2 "$url/readyz" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        echo "console-tests: faceid-server exited during startup:" >&2
-        tail -20 "$data/server.log" >&2
-        exit 1
-    fi
-    sleep 1
-done
-curl -kfsS --max-time 2 "$url/readyz" >/dev/null
+test_server_start console-tests "$url" -k
 
 mkdir -p "$shots"
 # Only what this run writes: the folder may be one the caller chose.

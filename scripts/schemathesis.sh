@@ -34,22 +34,9 @@ if [ "$("$venv/bin/st" --version 2>/dev/null)" != "st, version $schemathesis_ver
     "$venv/bin/st" --version >/dev/null
 fi
 
-data="$(mktemp -d "${TMPDIR:-/tmp}/faceid-schemathesis.XXXXXX")"
-kept_log="$repo/.build/schemathesis-server.log"
-server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        for _ in $(seq 1 10); do kill -0 "$server_pid" 2>/dev/null || break; sleep 1; done
-        kill -9 "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    cp "$data/server.log" "$kept_log" 2>/dev/null || true
-    rm -rf "$data"
-}
-trap stop_server EXIT
-
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+# shellcheck source=scripts/test-server.sh
+. "$repo/scripts/test-server.sh"
+test_server_prepare schemathesis
 url="http://127.0.0.1:$port"
 app_secret="$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"
 # Fuzzing registers a company after every 401 or 429 (the hooks) and sends thousands of requests: the limits are
@@ -60,26 +47,10 @@ cat > "$data/config.json" <<EOF
   "auth": {"bcryptCost": 4},
   "models": {"directory": "$repo/models"},
   "log": {"level": "warning"},
-  "rateLimit": {"registerPerHour": 100000, "companyPerMinute": 100000, "credentialPerMinute": 100000,
-                "loginFailuresPerAddress": 100000, "loginFailuresPerEmail": 100000,
-                "faceRegistrationsPerMinute": 100000, "fullSyncsPerHour": 100000}
+  $(test_server_rate_limits)
 }
 EOF
-FACEID_CRYPTO_MASTER_KEY="$(head -c 32 /dev/urandom | base64)" FACEID_KIOSK_APP_SECRET="$app_secret" \
-    "$server" --data-directory "$data" --config-file "$data/config.json" > "$data/server.log" 2>&1 &
-server_pid=$!
-
-echo "schemathesis: waiting for $url/readyz"
-for _ in $(seq 1 60); do
-    if curl -fsS --max-time 2 "$url/readyz" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        echo "schemathesis: faceid-server exited during startup:" >&2
-        tail -20 "$data/server.log" >&2
-        exit 1
-    fi
-    sleep 1
-done
-curl -fsS --max-time 2 "$url/readyz" >/dev/null
+test_server_start schemathesis "$url"
 
 # Loaded from a file rather than the URL: schemathesis leaves out the operation that serves the schema it loaded.
 if [ -n "${SCHEMATHESIS_SCHEMA:-}" ]; then

@@ -34,6 +34,8 @@ final class AppServices: Sendable {
     let retention: Retention
     /// The browser console's cookie and CSRF tokens.
     let console: ConsoleSession
+    /// The console overview's figures from the access log.
+    let statistics: AccessStatistics
 
     init(configuration: ServerConfiguration, store: any FaceIDStore, keyRing: KeyRing, index: IndexService, faces: FaceEngineProvider,
          clock: ServerClock, limiter: RateLimiter, auditHead: AuditHead, metrics: PrometheusCollectorRegistry, logger: Logger,
@@ -44,6 +46,7 @@ final class AppServices: Sendable {
         (self.migration, self.auth, self.tenancy, self.recognition) = (migration, auth, tenancy, recognition)
         (self.enrollment, self.directory, self.kioskSync, self.retention) = (enrollment, directory, kioskSync, retention)
         console = ConsoleSession(keyRing: keyRing)
+        statistics = AccessStatistics(store: store, clock: clock)
     }
 
     /// Builds every part from the configuration, the opened store and the key ring.

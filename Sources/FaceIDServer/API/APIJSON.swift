@@ -186,11 +186,6 @@ enum Timestamp {
             Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(fraction))
     }
 
-    /// `YYYY-MM-DD` of day `day` counted from 1970-01-01.
-    static func day(_ day: Int64) -> String {
-        String(Self.format(micros: day * 86_400_000_000).prefix(10))
-    }
-
     /// Parses RFC 3339 (with or without fractional seconds) or integer Unix seconds.
     static func parse(_ text: String) -> Date? {
         if let seconds = Int64(text) { return Date(timeIntervalSince1970: TimeInterval(seconds)) }

@@ -60,6 +60,19 @@ struct SessionResponse: ResponseEncodable, Sendable {
     }
 }
 
+/// The console's sign-in and current session: the CSRF token to send back, never the session token (it is in the cookie).
+struct ConsoleSessionView: ResponseEncodable, Sendable {
+    var success = true
+    var csrfToken: String
+    var expiresAt: String
+    var user: UserView
+    var company: CompanyView
+    /// The caller's grants in the permission matrix (`read_persons`, `manage_persons`, …).
+    var permissions: [String]
+    /// Every role's grants (`Permission`'s matrix, the one the server enforces).
+    var roles: [String: [String]]
+}
+
 struct MeResponse: ResponseEncodable, Sendable {
     var success = true
     var company: CompanyView

@@ -41,7 +41,7 @@ public enum Permission: String, Sendable, CaseIterable {
     case importFaces
     /// `POST /face/search`.
     case recognize
-    /// `GET /logs` (the access log).
+    /// `GET /logs` (the access log), `GET /stats/overview` (its figures).
     case readAccessLog
     /// `GET /faces/{id}?include_encoding=true` (checked inside the handler, on top of `readPersons`): the desktop app's
     /// credentials, which must also send `X-App-Secret` — or an `admin` API key (`AppServices.requireEncodingAccess`).
@@ -74,5 +74,23 @@ public enum Permission: String, Sendable, CaseIterable {
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit, .importFaces,
              .readAccessLog, .readImages: [.admin]
         }
+    }
+}
+
+extension Permission {
+    /// `readAccessLog` → `read_access_log`, `manageAPIKeys` → `manage_api_keys`: a word starts at a capital after a small
+    /// letter, or at the last capital of an acronym that a small letter follows.
+    var wireName: String {
+        let letters = Array(rawValue)
+        var name = ""
+        for (index, letter) in letters.enumerated() {
+            if letter.isUppercase, index > 0 {
+                let afterSmall = letters[index - 1].isLowercase
+                let endsAcronym = index + 1 < letters.count && letters[index + 1].isLowercase && letters[index - 1].isUppercase
+                if afterSmall || endsAcronym { name += "_" }
+            }
+            name += letter.lowercased()
+        }
+        return name
     }
 }

@@ -72,33 +72,3 @@ struct ConsoleController {
     /// The whole matrix for roles, for the settings page's table: each role's permissions.
     static let matrix: [String: [String]] = Dictionary(uniqueKeysWithValues: Role.allCases.map { ($0.rawValue, permissions(of: $0)) })
 }
-
-extension Permission {
-    /// `readAccessLog` → `read_access_log`, `manageAPIKeys` → `manage_api_keys`: a word starts at a capital after a small
-    /// letter, or at the last capital of an acronym that a small letter follows.
-    var wireName: String {
-        let letters = Array(rawValue)
-        var name = ""
-        for (index, letter) in letters.enumerated() {
-            if letter.isUppercase, index > 0 {
-                let afterSmall = letters[index - 1].isLowercase
-                let endsAcronym = index + 1 < letters.count && letters[index + 1].isLowercase && letters[index - 1].isUppercase
-                if afterSmall || endsAcronym { name += "_" }
-            }
-            name += letter.lowercased()
-        }
-        return name
-    }
-}
-
-struct ConsoleSessionView: ResponseEncodable, Sendable {
-    var success = true
-    var csrfToken: String
-    var expiresAt: String
-    var user: UserView
-    var company: CompanyView
-    /// The caller's grants in the permission matrix (`read_persons`, `manage_persons`, …).
-    var permissions: [String]
-    /// Every role's grants (`Permission`'s matrix, the one the server enforces).
-    var roles: [String: [String]]
-}
