@@ -36,6 +36,8 @@ final class AppServices: Sendable {
     let console: ConsoleSession
     /// The console overview's figures from the access log.
     let statistics: AccessStatistics
+    /// Consent and subject access.
+    let privacy: Privacy
 
     init(configuration: ServerConfiguration, store: any FaceIDStore, keyRing: KeyRing, index: IndexService, faces: FaceEngineProvider,
          clock: ServerClock, limiter: RateLimiter, auditHead: AuditHead, metrics: PrometheusCollectorRegistry, logger: Logger,
@@ -47,6 +49,7 @@ final class AppServices: Sendable {
         (self.enrollment, self.directory, self.kioskSync, self.retention) = (enrollment, directory, kioskSync, retention)
         console = ConsoleSession(keyRing: keyRing)
         statistics = AccessStatistics(store: store, clock: clock)
+        privacy = Privacy(store: store)
     }
 
     /// Builds every part from the configuration, the opened store and the key ring.

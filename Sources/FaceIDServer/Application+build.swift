@@ -112,6 +112,7 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     AuthController(services: services).addRoutes(to: router, protected: &routes, table: &table)
     ConsoleController(services: services, assets: .bundled).addRoutes(to: router, table: &table)
     StatsController(services: services).addRoutes(to: &routes)
+    PrivacyController(services: services).addRoutes(to: &routes)
     UsersController(services: services).addRoutes(to: &routes)
     APIKeysController(services: services).addRoutes(to: &routes)
     DevicesController(services: services).addRoutes(to: &routes)

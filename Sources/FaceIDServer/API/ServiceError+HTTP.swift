@@ -14,7 +14,7 @@ extension ErrorCode {
         case .forbidden, .encodingsDesktopAppOnly, .csrfFailed: .forbidden
         case .notFound, .routeNotFound, .imageNotStored: .notFound
         case .methodNotAllowed: .methodNotAllowed
-        case .emailTaken, .lastOwner, .groupExists, .externalIDTaken, .duplicateFace, .timekeeperIDTaken, .staleRegistration,
+        case .emailTaken, .lastOwner, .groupExists, .externalIDTaken, .duplicateFace, .consentRequired, .timekeeperIDTaken, .staleRegistration,
              .idempotencyInProgress, .idempotentRequestApplied: .conflict
         case .cursorExpired: .gone
         case .payloadTooLarge, .imageTooLarge: .contentTooLarge

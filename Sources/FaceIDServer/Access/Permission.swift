@@ -48,6 +48,8 @@ public enum Permission: String, Sendable, CaseIterable {
     case readEncodings
     /// `GET /faces/{id}/image` (stored enrollment photos).
     case readImages
+    /// `GET /persons/{id}/export` (subject access: everything about a person in one document).
+    case exportPersonData
     /// The kiosk contract: `POST/DELETE /api/employees/{id}/face`, `GET /api/employees/timekeeper[/changes]`,
     /// `POST /api/devices/{id}/ack` (each also needs `X-App-Secret`).
     case syncFaces
@@ -58,7 +60,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .readProfile, .readDevices, .readSettings, .readPersons, .recognize: [.owner, .admin, .staff, .viewer]
         case .managePersons, .syncFaces, .readEncodings: [.owner, .admin, .staff]
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces,
-             .readAccessLog, .readImages: [.owner, .admin]
+             .readAccessLog, .readImages, .exportPersonData: [.owner, .admin]
         }
     }
 
@@ -72,7 +74,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .readEncodings, .syncFaces: [.admin, .kiosk]
         case .readDevices: [.admin, .kiosk]
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit, .importFaces,
-             .readAccessLog, .readImages: [.admin]
+             .readAccessLog, .readImages, .exportPersonData: [.admin]
         }
     }
 }

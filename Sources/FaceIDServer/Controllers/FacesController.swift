@@ -40,7 +40,8 @@ struct FacesController {
                 throw ServiceError.missingField(field + ".person_id")
             }
         }
-        let added = try await services.enrollment.importFaces(faces, principal: principal, origin: services.origin(request, context))
+        let added = try await services.enrollment.importFaces(faces, settings: context.companySettings ?? services.defaultSettings,
+                                                              principal: principal, origin: services.origin(request, context))
         return Created(value: ImportResponse(imported: added.count, faceIds: added.map { $0.id! },
                                              personIds: added.map(\.personID)))
     }

@@ -28,6 +28,7 @@ struct KioskController {
         let id = try await sync.ownEmployee(Int64(context.parameters.get("id") ?? ""), companyID: principal.companyID)
         let body = try await KioskFaceBody.decode(request.bodyData(limit: services.configuration.maxBodySize))
         let registered = try await sync.registerFace(employeeID: id, encoding: body.encoding, registeredAt: body.registeredAt,
+                                                     settings: context.companySettings ?? services.defaultSettings,
                                                      principal: principal, origin: services.origin(request, context))
         return KioskFaceRegistered(employeeId: id, registeredAt: Timestamp.format(registered))
     }

@@ -25,6 +25,8 @@ public struct CompanySettings: Codable, Sendable, Equatable {
     public var duplicateDistance: Double = Self.defaultDuplicateDistance
     /// Access-log entries older than this many days are purged (1 … 3650).
     public var logRetentionDays: Int = Self.defaultLogRetentionDays
+    /// Enrollment, imports and kiosk uploads refuse a person without a recorded consent (409 `consent_required`).
+    public var requireConsent: Bool = false
 
     static let defaultMatchThreshold = RecognitionModel.dlib.threshold(.balanced)
     static let defaultMatchMargin = RecognitionModel.dlib.margin(.balanced)
@@ -48,6 +50,7 @@ public struct CompanySettings: Codable, Sendable, Equatable {
         storeImages = try container.decodeIfPresent(Bool.self, forKey: .storeImages) ?? false
         duplicateDistance = try container.decodeIfPresent(Double.self, forKey: .duplicateDistance) ?? Self.defaultDuplicateDistance
         logRetentionDays = try container.decodeIfPresent(Int.self, forKey: .logRetentionDays) ?? Self.defaultLogRetentionDays
+        requireConsent = try container.decodeIfPresent(Bool.self, forKey: .requireConsent) ?? false
     }
 
     /// The model the company's photo search uses (an unknown stored name reads as dlib, the kiosks' model).
@@ -83,6 +86,7 @@ public struct CompanySettings: Codable, Sendable, Equatable {
         var duplicateDistance: Double?
         var logRetentionDays: Int?
         var storeImages: Bool?
+        var requireConsent: Bool?
     }
 
     /// Applies `patch`, checking each range; 400 `invalid_field` names the first bad field.
@@ -117,6 +121,7 @@ public struct CompanySettings: Codable, Sendable, Equatable {
             next.duplicateDistance = try Self.check(value, in: model.duplicateRange, "duplicate_distance", for: model)
         }
         if let days = patch.logRetentionDays { next.logRetentionDays = try Self.check(days, in: 1...3650, "log_retention_days") }
+        if let value = patch.requireConsent { next.requireConsent = value }
         return next
     }
 

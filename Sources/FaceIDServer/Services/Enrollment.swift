@@ -60,6 +60,9 @@ struct Enrollment: Sendable {
         if case .existing(let personID) = photo.subject {
             // A missing person is a 404 before any photo work (and before the duplicate guard could answer 409).
             guard try await store.person(id: personID, companyID: principal.companyID) != nil else { throw StoreError.notFound(.person) }
+            try await Privacy.requireConsent([personID], settings: settings, companyID: principal.companyID, store: store)
+        } else {
+            try await Privacy.requireConsent([nil], settings: settings, companyID: principal.companyID, store: store)
         }
         let analysis = try await faces.analyze(photo.image, model: settings.model, also: Set(RecognitionModel.allCases))
         let face = try Self.select(analysis, largest: photo.selectLargest)
@@ -117,7 +120,24 @@ struct Enrollment: Sendable {
     }
 
     /// Adds precomputed encodings (validated), all or nothing; searchable on return.
-    func importFaces(_ faces: [Store.NewFace], principal: Principal, origin: RequestOrigin) async throws -> [FaceRecord] {
+    func importFaces(_ faces: [Store.NewFace], settings: CompanySettings, principal: Principal, origin: RequestOrigin) async throws
+        -> [FaceRecord] {
+        if settings.requireConsent {
+            // The persons the import names that exist (an unknown id stays the store's 404); an external id that names
+            // nobody creates a person, who cannot have consented yet.
+            var persons: [Int64?] = []
+            for reference in Set(faces.map(\.person)) {
+                switch reference {
+                case .id(let id):
+                    if try await store.person(id: id, companyID: principal.companyID) != nil { persons.append(id) }
+                case .external(let externalID, _):
+                    let found = try await store.persons(companyID: principal.companyID,
+                                                        filter: Store.PersonFilter(externalID: externalID, limit: 1))
+                    persons.append(found.first?.record.id)
+                }
+            }
+            try await Privacy.requireConsent(persons, settings: settings, companyID: principal.companyID, store: store)
+        }
         let added = try await store.addFaces(faces, companyID: principal.companyID, source: "import", reference: false, keyRing: keyRing,
                                              actor: principal.actor, origin: origin)
         try await index.catchUp(principal.companyID)

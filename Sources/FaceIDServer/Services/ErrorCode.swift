@@ -47,6 +47,7 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case groupExists = "group_exists"
     case externalIDTaken = "external_id_taken"
     case duplicateFace = "duplicate_face"
+    case consentRequired = "consent_required"
     case timekeeperIDTaken = "timekeeper_id_taken"
     case staleRegistration = "stale_registration"
     /// A request with this `Idempotency-Key` runs now; retry after `Retry-After`.

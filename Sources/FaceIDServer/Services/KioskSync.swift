@@ -48,8 +48,10 @@ struct KioskSync: Sendable {
 
     /// Stores a kiosk's encoding as the face of employee `id` (`ownEmployee` gave it), at most
     /// `rateLimit.faceRegistrationsPerMinute` per company in any 60 s. Returns the stored registration time.
-    func registerFace(employeeID id: Int64, encoding: [Double], registeredAt: Date?, principal: Principal,
+    func registerFace(employeeID id: Int64, encoding: [Double], registeredAt: Date?, settings: CompanySettings, principal: Principal,
                       origin: RequestOrigin) async throws -> Date {
+        // Only when the company asked for it: otherwise the desktop contract's answers are exactly as before.
+        try await Privacy.requireConsent([id], settings: settings, companyID: principal.companyID, store: store)
         if let wait = await limiter.take("face-registrations:\(principal.companyID)",
                                    limit: .atMost(limits.faceRegistrationsPerMinute, per: .seconds(60))) {
             throw ServiceError.rateLimited(retryAfter: wait)

@@ -143,6 +143,14 @@ extension ServiceError {
         error.extra = ["person_id": .number(Double(personID)), "full_name": .string(fullName), "distance": .number(distance)]
         return error
     }
+    /// 409: the company requires consent and the person has none recorded (nil: a person the request would create).
+    static func consentRequired(personID: Int64?) -> ServiceError {
+        var error = ServiceError(.consentRequired, "The company requires a recorded consent before storing this person's face",
+                                 detail: personID.map { "person_id \($0): record it with PUT /persons/\($0)/consent" }
+                                    ?? "create the person, record their consent (PUT /persons/{id}/consent), then enroll")
+        if let personID { error.extra = ["person_id": .number(Double(personID))] }
+        return error
+    }
     static func modelsUnavailable(_ logMessage: String) -> ServiceError {
         var error = ServiceError(.modelsUnavailable, "The face models are not available", detail: "make setup installs them")
         error.logMessage = logMessage

@@ -116,6 +116,21 @@ struct GroupRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable
 
 /// A person of a company: who a face belongs to. Names, tags and metadata are personal data but not
 /// biometric; they are stored in the clear so they can be filtered.
+/// A person's recorded consent to the processing of their biometric data.
+struct ConsentRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
+    static let databaseTableName = "consents"
+    var personID: Int64
+    var companyID: Int64
+    var obtainedAt: Date
+    /// `written` or `electronic`.
+    var method: String
+    /// The version of the consent document the person agreed to.
+    var documentVersion: String
+    /// Who recorded it (`user:3`, `api_key:7`).
+    var recordedBy: String
+    var recordedAt: Date
+}
+
 struct PersonRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
     static let databaseTableName = "persons"
     var id: Int64?

@@ -60,6 +60,12 @@ protocol PersonRepository: Sendable {
     func embeddingCounts(companyID: Int64) async throws -> (faces: Int, with: [RecognitionModel: Int])
     func quarantine(faceID: Int64, companyID: Int64, reason: String) async throws -> Bool
     func quarantinedFaceCount() async throws -> Int
+    /// Records (or replaces) a person's consent, audited `person.consent`; 404 for an unknown person.
+    func setConsent(_ consent: ConsentRecord, origin: RequestOrigin) async throws
+    /// Removes a person's consent, audited `person.consent_withdrawn`; false when there was none.
+    func withdrawConsent(personID: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws -> Bool
+    /// The consents of those of `personIDs` that have one.
+    func consents(personIDs: [Int64], companyID: Int64) async throws -> [Int64: ConsentRecord]
 }
 
 /// Employees (persons with a timekeeper id), kiosk face registrations, devices' acknowledgements.

@@ -278,6 +278,18 @@ extension Store {
                 );
                 """)
         }
+        migrator.registerMigration("v14-consents") { db in
+            // A person's consent to the processing of their biometric data (GDPR Art. 9(2)(a), BIPA §15(b)): one record,
+            // gone with the person.
+            try db.execute(sql: """
+                CREATE TABLE consents (
+                    personID INTEGER PRIMARY KEY REFERENCES persons ON DELETE CASCADE,
+                    companyID INTEGER NOT NULL REFERENCES companies ON DELETE CASCADE,
+                    obtainedAt DOUBLE NOT NULL, method TEXT NOT NULL, documentVersion TEXT NOT NULL,
+                    recordedBy TEXT NOT NULL, recordedAt DOUBLE NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 

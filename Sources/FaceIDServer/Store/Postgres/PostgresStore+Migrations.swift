@@ -259,6 +259,16 @@ extension PostgresStore {
             )
             """,
         ]),
+        ("v11-consents", [
+            """
+            CREATE TABLE consents (
+                person_id BIGINT PRIMARY KEY REFERENCES persons ON DELETE CASCADE,
+                company_id BIGINT NOT NULL REFERENCES companies ON DELETE CASCADE,
+                obtained_at TIMESTAMPTZ NOT NULL, method TEXT NOT NULL, document_version TEXT NOT NULL,
+                recorded_by TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL
+            )
+            """,
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).

@@ -1,0 +1,55 @@
+import Foundation
+import Hummingbird
+
+struct ConsentRequest: Decodable {
+    /// RFC 3339 or Unix seconds.
+    var obtainedAt: String
+    /// `written` or `electronic`.
+    var method: String
+    var documentVersion: String
+}
+
+struct ConsentView: Encodable, Sendable {
+    var obtainedAt: String
+    var method: String
+    var documentVersion: String
+    var recordedBy: String
+    var recordedAt: String
+
+    init(_ record: ConsentRecord) {
+        obtainedAt = Timestamp.format(record.obtainedAt)
+        method = record.method
+        documentVersion = record.documentVersion
+        recordedBy = record.recordedBy
+        recordedAt = Timestamp.format(record.recordedAt)
+    }
+}
+
+struct ConsentResponse: ResponseEncodable, Sendable {
+    var success = true
+    var personId: Int64
+    /// Absent: no consent recorded.
+    var consent: ConsentView?
+}
+
+/// `GET /persons/{id}/export`: one document with everything about the person; faces' metadata only, never an embedding.
+struct PersonExport: ResponseEncodable, Sendable {
+    var success = true
+    var exportedAt: String
+    var person: PersonView
+    var consent: ConsentView?
+    var faces: [FaceView]
+    /// Every search that matched or came nearest to the person, newest first.
+    var accessLog: [AccessEntryView]
+    /// Every audit event about the person or one of their current faces, oldest first.
+    var audit: [AuditEventView]
+
+    init(_ export: Privacy.Export, at: Date) {
+        exportedAt = Timestamp.format(at)
+        person = PersonView(export.person)
+        consent = export.consent.map(ConsentView.init)
+        faces = export.faces.map(FaceView.init)
+        accessLog = export.accessLog.map(AccessEntryView.init)
+        audit = export.audit.map(AuditEventView.init)
+    }
+}
