@@ -144,4 +144,38 @@ struct PrivacyTests {
             #expect((events.first?["detail"] as? [String: String])?["access_entries"] == "2")
         }
     }
+
+    @Test func deletingAPersonAnswersWhatWasDestroyedAndWhichKiosksHaveIt() async throws {
+        let server = try await TestServer()
+        try await server.run { client in
+            let tenant = try await client.register("Erasure Co")
+            _ = try await client.call(.patch, "/settings", as: tenant.caller, json: JSON(["store_images": true]))
+            let device = try await client.device("Gate 3", in: tenant)
+            let photo = try #require(RecognitionTests.johns.first?.1.first, "libdlib19.1's johns photos are missing")
+            let enrolled = try await RecognitionTests.enroll(client, tenant.caller, photo, ["full_name": "John"])
+            #expect(enrolled.status == .created, "\(enrolled.text)")
+            let person = try #require((enrolled.object("person")["id"] as? NSNumber)?.int64Value)
+            let photoFace = try #require((enrolled["face_id"] as? NSNumber)?.int64Value)
+            #expect(try await Self.importFace(client, tenant, ["person_id": person], seed: 21).status == .created)
+            #expect(try await client.call(.put, "/persons/\(person)/consent", as: tenant.caller, json: JSON([
+                "obtained_at": "2026-11-30T09:00:00Z", "method": "written", "document_version": "v1"])).status == .ok)
+            #expect(try await client.call(.get, "/faces/\(photoFace)/image", as: tenant.caller).status == .ok)
+
+            let erased = try await client.call(.delete, "/persons/\(person)", as: tenant.caller)
+            #expect(erased.status == .ok, "\(erased.text)")
+            let destroyed = erased.object("destroyed"), remaining = erased.object("remaining")
+            #expect(destroyed["faces"] as? Int == 2 && destroyed["photos"] as? Int == 1, "\(erased.text)")
+            // Every face is in at least one collection; the photo face in both models' collections.
+            #expect((destroyed["index_entries"] as? Int ?? 0) >= 3, "\(erased.text)")
+            #expect(remaining["faces"] as? Int == 0 && remaining["photos"] as? Int == 0 && remaining["index_entries"] as? Int == 0)
+            #expect((erased.object("kiosks")["pending"] as? [NSNumber])?.map(\.int64Value) == [device])
+            #expect((erased.object("kiosks")["feed_position"] as? Int ?? 0) > 0)
+            // And it is so: the faces, the photo and the consent are gone.
+            expectError(try await client.call(.get, "/faces/\(photoFace)", as: tenant.caller), .notFound, "not_found")
+            expectError(try await client.call(.get, "/faces/\(photoFace)/image", as: tenant.caller), .notFound, "not_found")
+            expectError(try await client.call(.get, "/persons/\(person)/consent", as: tenant.caller), .notFound, "not_found")
+            #expect(try await server.services.store.consents(personIDs: [person], companyID: tenant.companyID).isEmpty)
+            expectError(try await client.call(.delete, "/persons/\(person)", as: tenant.caller), .notFound, "not_found")
+        }
+    }
 }

@@ -53,3 +53,33 @@ struct PersonExport: ResponseEncodable, Sendable {
         audit = export.audit.map(AuditEventView.init)
     }
 }
+
+/// `DELETE /persons/{id}`: what was destroyed, what remains of it (zeros: checked after the deletion), and the kiosks.
+struct ErasureResponse: ResponseEncodable, Sendable {
+    struct Counts: Encodable, Sendable {
+        var faces: Int
+        var photos: Int
+        var indexEntries: Int
+    }
+
+    struct Kiosks: Encodable, Sendable {
+        /// The kiosk feed position that carries the deletion; `GET /devices` shows each kiosk's `acknowledged` position.
+        var feedPosition: Int64
+        var applied: [Int64]
+        var pending: [Int64]
+    }
+
+    var success = true
+    var personId: Int64
+    var destroyed: Counts
+    var remaining: Counts
+    var kiosks: Kiosks
+
+    init(personId: Int64, _ erasure: Directory.Erasure) {
+        self.personId = personId
+        destroyed = Counts(faces: erasure.faces, photos: erasure.photos, indexEntries: erasure.indexEntries)
+        remaining = Counts(faces: erasure.remaining.faces, photos: erasure.remaining.photos, indexEntries: erasure.remaining.indexEntries)
+        kiosks = Kiosks(feedPosition: erasure.feedPosition, applied: erasure.kiosksApplied.map { $0.id! },
+                        pending: erasure.kiosksPending.map { $0.id! })
+    }
+}

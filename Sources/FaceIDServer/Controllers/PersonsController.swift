@@ -61,10 +61,11 @@ struct PersonsController {
         return PersonResponse(person: PersonView(person))
     }
 
-    @Sendable func delete(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
+    /// Deletes the person and answers what was destroyed (the erasure proof) and which kiosks have applied it so far.
+    @Sendable func delete(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> ErasureResponse {
         let id = try context.parameters.id("id", "Person")
-        try await services.directory.deletePerson(id: id, principal: principal, origin: services.origin(request, context))
-        return Response(status: .noContent)
+        return ErasureResponse(personId: id, try await services.directory.deletePerson(id: id, principal: principal,
+                                                                                       origin: services.origin(request, context)))
     }
 
     @Sendable func createGroup(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Created<GroupResponse> {

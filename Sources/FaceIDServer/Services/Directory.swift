@@ -3,7 +3,7 @@ import Foundation
 /// Persons, groups and employees (persons with a timekeeper id). Whatever removes faces — deleting a person, an employee
 /// leaving — returns once the index has dropped them, so a search never finds a face whose deletion was answered.
 struct Directory: Sendable {
-    let store: any PersonRepository & EmployeeRepository & TenancyRepository & LogRepository
+    let store: any PersonRepository & EmployeeRepository & TenancyRepository & LogRepository & FeedRepository
     let index: IndexService
     let keyRing: KeyRing
 
@@ -33,10 +33,38 @@ struct Directory: Sendable {
         return image
     }
 
-    /// Deletes a person, their memberships and their faces.
-    func deletePerson(id: Int64, principal: Principal, origin: RequestOrigin) async throws {
-        try await store.deletePerson(id: id, companyID: principal.companyID, actor: principal.actor, origin: origin)
-        try await index.catchUp(principal.companyID)
+    /// What deleting a person destroyed, counted before and checked after (every count of `remaining` is 0 when the
+    /// answer is given), and how far kiosks have come: a kiosk whose acknowledgement reaches `feedPosition` has applied it.
+    struct Erasure: Sendable {
+        var faces: Int
+        var photos: Int
+        var indexEntries: Int
+        var remaining: (faces: Int, photos: Int, indexEntries: Int)
+        var feedPosition: Int64
+        var kiosksApplied: [DeviceRecord]
+        var kiosksPending: [DeviceRecord]
+    }
+
+    /// Deletes a person, their memberships, consent and faces — the faces' photos and index entries with them (the
+    /// index applies the feed's deletes before this returns) — and reports what went.
+    func deletePerson(id: Int64, principal: Principal, origin: RequestOrigin) async throws -> Erasure {
+        let companyID = principal.companyID
+        guard let faceIDs = try await store.faces(personID: id, companyID: companyID)?.map({ $0.id! }) else {
+            throw StoreError.notFound(.person)
+        }
+        let photos = try await index.images.photoCount(companyID: companyID, faceIDs: faceIDs)
+        let entries = try index.entries(companyID, faceIDs: faceIDs)
+        try await store.deletePerson(id: id, companyID: companyID, actor: principal.actor, origin: origin)
+        try await index.catchUp(companyID)
+        let position = try await store.feedHead(companyID: companyID).lastSeq
+        let devices = try await store.devices(companyID: companyID)
+        return Erasure(
+            faces: faceIDs.count, photos: photos, indexEntries: entries,
+            remaining: (try await store.existingFaces(faceIDs, companyID: companyID).count,
+                        try await index.images.photoCount(companyID: companyID, faceIDs: faceIDs),
+                        try index.entries(companyID, faceIDs: faceIDs)),
+            feedPosition: position,
+            kiosksApplied: devices.filter { ($0.ackedSeq ?? 0) >= position }, kiosksPending: devices.filter { ($0.ackedSeq ?? 0) < position })
     }
 
     /// Applies an HR change; `resigned: true` removes the employee's faces (the record stays, for payroll).

@@ -25,6 +25,10 @@ struct ImageVault: PhotoRepository {
         removeAll(companyID: companyID)
     }
 
+    func photoCount(companyID: Int64, faceIDs: [Int64]) async throws -> Int {
+        faceIDs.filter { FileManager.default.fileExists(atPath: path(companyID, $0)) }.count
+    }
+
     private func path(_ companyID: Int64, _ faceID: Int64) -> String { "\(directory)/\(companyID)/\(faceID).sealed" }
 
     func write(_ image: Data, companyID: Int64, faceID: Int64, sealer: Sealer) throws {

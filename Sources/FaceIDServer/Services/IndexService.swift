@@ -136,6 +136,16 @@ final class IndexService: Sendable {
     /// The folders damaged indexes were moved to since this service started.
     var movedAside: [String] { current.withLock { $0.movedAside } }
 
+    /// How many entries of this node's index name one of `faceIDs`, over every collection of the company.
+    func entries(_ companyID: Int64, faceIDs: [Int64]) throws -> Int {
+        var count = 0
+        for space in IndexSpace.allCases {
+            let collection = try collection(companyID, space)
+            count += faceIDs.filter { collection.contains(UInt64($0)) }.count
+        }
+        return count
+    }
+
     /// The company's collection of `space`, created on first use.
     /// - Throws: `ServiceError.indexRebuilding` while the index is rebuilt (also when this call finds it damaged).
     func collection(_ companyID: Int64, _ space: IndexSpace = .all(.dlib)) throws -> VectorCollection {

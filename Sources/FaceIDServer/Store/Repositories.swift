@@ -159,6 +159,8 @@ protocol PhotoRepository: Sendable {
     func removeAllPhotos(companyID: Int64) async throws
     /// Removes photos whose face the store no longer has; how many.
     func sweepPhotos(_ store: any PersonRepository) async throws -> Int
+    /// How many of `faceIDs` have a kept photo.
+    func photoCount(companyID: Int64, faceIDs: [Int64]) async throws -> Int
 }
 
 /// The `Idempotency-Key`s of a day: claims, the applied mark (set inside the write's own transaction), the answers.

@@ -24,4 +24,10 @@ extension PostgresStore: PhotoRepository {
     }
 
     func sweepPhotos(_ store: any PersonRepository) async throws -> Int { 0 }
+
+    func photoCount(companyID: Int64, faceIDs: [Int64]) async throws -> Int {
+        guard !faceIDs.isEmpty else { return 0 }
+        return Int(try await fetch("SELECT count(*) FROM face_photos WHERE company_id = \(companyID) AND face_id = ANY(\(faceIDs))",
+                                   logger: logger).decode(Int64.self).elements().first ?? 0)
+    }
 }

@@ -107,9 +107,14 @@ function actions(person, faces, storesImages, showEditor) {
   edit.addEventListener('click', showEditor);
   onClick(remove, async () => {
     if (!await confirmDialog(deleteQuestion(person, faces, storesImages), 'Delete person')) return;
-    await api.del(`/persons/${person.id}`);
+    // The answer is the erasure proof: what was destroyed, and how many kiosks have applied it already.
+    const erased = await api.del(`/persons/${person.id}`);
+    const count = erased?.destroyed?.faces ?? faces.length;
+    const pending = erased?.kiosks?.pending?.length ?? 0;
+    const photos = erased?.destroyed?.photos ? `, ${erased.destroyed.photos} stored photo${erased.destroyed.photos === 1 ? '' : 's'}` : '';
     location.hash = '#/people';
-    toast(`Deleted ${person.full_name} and ${faces.length} face${faces.length === 1 ? '' : 's'}; every kiosk removes them on its next sync.`);
+    toast(`Deleted ${person.full_name}, ${count} face${count === 1 ? '' : 's'}${photos}; `
+      + (pending ? `${pending} kiosk${pending === 1 ? '' : 's'} will remove them on the next sync.` : 'no kiosk holds them any more.'));
   });
   return h('div', { class: 'actions' }, edit,
     h('a', { id: 'person-enroll', class: 'button', href: `#/enroll?person=${person.id}`, 'data-write': true }, 'Enroll a photo'),
