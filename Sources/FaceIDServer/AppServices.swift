@@ -38,6 +38,8 @@ final class AppServices: Sendable {
     let statistics: AccessStatistics
     /// Consent and subject access.
     let privacy: Privacy
+    /// The biometric retention schedule (a daily background job).
+    let biometricRetention: BiometricRetention
 
     init(configuration: ServerConfiguration, store: any FaceIDStore, keyRing: KeyRing, index: IndexService, faces: FaceEngineProvider,
          clock: ServerClock, limiter: RateLimiter, auditHead: AuditHead, metrics: PrometheusCollectorRegistry, logger: Logger,
@@ -50,6 +52,7 @@ final class AppServices: Sendable {
         console = ConsoleSession(keyRing: keyRing)
         statistics = AccessStatistics(store: store, clock: clock)
         privacy = Privacy(store: store)
+        biometricRetention = BiometricRetention(store: store, index: index, clock: clock, defaults: .defaults(configuration), logger: logger)
     }
 
     /// Builds every part from the configuration, the opened store and the key ring.

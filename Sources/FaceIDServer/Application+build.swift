@@ -94,7 +94,7 @@ public func buildApplication(
         services: [StoreService(store: store, logger: logger, beforeClose: {
             await services.migration.shutdown()
             await services.index.shutdown()
-        }, afterClose: stopPool), services.retention, services.index],
+        }, afterClose: stopPool), services.retention, services.biometricRetention, services.index],
         onServerRunning: onServerRunning,
         logger: logger)
 }

@@ -52,6 +52,7 @@ struct AccessTests {
             "PUT /persons/{id}/consent": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
             "DELETE /persons/{id}/consent": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
             "GET /persons/{id}/export": (managers, [.admin]),
+            "GET /privacy/retention": (managers, [.admin]),
             "POST /face/verify": (everyone, [.admin, .recognize, .kiosk]),
             "POST /api/employees": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
             "GET /api/employees": (everyone, anyScope),

@@ -178,4 +178,74 @@ struct PrivacyTests {
             expectError(try await client.call(.delete, "/persons/\(person)", as: tenant.caller), .notFound, "not_found")
         }
     }
+
+    @Test func theRetentionScheduleDestroysIdleFacesAndKeepsRecentOnes() async throws {
+        let clock = ServerClock.manual(start: Date())
+        let server = try await TestServer(clock: clock)
+        try await server.run { client in
+            let tenant = try await client.register("Retention Co")
+            for bad in [0, 1096] {
+                expectError(try await client.call(.patch, "/settings", as: tenant.caller, json: JSON(["biometric_retention_days": bad])),
+                            .badRequest, "invalid_field")
+            }
+            let set = try await client.call(.patch, "/settings", as: tenant.caller, json: JSON(["biometric_retention_days": 30, "store_images": true]))
+            #expect(set.object("settings")["biometric_retention_days"] as? Int == 30, "\(set.text)")
+            // A: an employee with a kiosk face; B: a photo enrollment (a stored photo); C: an import, matched on day 29.
+            let kiosk = try await KioskSyncTests.kiosk(client, tenant, "Gate A")
+            let a = try await KioskSyncTests.employee(client, tenant, "Ana", "TK-1")
+            #expect(try await KioskSyncTests.upload(client, kiosk, a, ["face_encoding": KioskSyncTests.encodingText(KioskSyncTests.encoding(31))]).status == .ok)
+            let photo = try #require(RecognitionTests.johns.first?.1.first, "libdlib19.1's johns photos are missing")
+            let enrolled = try await RecognitionTests.enroll(client, tenant.caller, photo, ["full_name": "Ben"])
+            let b = try #require((enrolled.object("person")["id"] as? NSNumber)?.int64Value)
+            let bFace = try #require((enrolled["face_id"] as? NSNumber)?.int64Value)
+            let imported = try await Self.importFace(client, tenant, ["external_id": "C-1", "full_name": "Cruz"], seed: 33)
+            let c = try #require(((imported["person_ids"] as? [NSNumber])?.first)?.int64Value)
+            // Viewers and staff are refused the schedule.
+            for role in [Role.viewer, .staff] {
+                let user = try await client.user(role, in: tenant)
+                expectError(try await client.call(.get, "/privacy/retention", as: .token(user.token)), .forbidden, "forbidden")
+            }
+            // Sessions do not live a month: an admin key from here on.
+            let admin = Caller.apiKey(try await client.apiKey([.admin], in: tenant).key)
+
+            clock.advance(by: .seconds(29 * 86_400))
+            let matched = try await client.call(.post, "/face/search/encoding", as: admin,
+                                                json: JSON(["encoding": KioskSyncTests.encoding(33), "model": "dlib-resnet-v1"]))
+            #expect(matched["decision"] as? String == "match", "\(matched.text)")
+            // Day 29: nothing is due yet; A and B are due tomorrow, C (just matched) in 30 days.
+            #expect(try await server.services.biometricRetention.sweep() == 0)
+            let soon = try await client.call(.get, "/privacy/retention", as: admin)
+            #expect(soon["due_within_30_days"] as? Int == 2, "\(soon.status) \(soon.text)")
+            let dueSoon = try #require(soon["persons"] as? [[String: Any]])
+            #expect(dueSoon.compactMap { ($0["id"] as? NSNumber)?.int64Value } == [a, b])
+
+            clock.advance(by: .seconds(2 * 86_400))
+            #expect(try await server.services.biometricRetention.sweep() == 2)
+            let faces = { (person: Int64) async throws -> Int in
+                (try await client.call(.get, "/persons/\(person)/faces", as: admin)["faces"] as? [Any])?.count ?? -1
+            }
+            let (left, right, kept) = (try await faces(a), try await faces(b), try await faces(c))
+            #expect(left == 0 && right == 0 && kept == 1)
+            // The photo and the index entries went with the faces; the persons stay.
+            #expect(try await server.services.index.images.photoCount(companyID: tenant.companyID, faceIDs: [bFace]) == 0)
+            #expect(try server.services.index.entries(tenant.companyID, faceIDs: [bFace]) == 0)
+            #expect(try await client.call(.get, "/persons/\(b)", as: admin).status == .ok)
+            // The kiosks are told: A's propagation report shows the deletion as the latest change.
+            let report = try await client.call(.get, "/api/employees/\(a)/face/propagation", as: admin)
+            #expect(report["state"] as? String == "no_face", "\(report.text)")
+            #expect((report["pending"] as? [NSNumber])?.map(\.int64Value) == [kiosk.device!])
+            // Audited once, with the count.
+            let events = try #require(try await client.call(.get, "/audit?action=face.retention_delete", as: admin)["events"] as? [[String: Any]])
+            #expect(events.count == 1)
+            #expect((events.first?["detail"] as? [String: String])?["faces_deleted"] == "2")
+            #expect(events.first?["actor"] as? String == "system:retention")
+            // What is due next: C, 30 days after the match.
+            let next = try await client.call(.get, "/privacy/retention", as: admin)
+            let due = try #require(next["persons"] as? [[String: Any]])
+            #expect(due.compactMap { ($0["id"] as? NSNumber)?.int64Value } == [c], "\(next.text)")
+            #expect(next["biometric_retention_days"] as? Int == 30)
+            // A second sweep finds nothing.
+            #expect(try await server.services.biometricRetention.sweep() == 0)
+        }
+    }
 }

@@ -83,3 +83,42 @@ struct ErasureResponse: ResponseEncodable, Sendable {
                         pending: erasure.kiosksPending.map { $0.id! })
     }
 }
+
+/// `GET /privacy/retention`: the schedule, in words and numbers, and what it destroys within 30 days.
+struct RetentionResponse: ResponseEncodable, Sendable {
+    struct DuePerson: Encodable, Sendable {
+        var id: Int64
+        var fullName: String
+        var externalId: String?
+        var timekeeperId: String?
+        var faces: Int
+        var lastInteractionAt: String
+        var destroyOn: String
+    }
+
+    var success = true
+    var biometricRetentionDays: Int
+    var schedule: String
+    var dueWithin30Days: Int
+    var persons: [DuePerson]
+
+    enum CodingKeys: String, CodingKey {
+        case success, biometricRetentionDays, schedule, persons
+        case dueWithin30Days = "due_within_30_days"
+    }
+
+    init(days: Int, due: (count: Int, persons: [Store.IdlePerson])) {
+        biometricRetentionDays = days
+        schedule = """
+            A person's faces and stored photos are destroyed \(days) days after their last interaction (an enrollment, a kiosk \
+            upload or a search that matched them), checked daily; kiosks receive the deletion through the sync feed. An \
+            employee who resigns or is deleted loses them at once.
+            """
+        dueWithin30Days = due.count
+        persons = due.persons.map { person in
+            DuePerson(id: person.id, fullName: person.fullName, externalId: person.externalID, timekeeperId: person.timekeeperID,
+                      faces: person.faces, lastInteractionAt: Timestamp.format(person.lastSeen),
+                      destroyOn: Timestamp.format(person.lastSeen.addingTimeInterval(Double(days) * 86_400)))
+        }
+    }
+}

@@ -10,6 +10,14 @@ struct PrivacyController {
         routes.on(.put, "/persons/{id}/consent", .managePersons, use: recordConsent)
         routes.on(.delete, "/persons/{id}/consent", .managePersons, use: withdrawConsent)
         routes.on(.get, "/persons/{id}/export", .exportPersonData, use: export)
+        routes.on(.get, "/privacy/retention", .readAudit, use: retention)
+    }
+
+    /// The company's written retention schedule and what it destroys in the next 30 days (the first 100, soonest first).
+    @Sendable func retention(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> RetentionResponse {
+        let days = (context.companySettings ?? services.defaultSettings).biometricRetentionDays
+        let due = try await services.biometricRetention.due(companyID: principal.companyID, days: days, window: 30 * 86_400, limit: 100)
+        return RetentionResponse(days: days, due: due)
     }
 
     @Sendable func consent(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> ConsentResponse {

@@ -27,6 +27,11 @@ public struct CompanySettings: Codable, Sendable, Equatable {
     public var logRetentionDays: Int = Self.defaultLogRetentionDays
     /// Enrollment, imports and kiosk uploads refuse a person without a recorded consent (409 `consent_required`).
     public var requireConsent: Bool = false
+    /// A person's faces are destroyed after this many days without an interaction — an enrollment, a kiosk upload or a
+    /// search that matched them (1 … 1,095: BIPA §15(a)'s three years is the ceiling).
+    public var biometricRetentionDays: Int = Self.maximumBiometricRetentionDays
+
+    static let maximumBiometricRetentionDays = 1095
 
     static let defaultMatchThreshold = RecognitionModel.dlib.threshold(.balanced)
     static let defaultMatchMargin = RecognitionModel.dlib.margin(.balanced)
@@ -51,6 +56,7 @@ public struct CompanySettings: Codable, Sendable, Equatable {
         duplicateDistance = try container.decodeIfPresent(Double.self, forKey: .duplicateDistance) ?? Self.defaultDuplicateDistance
         logRetentionDays = try container.decodeIfPresent(Int.self, forKey: .logRetentionDays) ?? Self.defaultLogRetentionDays
         requireConsent = try container.decodeIfPresent(Bool.self, forKey: .requireConsent) ?? false
+        biometricRetentionDays = try container.decodeIfPresent(Int.self, forKey: .biometricRetentionDays) ?? Self.maximumBiometricRetentionDays
     }
 
     /// The model the company's photo search uses (an unknown stored name reads as dlib, the kiosks' model).
@@ -87,6 +93,7 @@ public struct CompanySettings: Codable, Sendable, Equatable {
         var logRetentionDays: Int?
         var storeImages: Bool?
         var requireConsent: Bool?
+        var biometricRetentionDays: Int?
     }
 
     /// Applies `patch`, checking each range; 400 `invalid_field` names the first bad field.
@@ -122,6 +129,9 @@ public struct CompanySettings: Codable, Sendable, Equatable {
         }
         if let days = patch.logRetentionDays { next.logRetentionDays = try Self.check(days, in: 1...3650, "log_retention_days") }
         if let value = patch.requireConsent { next.requireConsent = value }
+        if let days = patch.biometricRetentionDays {
+            next.biometricRetentionDays = try Self.check(days, in: 1...Self.maximumBiometricRetentionDays, "biometric_retention_days")
+        }
         return next
     }
 

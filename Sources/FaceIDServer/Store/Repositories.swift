@@ -66,6 +66,12 @@ protocol PersonRepository: Sendable {
     func withdrawConsent(personID: Int64, companyID: Int64, actor: String, origin: RequestOrigin) async throws -> Bool
     /// The consents of those of `personIDs` that have one.
     func consents(personIDs: [Int64], companyID: Int64) async throws -> [Int64: ConsentRecord]
+    /// Persons of the company with faces whose last interaction — their newest face's enrollment or kiosk upload, or the
+    /// last search that matched them — is before `before`, by id after `afterID`, at most `limit`.
+    func idleBiometrics(companyID: Int64, before: Date, afterID: Int64, limit: Int) async throws -> [Store.IdlePerson]
+    /// Destroys the faces of `personIDs` (photos and index entries follow through the feed; kiosks get the deletes),
+    /// audited once as `face.retention_delete` with the count; returns how many faces went.
+    func retentionDelete(companyID: Int64, personIDs: [Int64], days: Int) async throws -> Int
 }
 
 /// Employees (persons with a timekeeper id), kiosk face registrations, devices' acknowledgements.

@@ -53,6 +53,9 @@ extension Store {
         try await pool.write { db in
             var entry = entry
             try entry.insert(db)
+            if entry.decision == "match", let personID = entry.personID {
+                try Self.touch(personID: personID, companyID: entry.companyID, at: Date(timeIntervalSince1970: Double(entry.atMicros) / 1e6), db: db)
+            }
             let cutoff = entry.atMicros - Int64(retentionDays) * 86_400 * 1_000_000
             try db.execute(sql: "DELETE FROM accessLog WHERE companyID = ? AND atMicros < ?", arguments: [entry.companyID, cutoff])
         }

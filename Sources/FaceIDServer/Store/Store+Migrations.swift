@@ -285,8 +285,20 @@ extension Store {
                 CREATE TABLE consents (
                     personID INTEGER PRIMARY KEY REFERENCES persons ON DELETE CASCADE,
                     companyID INTEGER NOT NULL REFERENCES companies ON DELETE CASCADE,
-                    obtainedAt DOUBLE NOT NULL, method TEXT NOT NULL, documentVersion TEXT NOT NULL,
-                    recordedBy TEXT NOT NULL, recordedAt DOUBLE NOT NULL
+                    obtainedAt DATETIME NOT NULL, method TEXT NOT NULL, documentVersion TEXT NOT NULL,
+                    recordedBy TEXT NOT NULL, recordedAt DATETIME NOT NULL
+                );
+                """)
+        }
+        migrator.registerMigration("v15-person-activity") { db in
+            // When a person was last recognised (a search that matched them): with their faces' enrollment and kiosk
+            // upload times, the last interaction the biometric retention schedule counts from. The access log cannot
+            // say it: it is purged sooner (log_retention_days) than the schedule's three years.
+            try db.execute(sql: """
+                CREATE TABLE personActivity (
+                    personID INTEGER PRIMARY KEY REFERENCES persons ON DELETE CASCADE,
+                    companyID INTEGER NOT NULL REFERENCES companies ON DELETE CASCADE,
+                    lastSeenAt DATETIME NOT NULL
                 );
                 """)
         }

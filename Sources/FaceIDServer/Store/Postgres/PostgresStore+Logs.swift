@@ -112,6 +112,15 @@ extension PostgresStore: LogRepository {
             let cutoff = entry.atMicros - Int64(retentionDays) * 86_400 * 1_000_000
             _ = try await connection.run("DELETE FROM access_log WHERE company_id = \(entry.companyID) AND at_micros < \(cutoff)",
                                            logger: logger)
+            if entry.decision == "match", let personID = entry.personID {
+                // The person's last interaction, for the biometric retention schedule (a person deleted meanwhile: nothing).
+                let at = Date(timeIntervalSince1970: Double(entry.atMicros) / 1e6)
+                _ = try await connection.run("""
+                    INSERT INTO person_activity (person_id, company_id, last_seen_at)
+                    SELECT id, company_id, \(at) FROM persons WHERE id = \(personID) AND company_id = \(entry.companyID)
+                    ON CONFLICT (person_id) DO UPDATE SET last_seen_at = GREATEST(person_activity.last_seen_at, EXCLUDED.last_seen_at)
+                    """, logger: logger)
+            }
         }
     }
 

@@ -269,6 +269,15 @@ extension PostgresStore {
             )
             """,
         ]),
+        ("v12-person-activity", [
+            """
+            CREATE TABLE person_activity (
+                person_id BIGINT PRIMARY KEY REFERENCES persons ON DELETE CASCADE,
+                company_id BIGINT NOT NULL REFERENCES companies ON DELETE CASCADE,
+                last_seen_at TIMESTAMPTZ NOT NULL
+            )
+            """,
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).
