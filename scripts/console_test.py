@@ -678,6 +678,18 @@ def test_create_person(admin, company):
     assert external_id in admin.text("#page"), "the person page does not show the external id"
 
 
+@diagnosed
+def test_record_consent_on_the_person_page(admin, person):
+    """The person page records a consent (PUT /persons/{id}/consent) and shows it; the server has it."""
+    admin.go(f"people/{person}")
+    admin.wait_ready("person")
+    admin.type("#consent-version", "BIO-2026-1")
+    admin.click("#consent-save")
+    admin.wait_for(lambda: "BIO-2026-1" in admin.text("#consent-status"), "#consent-status to show the recorded consent")
+    stored = expect(admin.api().get(f"/console/api/persons/{person}/consent"), 200, "GET the consent")
+    assert stored.get("consent", {}).get("document_version") == "BIO-2026-1", f"stored consent: {stored}"
+
+
 # ----------------------------------------------------------------------------------------------- c. enroll a photo
 
 def answers(browser, mark, method, api_path):

@@ -79,6 +79,7 @@ export const api = {
   get: (path, query) => call('GET', path, { query }),
   post: (path, body, headers) => call('POST', path, { body, headers }),
   patch: (path, body) => call('PATCH', path, { body }),
+  put: (path, body) => call('PUT', path, { body }),
   del: (path) => call('DELETE', path),
   blob: (path) => call('GET', path, { as: 'blob' }),
 };

@@ -1,5 +1,5 @@
 // #/enroll[?person=<id>]: choose a person (existing or new), a photo (file or camera), check it with a dry run
-// (face box, quality, duplicate guard) and enroll it for real.
+// (face box, quality, duplicate guard, consent) and enroll it for real.
 
 import { api } from '../api.js';
 import {
@@ -157,9 +157,28 @@ export default async function render(view, { query, onLeave }) {
     duplicate.hidden = false;
   }
 
+  /** 409 consent_required: said in #error with the way out (the person's consent card), not as a raw error. */
+  function showConsentRequired(error) {
+    const personId = error.body?.person_id;
+    const message = personId
+      ? ['The company requires a recorded consent before storing a face, and ',
+        h('a', { id: 'enroll-consent-link', href: `#/people/${personId}` }, `person #${personId}`),
+        ' has none. Record it in the Consent card on their page, then check or enroll the photo again.']
+      : ['The company requires a recorded consent before storing a face, and a new person cannot have one yet. '
+        + 'Create the person on the ', h('a', { href: '#/people' }, 'People'),
+        ' page, record their consent on their page, then enroll the photo for them.'];
+    const element = document.getElementById('error');
+    element.replaceChildren(...message);
+    element.hidden = false;
+    element.scrollIntoView({ block: 'nearest' });
+    quality.replaceChildren(h('p', { class: 'form-error' }, 'This photo cannot be stored until the person\'s consent is recorded (see the message above).'));
+  }
+
   function showProblem(error) {
     blocked = error.status === 422 || error.code === 'duplicate_face';
-    if (error.code === 'duplicate_face') {
+    if (error.code === 'consent_required') {
+      showConsentRequired(error); // not blocked: once the consent is recorded, Enroll works without a new photo
+    } else if (error.code === 'duplicate_face') {
       showDuplicate(error);
       quality.replaceChildren(h('p', { class: 'status-pending' }, 'The photo is fine, but the face resembles someone already enrolled.'));
     } else {
@@ -180,6 +199,7 @@ export default async function render(view, { query, onLeave }) {
     duplicate.replaceChildren();
     blocked = false;
     result.replaceChildren();
+    clearError(); // e.g. an earlier consent_required for another person
     try {
       const body = requestBody(false);
       if (!body.person_id && !body.full_name) {
@@ -224,7 +244,7 @@ export default async function render(view, { query, onLeave }) {
     try {
       answer = await api.post('/face/enroll', body, { 'Idempotency-Key': crypto.randomUUID() });
     } catch (error) {
-      if (error.status !== 422 && error.code !== 'duplicate_face') throw error;
+      if (error.status !== 422 && error.code !== 'duplicate_face' && error.code !== 'consent_required') throw error;
       showProblem(error);
       return;
     }

@@ -1,9 +1,10 @@
-// #/people/<id>: one person — details, faces (with stored photos for owners/admins), access-log and audit
-// entries naming them, kiosk propagation; edit, delete (with a confirmation that says what goes) and enroll.
+// #/people/<id>: one person — details, consent, faces (with stored photos for owners/admins), access-log and audit
+// entries naming them, kiosk propagation; edit, delete (with a confirmation that says what goes), enroll and export.
 
 import { api } from '../api.js';
 import {
-  h, can, dataTable, emptyRow, badge, onClick, timeElement, formatDistance, toast, confirmDialog, refresh, errorText,
+  h, can, field, dataTable, emptyRow, badge, onClick, onSubmit, timeElement, formatDistance, localInputToInstant, toast,
+  confirmDialog, refresh, errorText,
 } from '../app.js';
 import { personForm } from './people.js';
 import { propagationReport } from './kiosks.js';
@@ -93,15 +94,105 @@ async function auditEntries(personId, faces) {
   return [wrap, h('p', { class: 'muted' }, `The newest ${AUDIT_LIMIT} events about the person and about each of their faces.`)];
 }
 
+// ---------------------------------------------------------------- consent
+
+const CONSENT_METHODS = { written: 'written', electronic: 'electronic' };
+
+/** Now in the browser's zone, as a datetime-local value. */
+function localNow() {
+  const now = new Date();
+  return new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+function consentStatus(consent, required) {
+  if (!consent) {
+    return h('div', { id: 'consent-status' }, h('p', null, 'No consent recorded.'),
+      required && h('p', { class: 'warning' }, 'The company requires a recorded consent: no face of theirs can be enrolled or uploaded until one is recorded.'));
+  }
+  const row = (term, value) => [h('dt', null, term), h('dd', null, value)];
+  return h('dl', { id: 'consent-status', class: 'details' },
+    row('Obtained', timeElement(consent.obtained_at)),
+    row('Method', CONSENT_METHODS[consent.method] || consent.method),
+    row('Document version', consent.document_version),
+    row('Recorded by', consent.recorded_by),
+    row('Recorded', timeElement(consent.recorded_at)));
+}
+
+function consentForm(person, consent, show) {
+  const obtained = h('input', { id: 'consent-obtained', type: 'datetime-local', required: true, value: localNow() });
+  const method = h('select', { id: 'consent-method' },
+    Object.entries(CONSENT_METHODS).map(([value, label]) => h('option', { value, selected: value === (consent?.method || 'written') }, label)));
+  const version = h('input', { id: 'consent-version', required: true, maxlength: '100', autocomplete: 'off', value: consent?.document_version || '' });
+  const form = h('form', { id: 'consent-form' }, h('h3', null, consent ? 'Record a new consent' : 'Record consent'),
+    h('div', { class: 'grid-3' }, field('Obtained (your time)', obtained), field('Method', method),
+      field('Document version', version, 'The version of the consent form they agreed to.')),
+    h('div', { class: 'actions' }, h('button', { id: 'consent-save', type: 'submit', 'data-write': true }, 'Save consent')));
+  onSubmit(form, async () => {
+    const documentVersion = version.value.trim();
+    if (!obtained.value) throw new Error('Give the date and time the consent was obtained.');
+    if (!documentVersion) throw new Error('Give the version of the consent document.');
+    const answer = await api.put(`/persons/${person.id}/consent`,
+      { obtained_at: localInputToInstant(obtained.value), method: method.value, document_version: documentVersion });
+    toast(`Recorded the consent of ${person.full_name}.`);
+    show(answer.consent);
+  });
+  return form;
+}
+
+function withdrawButton(person, show) {
+  const button = h('button', { id: 'consent-withdraw', type: 'button', class: 'danger', 'data-write': true }, 'Withdraw consent');
+  onClick(button, async () => {
+    const question = `Withdraw the consent of ${person.full_name}? The record of it is removed (the audit log keeps that it was withdrawn). `
+      + 'Faces already enrolled are not deleted by this: delete them below if that was asked for.';
+    if (!await confirmDialog(question, 'Withdraw consent')) return;
+    await api.del(`/persons/${person.id}/consent`);
+    toast(`Withdrew the consent of ${person.full_name}.`);
+    show(null);
+  });
+  return button;
+}
+
+/** The consent card (#person-consent): what is recorded, and (manage_persons) record or withdraw it. */
+function consentCard(person, answer, required) {
+  const card = h('section', { id: 'person-consent', class: 'card' });
+  const show = (consent) => {
+    const manage = can('manage_persons');
+    card.replaceChildren(h('h2', null, 'Consent'), consentStatus(consent, required),
+      ...(manage ? [consent ? h('div', { class: 'actions' }, withdrawButton(person, show)) : '', consentForm(person, consent, show)] : []));
+  };
+  if (answer.error) card.append(h('h2', null, 'Consent'), h('p', { class: 'form-error' }, errorText(answer.error)));
+  else show(answer.consent);
+  return card;
+}
+
+// ---------------------------------------------------------------- export, actions
+
+/** "Export data (JSON)": everything held about the person, offered as a download (the URL is revoked on leaving). */
+function exportControl(person, onLeave) {
+  if (!can('export_person_data')) return {};
+  const button = h('button', { id: 'person-export', type: 'button', class: 'secondary' }, 'Export data (JSON)');
+  const slot = h('p', { class: 'download' });
+  onClick(button, async () => {
+    const data = await api.blob(`/persons/${person.id}/export`);
+    const url = URL.createObjectURL(new Blob([data], { type: 'application/json' }));
+    onLeave(() => URL.revokeObjectURL(url));
+    const name = `person-${person.id}-export.json`;
+    const link = h('a', { id: 'person-export-link', href: url, download: name }, name);
+    slot.replaceChildren('Ready: ', link, '. It holds personal data: keep it safe and delete it once handed over.');
+    link.click();
+  });
+  return { button, slot };
+}
+
 function deleteQuestion(person, faces, storesImages) {
   const count = `${faces.length} face${faces.length === 1 ? '' : 's'}`;
   const photos = storesImages ? ' and their stored photos' : ' (no photos are stored)';
   return `Delete ${person.full_name}? This removes the person, ${count}${photos} from the server and its search index. `
-    + 'Every kiosk removes them on its next sync. This cannot be undone.';
+    + 'Their consent record (if any) goes too. Every kiosk removes them on its next sync. This cannot be undone.';
 }
 
-function actions(person, faces, storesImages, showEditor) {
-  if (!can('manage_persons')) return null;
+function actions(person, faces, storesImages, showEditor, exportButton) {
+  if (!can('manage_persons')) return exportButton ? h('div', { class: 'actions' }, exportButton) : null;
   const edit = h('button', { id: 'person-edit', type: 'button', class: 'secondary', 'data-write': true }, 'Edit');
   const remove = h('button', { id: 'person-delete', type: 'button', class: 'danger', 'data-write': true }, 'Delete');
   edit.addEventListener('click', showEditor);
@@ -118,7 +209,7 @@ function actions(person, faces, storesImages, showEditor) {
   });
   return h('div', { class: 'actions' }, edit,
     h('a', { id: 'person-enroll', class: 'button', href: `#/enroll?person=${person.id}`, 'data-write': true }, 'Enroll a photo'),
-    remove);
+    exportButton, remove);
 }
 
 function section(title, ...content) {
@@ -127,11 +218,12 @@ function section(title, ...content) {
 
 export default async function render(view, { params, onLeave }) {
   const id = params.id;
-  const [{ person }, { faces }, settings, groups] = await Promise.all([
+  const [{ person }, { faces }, settings, groups, consent] = await Promise.all([
     api.get(`/persons/${encodeURIComponent(id)}`),
     api.get(`/persons/${encodeURIComponent(id)}/faces`),
     can('read_settings') ? api.get('/settings').then((answer) => answer.settings) : null,
     can('manage_persons') ? api.get('/groups').then((answer) => answer.groups.map((group) => group.name)) : [],
+    api.get(`/persons/${encodeURIComponent(id)}/consent`).catch((error) => ({ error })), // shown in its card
   ]);
   const storesImages = Boolean(settings?.store_images);
   const body = h('div', null, details(person));
@@ -140,10 +232,14 @@ export default async function render(view, { params, onLeave }) {
     onSaved: () => { toast('Saved.'); refresh(); },
     onCancel: () => body.replaceChildren(details(person)),
   }));
+  const exporter = exportControl(person, onLeave);
   view.append(
     h('p', { class: 'breadcrumb' }, h('a', { href: '#/people' }, 'People')),
-    h('div', { class: 'page-head' }, h('h1', { id: 'person-title' }, person.full_name), actions(person, faces, storesImages, showEditor)),
+    h('div', { class: 'page-head' }, h('h1', { id: 'person-title' }, person.full_name),
+      actions(person, faces, storesImages, showEditor, exporter.button)),
+    exporter.slot || '',
     body,
+    consentCard(person, consent, Boolean(settings?.require_consent)),
     section('Faces', await facesTable(faces, storesImages && can('read_images'), onLeave)));
   const later = [];
   if (can('read_devices')) later.push(['Kiosks', propagationReport(person.id).then((report) => h('div', { id: 'person-propagation' }, report))]);

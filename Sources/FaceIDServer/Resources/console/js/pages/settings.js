@@ -1,10 +1,10 @@
-// #/settings: company settings (GET/PATCH /settings), the presets with their measured error rates, users,
-// API keys, and the roles' permission matrix (read-only; built from the server's matrix in the session answer).
+// #/settings: company settings (GET/PATCH /settings), the biometric retention schedule (GET /privacy/retention), the
+// presets with their measured error rates, users, API keys, and the roles' permission matrix (read-only; built from the server's matrix in the session answer).
 
 import { api } from '../api.js';
 import {
   h, state, can, roleMatrix, field, checkbox, dataTable, emptyRow, onSubmit, onClick, timeElement, toast, confirmDialog, refresh,
-  showError,
+  showError, personLink, formatNumber, errorText,
 } from '../app.js';
 
 const MODELS = { 'sface-2021dec': 'SFace (sface-2021dec)', 'dlib-resnet-v1': 'dlib (dlib-resnet-v1)' };
@@ -51,6 +51,7 @@ const PERMISSION_TEXT = {
   read_access_log: 'read the access log and statistics',
   read_encodings: 'read face encodings (desktop app only)',
   read_images: 'see stored enrollment photos',
+  export_person_data: 'export everything held about a person (JSON)',
   sync_faces: 'kiosk sync',
 };
 
@@ -70,6 +71,8 @@ function settingInputs(settings, editable) {
     duplicate_distance: number('duplicate_distance', { min: 0, max: 1.2, step: 0.01 }),
     log_retention_days: number('log_retention_days', { min: 1, max: 3650, step: 1 }),
     store_images: h('input', { id: 'setting-store_images', name: 'store_images', type: 'checkbox', checked: settings.store_images, disabled: !editable }),
+    biometric_retention_days: number('biometric_retention_days', { min: 1, max: 1095, step: 1 }),
+    require_consent: h('input', { id: 'setting-require_consent', name: 'require_consent', type: 'checkbox', checked: settings.require_consent, disabled: !editable }),
   };
 }
 
@@ -118,6 +121,10 @@ async function confirmRiskyChanges(patch) {
     + 'Faces without a stored photo are still found with their own model until they are re-enrolled.', 'Switch model')) return false;
   if (patch.store_images === false && !await confirmDialog('Stop keeping enrollment photos? Every photo kept so far is deleted now, '
     + 'and a later model switch cannot re-embed those faces.', 'Delete stored photos')) return false;
+  // A shorter schedule destroys, at the next daily run, every face idle for longer than the new number of days.
+  if (patch.biometric_retention_days && !await confirmDialog(`Keep faces only ${patch.biometric_retention_days} days after a person's `
+    + 'last interaction? Faces idle for longer are destroyed at the next daily run, with their photos, on every kiosk too.',
+  'Change retention')) return false;
   return true;
 }
 
@@ -134,9 +141,13 @@ function settingsForm(settings) {
       field('Duplicate guard distance', inputs.duplicate_distance, 'Enrollment refuses a face this close to another person (dlib 0.45, SFace 0.90 by default).'),
       field('Access log retention (days)', inputs.log_retention_days, '1–3650.'),
       field('Session lifetime (minutes)', inputs.token_lifetime_minutes, '5–43200.'),
-      field('Requests per minute (whole company)', inputs.requests_per_minute, 'At least 10.')),
+      field('Requests per minute (whole company)', inputs.requests_per_minute, 'At least 10.'),
+      field('Biometric retention (days)', inputs.biometric_retention_days,
+        'Faces are destroyed after this many days without an enrollment, kiosk upload or matching search (at most 1,095 = 3 years)')),
     h('div', { class: 'check' }, inputs.store_images,
-      h('label', { for: 'setting-store_images' }, 'Keep enrollment photos (sealed on disk, visible to owners and admins)')));
+      h('label', { for: 'setting-store_images' }, 'Keep enrollment photos (sealed on disk, visible to owners and admins)')),
+    h('div', { class: 'check' }, inputs.require_consent,
+      h('label', { for: 'setting-require_consent' }, 'Require a recorded consent before storing a face')));
   if (!editable) {
     form.append(h('p', { class: 'muted' }, 'Only owners and admins can change the settings.'));
     return form;
@@ -170,6 +181,26 @@ function presetsTable(settings) {
     h('p', { class: 'muted' }, 'Measured on LFW with the server\'s exact decision rule: FAR and TAR per comparison; strangers accepted as '
       + 'one of 1,680 enrolled people (4,069 strangers).'),
     wrap, custom);
+}
+
+// ---------------------------------------------------------------- biometric retention
+
+async function retentionSection() {
+  const answer = await api.get('/privacy/retention');
+  const { wrap, tbody } = dataTable('retention-table', 'Due in the next 30 days', ['Person', 'Faces', 'Last interaction', 'Destroyed on']);
+  for (const person of answer.persons) {
+    tbody.append(h('tr', { 'data-person-id': person.id },
+      h('td', null, personLink(person.id, person.full_name), person.external_id ? h('span', { class: 'muted' }, ` (${person.external_id})`) : ''),
+      h('td', null, formatNumber(person.faces)), h('td', null, timeElement(person.last_interaction_at)),
+      h('td', null, timeElement(person.destroy_on))));
+  }
+  const due = answer.due_within_30_days;
+  const shown = answer.persons.length;
+  return h('section', { id: 'retention', class: 'card' }, h('h2', null, 'Biometric retention'),
+    h('p', { id: 'retention-schedule' }, answer.schedule),
+    h('h3', null, 'Due in the next 30 days'),
+    shown ? [wrap, due > shown && h('p', { class: 'muted' }, `The first ${formatNumber(shown)} of ${formatNumber(due)}, soonest first.`)]
+      : h('p', { id: 'retention-none', class: 'muted' }, 'Nobody is due in the next 30 days.'));
 }
 
 // ---------------------------------------------------------------- users
@@ -353,11 +384,19 @@ function permissionMatrix() {
   return h('section', { class: 'card' }, h('h2', null, 'Roles and permissions'), intro, wrap);
 }
 
+// Before these settings existed the server did not send them: the form shows (and compares with) their defaults.
+const NEW_SETTING_DEFAULTS = { biometric_retention_days: 1095, require_consent: false };
+
 export default async function render(view) {
-  const [{ settings }, users, keys] = await Promise.all([
+  const [answer, retention, users, keys] = await Promise.all([
     api.get('/settings'),
+    // The card shows its own error in place; the rest of the page still works.
+    can('read_audit') ? retentionSection().catch((error) => h('section', { id: 'retention', class: 'card' },
+      h('h2', null, 'Biometric retention'), h('p', { class: 'form-error' }, errorText(error)))) : null,
     can('read_users') ? usersSection() : null,
     can('manage_api_keys') ? keysSection() : null,
   ]);
-  view.append(h('h1', null, 'Settings'), settingsForm(settings), presetsTable(settings), users || '', keys || '', permissionMatrix());
+  const settings = { ...NEW_SETTING_DEFAULTS, ...answer.settings };
+  view.append(h('h1', null, 'Settings'), settingsForm(settings), retention || '', presetsTable(settings), users || '', keys || '',
+    permissionMatrix());
 }
