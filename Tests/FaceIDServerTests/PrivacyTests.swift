@@ -142,6 +142,16 @@ struct PrivacyTests {
             let events = try #require(try await client.call(.get, "/audit?action=person.export", as: tenant.caller)["events"] as? [[String: Any]])
             #expect(events.count == 1)
             #expect((events.first?["detail"] as? [String: String])?["access_entries"] == "2")
+            // Past one page of the log (500), every entry is there once.
+            let now = Int64(Date().timeIntervalSince1970 * 1e6)
+            for index in 0..<600 {
+                try await server.services.store.appendAccess(AccessRecord(
+                    id: nil, companyID: tenant.companyID, atMicros: now + Int64(index), actor: "api_key:1", deviceID: nil, location: "Bulk",
+                    probeSHA256: "", decision: "unknown", personID: person, distance: 0.7, faceCount: 1, latencyMs: 1), retentionDays: 365)
+            }
+            let long = try #require(try await client.call(.get, "/persons/\(person)/export", as: tenant.caller)["access_log"] as? [[String: Any]])
+            #expect(long.count == 602)
+            #expect(Set(long.compactMap { ($0["id"] as? NSNumber)?.int64Value }).count == 602)
         }
     }
 

@@ -49,28 +49,33 @@ struct Privacy: Sendable {
         guard let person = try await store.person(id: personID, companyID: companyID),
               let faces = try await store.faces(personID: personID, companyID: companyID) else { throw StoreError.notFound(.person) }
         let consent = try await store.consents(personIDs: [personID], companyID: companyID)[personID]
-        var accessLog: [AccessRecord] = []
-        var before: Int64?
-        repeat {
-            let page = try await store.accessEntries(companyID: companyID, filter: Store.AccessFilter(
+        let accessLog = try await Self.allPages(id: \.id) { before in
+            try await store.accessEntries(companyID: companyID, filter: Store.AccessFilter(
                 personID: personID, beforeID: before, limit: Limits.listPage.upperBound))
-            accessLog += page
-            before = page.count == Limits.listPage.upperBound ? page.last?.id : nil
-        } while before != nil
+        }
         var audit: [AuditRecord] = []
         for target in ["person:\(personID)"] + faces.map({ "face:\($0.id!)" }) {
-            var cursor: Int64?
-            repeat {
-                let page = try await store.auditEvents(companyID: companyID, filter: Store.AuditFilter(
-                    target: target, beforeID: cursor, limit: Limits.listPage.upperBound))
-                audit += page
-                cursor = page.count == Limits.listPage.upperBound ? page.last?.id : nil
-            } while cursor != nil
+            audit += try await Self.allPages(id: \.id) { before in
+                try await store.auditEvents(companyID: companyID, filter: Store.AuditFilter(
+                    target: target, beforeID: before, limit: Limits.listPage.upperBound))
+            }
         }
         audit.sort { $0.id! < $1.id! }
         try await store.audit(AuditEvent(action: "person.export", actor: principal.actor, target: "person:\(personID)", detail: [
             "faces": String(faces.count), "access_entries": String(accessLog.count), "audit_events": String(audit.count),
         ], origin: origin), companyID: companyID)
         return Export(person: person, consent: consent, faces: faces, accessLog: accessLog, audit: audit)
+    }
+
+    /// Every row of a newest-first read paged by "ids below the last one seen": pages until one comes back short.
+    static func allPages<Row>(id: (Row) -> Int64?, _ page: (Int64?) async throws -> [Row]) async throws -> [Row] {
+        var rows: [Row] = []
+        var before: Int64?
+        repeat {
+            let found = try await page(before)
+            rows += found
+            before = found.count == Limits.listPage.upperBound ? found.last.flatMap(id) : nil
+        } while before != nil
+        return rows
     }
 }
