@@ -125,7 +125,9 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     IndexController(services: services).addRoutes(to: &routes)
     EmployeesController(services: services).addRoutes(to: &routes)
     KioskController(services: services).addRoutes(to: &routes)
-    templates.set(table + routes.table)
+    // The console's mirror of each protected route answers 405 with `Allow` as the route itself does.
+    let mirrored = routes.table.map { RouteInfo(method: $0.method, path: ProtectedRoutes.consolePrefix + $0.path, permission: $0.permission) }
+    templates.set(table + routes.table + mirrored)
     return (router, table + routes.table)
 }
 

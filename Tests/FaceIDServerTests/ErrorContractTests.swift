@@ -16,6 +16,11 @@ struct ErrorContractTests {
             let post = try await client.call(.post, "/persons/12")
             expectError(post, .methodNotAllowed, "method_not_allowed")
             #expect(post.headers[.allow] == "DELETE, GET, PATCH")
+            // The console's mirror too (the method is checked before the cookie); a public route is not mirrored.
+            let mirrored = try await client.call(.put, "/console/api/persons")
+            expectError(mirrored, .methodNotAllowed, "method_not_allowed")
+            #expect(mirrored.headers[.allow] == "GET, POST")
+            expectError(try await client.call(.get, "/console/api/login"), .notFound, "route_not_found")
             let health = try await client.call(.post, "/healthz")
             expectError(health, .methodNotAllowed, "method_not_allowed")
             #expect(health.headers[.allow] == "GET")
