@@ -56,12 +56,6 @@ struct PersonExport: ResponseEncodable, Sendable {
 
 /// `DELETE /persons/{id}`: what was destroyed, what remains of it (zeros: checked after the deletion), and the kiosks.
 struct ErasureResponse: ResponseEncodable, Sendable {
-    struct Counts: Encodable, Sendable {
-        var faces: Int
-        var photos: Int
-        var indexEntries: Int
-    }
-
     struct Kiosks: Encodable, Sendable {
         /// The kiosk feed position that carries the deletion; `GET /devices` shows each kiosk's `acknowledged` position.
         var feedPosition: Int64
@@ -71,14 +65,13 @@ struct ErasureResponse: ResponseEncodable, Sendable {
 
     var success = true
     var personId: Int64
-    var destroyed: Counts
-    var remaining: Counts
+    var destroyed: Directory.Erasure.Counts
+    var remaining: Directory.Erasure.Counts
     var kiosks: Kiosks
 
     init(personId: Int64, _ erasure: Directory.Erasure) {
         self.personId = personId
-        destroyed = Counts(faces: erasure.faces, photos: erasure.photos, indexEntries: erasure.indexEntries)
-        remaining = Counts(faces: erasure.remaining.faces, photos: erasure.remaining.photos, indexEntries: erasure.remaining.indexEntries)
+        (destroyed, remaining) = (erasure.destroyed, erasure.remaining)
         kiosks = Kiosks(feedPosition: erasure.feedPosition, applied: erasure.kiosksApplied.map { $0.id! },
                         pending: erasure.kiosksPending.map { $0.id! })
     }

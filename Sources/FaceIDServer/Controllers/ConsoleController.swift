@@ -54,9 +54,7 @@ struct ConsoleController {
 
     /// Revokes the session (audited like `POST /logout`) and clears the cookie; needs the CSRF token.
     @Sendable func signOut(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard let token = ConsoleSession.sessionToken(in: request) else { throw ServiceError.missingCredentials }
-        let (principal, _) = try await services.auth.authenticate(secret: token, deviceID: nil)
-        guard services.console.verify(request.headers[.csrfToken], sessionToken: token) else { throw ServiceError.csrfFailed }
+        let (principal, _) = try await ConsoleSessionMiddleware.caller(of: request, services: services)
         context.notes.companyID = principal.companyID
         try await services.auth.logout(principal, origin: services.origin(request, context))
         var response = Response(status: .noContent)

@@ -20,9 +20,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let (principal, settings) = try await authenticate(request)
-        context.principal = principal
-        context.notes.companyID = principal.companyID
-        context.companySettings = settings
+        context.authenticated(principal, settings: settings)
         return try await next(request, context)
     }
 
@@ -46,6 +44,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
 }
 
 extension AppRequestContext {
+    /// Records the resolved caller for the handler, and its company for the request log.
+    mutating func authenticated(_ principal: Principal, settings: CompanySettings) {
+        self.principal = principal
+        notes.companyID = principal.companyID
+        companySettings = settings
+    }
+
     /// The caller, or 401 when a route forgot `AuthenticationMiddleware` (it never does: `ProtectedRoutes`).
     func requirePrincipal() throws(ServiceError) -> Principal {
         guard let principal else { throw ServiceError.missingCredentials }

@@ -63,16 +63,21 @@ struct ConsoleSessionMiddleware: RouterMiddleware {
     let services: AppServices
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let (principal, settings) = try await Self.caller(of: request, services: services)
+        var context = context
+        context.authenticated(principal, settings: settings)
+        return try await next(request, context)
+    }
+
+    /// The user the console cookie signs in (401 without a live session), with the CSRF token checked when the method
+    /// changes something (403 `csrf_failed`). The API mirror and the console's sign-out both ask here.
+    static func caller(of request: Request, services: AppServices) async throws -> (Principal, CompanySettings) {
         guard let token = ConsoleSession.sessionToken(in: request) else { throw ServiceError.missingCredentials }
         let (principal, settings) = try await services.auth.authenticate(secret: token, deviceID: nil)
         guard principal.userID != nil else { throw ServiceError.invalidToken }
         if !ConsoleSession.isSafe(request.method) {
             guard services.console.verify(request.headers[.csrfToken], sessionToken: token) else { throw ServiceError.csrfFailed }
         }
-        var context = context
-        context.principal = principal
-        context.notes.companyID = principal.companyID
-        context.companySettings = settings
-        return try await next(request, context)
+        return (principal, settings)
     }
 }

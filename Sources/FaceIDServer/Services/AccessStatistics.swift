@@ -6,8 +6,8 @@ struct AccessStatistics: Sendable {
     let store: any LogRepository
     let clock: ServerClock
 
-    /// One day's searches by decision.
-    struct Day: Sendable, Equatable {
+    /// One day's searches by decision (answered as it is: `{date, match, ambiguous, unknown, no_face}`).
+    struct Day: Encodable, Sendable, Equatable {
         /// YYYY-MM-DD in the caller's time zone.
         var date: String
         var match = 0

@@ -36,10 +36,15 @@ struct Directory: Sendable {
     /// What deleting a person destroyed, counted before and checked after (every count of `remaining` is 0 when the
     /// answer is given), and how far kiosks have come: a kiosk whose acknowledgement reaches `feedPosition` has applied it.
     struct Erasure: Sendable {
-        var faces: Int
-        var photos: Int
-        var indexEntries: Int
-        var remaining: (faces: Int, photos: Int, indexEntries: Int)
+        /// Of a set of faces: how many the store, the photo folder and this node's index hold.
+        struct Counts: Encodable, Sendable, Equatable {
+            var faces: Int
+            var photos: Int
+            var indexEntries: Int
+        }
+
+        var destroyed: Counts
+        var remaining: Counts
         var feedPosition: Int64
         var kiosksApplied: [DeviceRecord]
         var kiosksPending: [DeviceRecord]
@@ -52,19 +57,21 @@ struct Directory: Sendable {
         guard let faceIDs = try await store.faces(personID: id, companyID: companyID)?.map({ $0.id! }) else {
             throw StoreError.notFound(.person)
         }
-        let photos = try await index.images.photoCount(companyID: companyID, faceIDs: faceIDs)
-        let entries = try index.entries(companyID, faceIDs: faceIDs)
+        let destroyed = try await counts(faceIDs, companyID: companyID)
         try await store.deletePerson(id: id, companyID: companyID, actor: principal.actor, origin: origin)
         try await index.catchUp(companyID)
         let position = try await store.feedHead(companyID: companyID).lastSeq
         let devices = try await store.devices(companyID: companyID)
-        return Erasure(
-            faces: faceIDs.count, photos: photos, indexEntries: entries,
-            remaining: (try await store.existingFaces(faceIDs, companyID: companyID).count,
-                        try await index.images.photoCount(companyID: companyID, faceIDs: faceIDs),
-                        try index.entries(companyID, faceIDs: faceIDs)),
-            feedPosition: position,
-            kiosksApplied: devices.filter { ($0.ackedSeq ?? 0) >= position }, kiosksPending: devices.filter { ($0.ackedSeq ?? 0) < position })
+        return Erasure(destroyed: destroyed, remaining: try await counts(faceIDs, companyID: companyID), feedPosition: position,
+                       kiosksApplied: devices.filter { ($0.ackedSeq ?? 0) >= position },
+                       kiosksPending: devices.filter { ($0.ackedSeq ?? 0) < position })
+    }
+
+    /// How many of `faceIDs` the store, the photo folder and this node's index hold.
+    private func counts(_ faceIDs: [Int64], companyID: Int64) async throws -> Erasure.Counts {
+        Erasure.Counts(faces: try await store.existingFaces(faceIDs, companyID: companyID).count,
+                       photos: try await index.images.photoCount(companyID: companyID, faceIDs: faceIDs),
+                       indexEntries: try index.entries(companyID, faceIDs: faceIDs))
     }
 
     /// Applies an HR change; `resigned: true` removes the employee's faces (the record stays, for payroll).
