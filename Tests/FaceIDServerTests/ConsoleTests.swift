@@ -44,9 +44,13 @@ struct ConsoleTests {
             #expect(Set(roles["viewer"] ?? []) == Set(Permission.allCases.filter { $0.allowedRoles.contains(.viewer) }.map(\.wireName)))
             #expect(roles["owner"]?.count == Permission.allCases.count)
             #expect(Permission.readAccessLog.wireName == "read_access_log" && Permission.manageAPIKeys.wireName == "manage_api_keys")
-            // A wrong password is the login's 401.
+            // A wrong password is the login's 401; a malformed body is a 400 with its code, and sets no cookie.
             expectError(try await client.call(.post, "/console/session", json: JSON(["email": tenant.email, "password": "wrong password!"])),
                         .unauthorized, "invalid_login")
+            let malformed = try await client.call(.post, "/console/session", json: "{\"email\": ")
+            expectError(malformed, .badRequest, "invalid_json")
+            #expect(malformed.headers[.setCookie] == nil)
+            expectError(try await client.call(.post, "/console/session", json: JSON(["email": tenant.email])), .badRequest, "missing_field")
         }
     }
 
@@ -287,6 +291,38 @@ struct ConsoleTests {
             #expect(events.count == 1)
             #expect(events.first?["action"] as? String == "person.create")
             #expect(events.allSatisfy { $0["target"] as? String == "person:\(id)" })
+        }
+    }
+
+    /// The console's preview: every check an enrollment makes, nothing stored, and the same refusals.
+    @Test func anEnrollmentDryRunChecksEverythingAndStoresNothing() async throws {
+        let server = try await TestServer()
+        try await server.run { client in
+            let tenant = try await client.register("Dry Run Co")
+            let photo = try #require(RecognitionTests.johns.first?.1.first, "libdlib19.1's johns photos are missing")
+            let person = try #require((try await client.call(.post, "/persons", as: tenant.caller, json: JSON(["full_name": "John"]))
+                .object("person")["id"] as? NSNumber)?.int64Value)
+            let checked = try await RecognitionTests.enroll(client, tenant.caller, photo, ["person_id": person, "dry_run": true])
+            #expect(checked.status == .ok, "\(checked.text)")
+            #expect(checked["dry_run"] as? Bool == true && checked["face_id"] == nil)
+            let box = checked.object("box")
+            #expect((box["right"] as? Int ?? 0) > (box["left"] as? Int ?? 0), "\(checked.text)")
+            #expect((checked["models"] as? [String])?.isEmpty == false)
+            let faces = try #require(try await client.call(.get, "/persons/\(person)/faces", as: tenant.caller)["faces"] as? [Any])
+            #expect(faces.isEmpty)
+            // A new person is not created by a dry run either.
+            #expect(try await RecognitionTests.enroll(client, tenant.caller, photo, ["full_name": "Nobody Yet", "dry_run": true]).status == .ok)
+            #expect((try await client.call(.get, "/persons", as: tenant.caller)["persons"] as? [Any])?.count == 1)
+            // The refusals are the enrollment's.
+            expectError(try await RecognitionTests.enroll(client, tenant.caller, RecognitionTests.examples + "/mmod_cars_test_image.jpg",
+                                                          ["person_id": person, "dry_run": true]), .unprocessableContent, "no_face")
+            expectError(try await RecognitionTests.enroll(client, tenant.caller, photo, ["person_id": 999_999, "dry_run": true]),
+                        .notFound, "not_found")
+            expectError(try await RecognitionTests.enroll(client, tenant.caller, photo, ["person_id": person, "dry_run": "yes"]),
+                        .badRequest, "invalid_field")
+            #expect(try await RecognitionTests.enroll(client, tenant.caller, photo, ["person_id": person]).status == .created)
+            expectError(try await RecognitionTests.enroll(client, tenant.caller, photo, ["full_name": "Twin", "dry_run": true]),
+                        .conflict, "duplicate_face")
         }
     }
 }

@@ -7,6 +7,7 @@ struct LocationCountView: Encodable, Sendable {
 }
 
 struct OverviewResponse: ResponseEncodable, Sendable {
+    var success = true
     var persons: Int
     var faces: Int
     var devices: Int
