@@ -40,6 +40,8 @@ final class AppServices: Sendable {
     let privacy: Privacy
     /// The biometric retention schedule (a daily background job).
     let biometricRetention: BiometricRetention
+    /// `DELETE /company`, with crypto-shredding.
+    let companyDeletion: CompanyDeletion
 
     init(configuration: ServerConfiguration, store: any FaceIDStore, keyRing: KeyRing, index: IndexService, faces: FaceEngineProvider,
          clock: ServerClock, limiter: RateLimiter, auditHead: AuditHead, metrics: PrometheusCollectorRegistry, logger: Logger,
@@ -53,6 +55,8 @@ final class AppServices: Sendable {
         statistics = AccessStatistics(store: store, clock: clock)
         privacy = Privacy(store: store)
         biometricRetention = BiometricRetention(store: store, index: index, clock: clock, defaults: .defaults(configuration), logger: logger)
+        companyDeletion = CompanyDeletion(store: store, keyRing: keyRing, index: index, images: index.images, auditHead: auditHead, auth: auth,
+                                          clock: clock, logger: logger)
     }
 
     /// Builds every part from the configuration, the opened store and the key ring.

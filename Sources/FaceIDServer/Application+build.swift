@@ -59,10 +59,18 @@ public func buildApplication(
     } else {
         store = try Store(path: configuration.databasePath)
     }
-    let keyRing = KeyRing(master: masterKey)
-    // Before the index opens: its records are sealed with a key derived from the master key, so with a wrong key
-    // every one would fail to open and look like damage.
-    try await keyRing.verify(against: store)
+    // The key vault beside the store (`keys.sqlite`, or PostgreSQL's `faceid_keys` schema): no company data key opens without it.
+    let keyRing = KeyRing(master: masterKey, vault: try store.keyVault(dataDirectory: configuration.dataDirectory))
+    try await keyRing.loadSecrets()
+    // Before the index opens: its records are sealed with keys derived from these, so with a wrong key every one would
+    // fail to open and look like damage.
+    let shredded = try await keyRing.verify(against: store)
+    if !shredded.isEmpty {
+        logger.warning("companies whose data key is destroyed (deleted; the store was put back from an older backup?)",
+                       metadata: ["company_ids": "\(shredded)"])
+    }
+    let rewrapped = try await keyRing.rewrapLegacyKeys(in: store)
+    if rewrapped > 0 { logger.notice("moved company data keys to the key vault", metadata: ["companies": "\(rewrapped)"]) }
     let services = try await AppServices.assemble(
         configuration: configuration, store: store, keyRing: keyRing, metrics: PrometheusCollectorRegistry(), logger: logger,
         indexChecker: indexChecker)
@@ -73,6 +81,8 @@ public func buildApplication(
     } catch let error as ServiceError {
         throw ConfigurationError(key: "crypto.masterKey", message: "the stored data does not open: \(error.logMessage ?? error.message)")
     }
+    let resumed = try await services.companyDeletion.resume()
+    if resumed > 0 { logger.notice("finished company deletions a stopped process left under way", metadata: ["companies": "\(resumed)"]) }
     let swept = try await services.index.images.sweepPhotos(store)
     if swept > 0 { logger.info("removed \(swept) stored photos of deleted faces") }
     try await services.migration.resumeAll()
@@ -117,6 +127,7 @@ func buildRouter(services: AppServices) -> (Router<AppRequestContext>, [RouteInf
     APIKeysController(services: services).addRoutes(to: &routes)
     DevicesController(services: services).addRoutes(to: &routes)
     SettingsController(services: services).addRoutes(to: &routes)
+    CompanyController(services: services).addRoutes(to: &routes)
     AuditController(services: services).addRoutes(to: &routes)
     PersonsController(services: services).addRoutes(to: &routes)
     FacesController(services: services).addRoutes(to: &routes)

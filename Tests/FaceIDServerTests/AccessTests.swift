@@ -53,6 +53,7 @@ struct AccessTests {
             "DELETE /persons/{id}/consent": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
             "GET /persons/{id}/export": (managers, [.admin]),
             "GET /privacy/retention": (managers, [.admin]),
+            "DELETE /company": ([.owner], []),
             "POST /face/verify": (everyone, [.admin, .recognize, .kiosk]),
             "POST /api/employees": ([.owner, .admin, .staff], [.admin, .enroll, .kiosk]),
             "GET /api/employees": (everyone, anyScope),

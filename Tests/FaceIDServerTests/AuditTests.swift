@@ -141,10 +141,10 @@ struct AuditTests {
             let sealed = try sealer.seal(Data("a face".utf8), recordID: "face:1")
             #expect(try sealer.open(sealed, recordID: "face:1") == Data("a face".utf8))
             #expect(throws: (any Error).self) { try sealer.open(sealed, recordID: "face:2") }
-            // Another master key cannot unwrap the company's key.
-            #expect(throws: ServiceError.self) {
-                try KeyRing(master: MasterKey.random()).sealer(companyID: tenant.companyID, wrappedKey: wrapped)
-            }
+            // Another master key cannot unwrap the company's key, even with the key vault's secret.
+            let other = KeyRing(master: MasterKey.random(), vault: server.services.keyRing.vault)
+            try await other.loadSecrets()
+            #expect(throws: ServiceError.self) { try other.sealer(companyID: tenant.companyID, wrappedKey: wrapped) }
             // Every byte SQLite wrote so far: the main file and the write-ahead log.
             var bytes = Data()
             for suffix in ["", "-wal"] {

@@ -48,8 +48,11 @@ struct IndexRecoveryTests {
             logger.logLevel = .critical
             let configuration = configuration()
             // The child check as the server runs it, so that damage LMDB would crash on never reaches this test process.
-            return try await AppServices.assemble(configuration: configuration, store: try Store(path: configuration.databasePath),
-                                            keyRing: KeyRing(master: masterKey), metrics: PrometheusCollectorRegistry(), logger: logger,
+            let store = try Store(path: configuration.databasePath)
+            let keyRing = KeyRing(master: masterKey, vault: try store.keyVault(dataDirectory: configuration.dataDirectory))
+            try await keyRing.loadSecrets()
+            return try await AppServices.assemble(configuration: configuration, store: store,
+                                            keyRing: keyRing, metrics: PrometheusCollectorRegistry(), logger: logger,
                                             faces: TestServer.sharedFaces, indexChecker: ServerProcess.checker)
         }
 
@@ -77,6 +80,8 @@ struct IndexRecoveryTests {
             _ = try await server.services.sqlite.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
             try FileManager.default.createDirectory(at: copy.appendingPathComponent("index"), withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: server.configuration.databasePath, toPath: copy.path + "/faceid.sqlite")
+            try FileManager.default.copyItem(atPath: server.configuration.dataDirectory + "/" + SQLiteKeyVault.fileName,
+                                             toPath: copy.path + "/" + SQLiteKeyVault.fileName)
             try FileManager.default.copyItem(atPath: server.configuration.indexPath + "/data.mdb", toPath: copy.path + "/index/data.mdb")
         }
         let (companyID, faceIDs) = collected.withLock { $0 }
@@ -203,7 +208,7 @@ struct IndexRecoveryTests {
         let folder = try await Self.makeFolder(faces: 30)
         defer { folder.remove() }
         do {
-            let database = try VectorDatabase(path: folder.index, sealer: KeyRing(master: folder.masterKey).indexSealer())
+            let database = try VectorDatabase(path: folder.index, sealer: KeyRing(master: folder.masterKey, vault: MemoryKeyVault()).indexSealer())
             let collection = try database.collection(IndexSpace.all(.dlib).collectionName(folder.companyID))
             try collection.apply([.removeIfPresent(id: UInt64(folder.faceIDs[0]))], watermark: 1_000_000)
         }
@@ -288,7 +293,9 @@ struct FaultingDamageTests {
         let configuration = folder.configuration()
         let store = try Store(path: configuration.databasePath)
         defer { try? store.close() }
-        let index = try IndexService(directory: folder.index, store: store, keyRing: KeyRing(master: folder.masterKey),
+        let keyRing = KeyRing(master: folder.masterKey, vault: try store.keyVault(dataDirectory: configuration.dataDirectory))
+        try await keyRing.loadSecrets()
+        let index = try IndexService(directory: folder.index, store: store, keyRing: keyRing,
                                      images: ImageVault(directory: configuration.imagesPath), checker: ServerProcess.binary)
         #expect(index.isRebuilding && index.movedAside.count == 1)
         try await index.start()

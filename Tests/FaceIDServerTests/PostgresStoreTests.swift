@@ -130,7 +130,7 @@ struct PostgresWakeupTests {
         try await StoreContractTests.withPostgres { store in
             let wakes = Mutex(0)
             store.onFeedCommit { wakes.withLock { $0 += 1 } }
-            let keyRing = KeyRing(master: MasterKey.random())
+            let keyRing = KeyRing(master: MasterKey.random(), vault: MemoryKeyVault())
             let (company, _, _) = try await StoreContractTests.$keyRing.withValue(keyRing) {
                 try await StoreContractTests.register(store, "owner@acme.example")
             }
@@ -184,7 +184,7 @@ final class Flag: Sendable {
 
 /// A company registered under a fresh master key (the contract suite's `register`); its id.
 private func registeredCompany(in store: PostgresStore) async throws -> Int64 {
-    let (company, _, _) = try await StoreContractTests.$keyRing.withValue(KeyRing(master: MasterKey.random())) {
+    let (company, _, _) = try await StoreContractTests.$keyRing.withValue(KeyRing(master: MasterKey.random(), vault: MemoryKeyVault())) {
         try await StoreContractTests.register(store, "owner@acme.example")
     }
     return company.id!

@@ -38,7 +38,7 @@ struct StoreContractTests {
 
     /// A fresh, empty store of `engine` for `body`: a temporary SQLite file, or a database of its own on the server.
     static func withStore(_ engine: Engine, _ body: (any Repositories) async throws -> Void) async throws {
-        try await $keyRing.withValue(KeyRing(master: MasterKey.random())) { try await withFreshStore(engine, body) }
+        try await $keyRing.withValue(KeyRing(master: MasterKey.random(), vault: MemoryKeyVault())) { try await withFreshStore(engine, body) }
     }
 
     private static func withFreshStore(_ engine: Engine, _ body: (any Repositories) async throws -> Void) async throws {
@@ -100,7 +100,7 @@ struct StoreContractTests {
     }
 
     /// A key ring per store (it caches company keys by company id, and every fresh database starts at company 1).
-    @TaskLocal static var keyRing = KeyRing(master: MasterKey.random())
+    @TaskLocal static var keyRing = KeyRing(master: MasterKey.random(), vault: MemoryKeyVault())
     static let origin = RequestOrigin(remoteAddress: "192.0.2.1", userAgent: "contract")
 
     static func register(_ store: any Repositories, _ email: String, now: Date = Date()) async throws -> (CompanyRecord, UserRecord, SessionRecord) {
@@ -109,7 +109,7 @@ struct StoreContractTests {
         var settings = CompanySettings(tokenLifetimeMinutes: 30, requestsPerMinute: 600)
         settings.switchModel(to: .sface)
         return try await store.registerCompany(name: "Acme", owner: owner, settings: settings, keyRing: keyRing,
-                                               tokenHash: Credentials.hash(UUID().uuidString), origin: origin, now: now)
+                                               dataKey: try await keyRing.newDataKey(), tokenHash: Credentials.hash(UUID().uuidString), origin: origin, now: now)
     }
 
     @Test(arguments: engines)

@@ -87,6 +87,8 @@ struct SystemTests {
             _ = try await server.services.sqlite.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
             try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: server.configuration.databasePath, toPath: copy.path + "/faceid.sqlite")
+            try FileManager.default.copyItem(atPath: server.configuration.dataDirectory + "/" + SQLiteKeyVault.fileName,
+                                             toPath: copy.path + "/" + SQLiteKeyVault.fileName)
         }
         var configuration = ServerConfiguration(dataDirectory: copy.path)
         configuration.plaintext = true

@@ -84,7 +84,7 @@ struct TestServer: Sendable {
         }
         services = try await AppServices.assemble(
             configuration: configuration, store: store,
-            keyRing: KeyRing(master: configuration.masterKey!), metrics: PrometheusCollectorRegistry(), logger: logger, clock: clock,
+            keyRing: KeyRing(master: configuration.masterKey!, vault: try store.keyVault(dataDirectory: directory.path)), metrics: PrometheusCollectorRegistry(), logger: logger, clock: clock,
             faces: configuration.modelDirectory == Self.packageRoot + "/models" ? Self.sharedFaces : nil)
         let (router, routes) = buildRouter(services: services)
         self.routes = routes

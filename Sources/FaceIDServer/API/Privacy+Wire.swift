@@ -115,3 +115,30 @@ struct RetentionResponse: ResponseEncodable, Sendable {
         }
     }
 }
+
+/// `DELETE /company`.
+struct DeleteCompanyRequest: Decodable {
+    /// The signed-in owner's password, asked again.
+    var password: String
+    /// `delete <company name>`, exactly.
+    var confirmation: String
+}
+
+/// What a company's deletion destroyed.
+struct CompanyDeletionResponse: ResponseEncodable, Sendable {
+    var success = true
+    var companyId: Int64
+    var deletedAt: String
+    /// Always `destroyed`: the company's secret is gone from the key vault, so no copy of its data key opens any more.
+    var dataKey = "destroyed"
+    /// Rows removed per table, as they were before.
+    var rowsDeleted: [String: Int]
+    var indexCollections: Int
+
+    init(_ report: CompanyDeletion.Report) {
+        companyId = report.record.id
+        deletedAt = Timestamp.format(report.record.completedAt ?? report.record.requestedAt)
+        rowsDeleted = report.rows
+        indexCollections = report.indexCollections
+    }
+}

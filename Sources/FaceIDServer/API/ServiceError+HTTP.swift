@@ -6,12 +6,12 @@ extension ErrorCode {
     /// The one table from error codes to HTTP statuses.
     var status: HTTPResponse.Status {
         switch self {
-        case .invalidJSON, .invalidField, .missingField, .weakPassword, .invalidScope, .invalidQuery, .sessionRequired, .unknownGroup,
+        case .invalidJSON, .invalidField, .missingField, .weakPassword, .invalidScope, .invalidQuery, .sessionRequired, .confirmationMismatch, .unknownGroup,
              .invalidMultipart, .emptyImage, .corruptImage, .invalidImageRequest, .invalidFaceEncoding, .deviceRequired, .badRequest,
              .invalidIdempotencyKey:
             .badRequest
         case .missingCredentials, .invalidToken, .invalidLogin, .unknownDevice, .invalidAppSecret: .unauthorized
-        case .forbidden, .encodingsDesktopAppOnly, .csrfFailed: .forbidden
+        case .forbidden, .encodingsDesktopAppOnly, .csrfFailed, .reauthenticationFailed: .forbidden
         case .notFound, .routeNotFound, .imageNotStored: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .emailTaken, .lastOwner, .groupExists, .externalIDTaken, .duplicateFace, .consentRequired, .timekeeperIDTaken, .staleRegistration,

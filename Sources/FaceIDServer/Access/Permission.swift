@@ -50,6 +50,8 @@ public enum Permission: String, Sendable, CaseIterable {
     case readImages
     /// `GET /persons/{id}/export` (subject access: everything about a person in one document).
     case exportPersonData
+    /// `DELETE /company`: the owner alone, with a session and the password asked again; no API key.
+    case deleteCompany
     /// The kiosk contract: `POST/DELETE /api/employees/{id}/face`, `GET /api/employees/timekeeper[/changes]`,
     /// `POST /api/devices/{id}/ack` (each also needs `X-App-Secret`).
     case syncFaces
@@ -61,6 +63,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .managePersons, .syncFaces, .readEncodings: [.owner, .admin, .staff]
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .manageSettings, .readAudit, .manageGroups, .importFaces,
              .readAccessLog, .readImages, .exportPersonData: [.owner, .admin]
+        case .deleteCompany: [.owner]
         }
     }
 
@@ -75,6 +78,7 @@ public enum Permission: String, Sendable, CaseIterable {
         case .readDevices: [.admin, .kiosk]
         case .readUsers, .manageUsers, .manageAPIKeys, .manageDevices, .readSettings, .manageSettings, .readAudit, .importFaces,
              .readAccessLog, .readImages, .exportPersonData: [.admin]
+        case .deleteCompany: []
         }
     }
 }

@@ -39,8 +39,10 @@ struct Auth: Sendable {
         let owner = UserRecord(id: nil, companyID: 0, email: email, passwordHash: try await hashPassword(password), fullName: fullName,
                                role: .owner, disabled: false, createdAt: now)
         let token = Credentials.newSessionToken()
+        let dataKey = try await keyRing.newDataKey(now: now)
         let (company, user, session) = try await store.registerCompany(
-            name: companyName, owner: owner, settings: defaults, keyRing: keyRing, tokenHash: Credentials.hash(token), origin: origin, now: now)
+            name: companyName, owner: owner, settings: defaults, keyRing: keyRing, dataKey: dataKey, tokenHash: Credentials.hash(token),
+            origin: origin, now: now)
         return Session(token: token, session: session, user: user, company: company)
     }
 
@@ -75,6 +77,30 @@ struct Auth: Sendable {
         let session = try await store.createSession(user: user, tokenHash: Credentials.hash(token), lifetimeMinutes: settings.tokenLifetimeMinutes,
                                                     origin: origin, now: clock.now)
         return Session(token: token, session: session, user: user, company: company)
+    }
+
+    /// Asks a signed-in user for their password again before an irreversible act. Failures count against the same limits as
+    /// the login's (per address and per email), so this is no way around them; each is audited.
+    /// - Throws: `sessionRequired` for an API key, `reauthenticationFailed` for a wrong password, `rateLimited` at the limit.
+    func reauthenticate(_ principal: Principal, password: String, origin: RequestOrigin) async throws -> UserRecord {
+        guard let userID = principal.userID else { throw ServiceError.sessionRequiredToDeleteCompany }
+        guard let user = try await store.user(id: userID, companyID: principal.companyID) else { throw ServiceError.invalidToken }
+        let window = Duration.seconds(15 * 60)
+        let addressKey = "login-failures-address:\(origin.remoteAddress)"
+        let emailKey = "login-failures-email:\(user.email.lowercased())"
+        let addressLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerAddress, per: window)
+        let emailLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerEmail, per: window)
+        var retry = await limiter.check(addressKey, limit: addressLimit)
+        if retry == nil { retry = await limiter.check(emailKey, limit: emailLimit) }
+        if let retry { throw ServiceError.rateLimited(retryAfter: retry) }
+        guard try await verifyPassword(password, hash: user.passwordHash) else {
+            _ = await limiter.take(addressKey, limit: addressLimit)
+            _ = await limiter.take(emailKey, limit: emailLimit)
+            try await store.audit(AuditEvent(action: "auth.reauthentication_failed", actor: principal.actor, target: "user:\(userID)",
+                                             detail: [:], origin: origin), companyID: principal.companyID)
+            throw ServiceError.reauthenticationFailed
+        }
+        return user
     }
 
     /// Revokes the caller's session (an API key cannot log out).

@@ -11,7 +11,7 @@ struct Directory: Sendable {
     /// audited (`face.encoding_read`).
     func encoding(ofFace face: FaceRecord, principal: Principal, origin: RequestOrigin) async throws -> [Double] {
         guard let wrappedKey = try await store.wrappedKey(companyID: principal.companyID),
-              let encoding = FaceEncoding.doubles(try keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)
+              let encoding = FaceEncoding.doubles(try await keyRing.loadSealer(companyID: principal.companyID, wrappedKey: wrappedKey)
                   .open(face.sealedEncoding, recordID: "face:\(face.id!)")) else {
             throw ServiceError.serverFault("face encoding cannot be opened")
         }
@@ -25,7 +25,7 @@ struct Directory: Sendable {
         guard try await store.face(id: id, companyID: principal.companyID) != nil else { throw StoreError.notFound(.face) }
         guard let wrappedKey = try await store.wrappedKey(companyID: principal.companyID),
               let image = try await index.images.photo(companyID: principal.companyID, faceID: id,
-                                                       sealer: try keyRing.sealer(companyID: principal.companyID, wrappedKey: wrappedKey)) else {
+                                                       sealer: try await keyRing.loadSealer(companyID: principal.companyID, wrappedKey: wrappedKey)) else {
             throw ServiceError.imageNotStored
         }
         try await store.audit(AuditEvent(action: "face.image_read", actor: principal.actor, target: "face:\(id)", origin: origin),

@@ -23,6 +23,8 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case badRequest = "bad_request"
     /// An `Idempotency-Key` header that is not 1…200 printable ASCII characters.
     case invalidIdempotencyKey = "invalid_idempotency_key"
+    /// `DELETE /company` without the exact confirmation phrase.
+    case confirmationMismatch = "confirmation_mismatch"
 
     // 401, 403
     case missingCredentials = "missing_credentials"
@@ -32,6 +34,8 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case invalidAppSecret = "invalid_app_secret"
     case forbidden = "forbidden"
     case csrfFailed = "csrf_failed"
+    /// A password asked again before an irreversible act (`DELETE /company`) that does not match.
+    case reauthenticationFailed = "reauthentication_failed"
     case encodingsDesktopAppOnly = "encodings_desktop_app_only"
 
     // 404, 405

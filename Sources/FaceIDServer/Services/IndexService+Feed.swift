@@ -49,8 +49,11 @@ extension IndexService {
     /// store, not in the index: the face is quarantined and left out, and the feed goes on.
     func openVectors(_ changes: [Store.FaceChange], companyID: Int64) async throws -> [[RecognitionModel: [Float]]] {
         guard changes.contains(where: { !$0.embeddings.isEmpty }) else { return changes.map { _ in [:] } }
-        guard let wrappedKey = try await store.wrappedKey(companyID: companyID) else { return changes.map { _ in [:] } }
-        let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
+        // A company gone, or one whose secret is destroyed (deleted, and its rows came back with an older store): nothing of
+        // it opens, and none of its faces is damage.
+        guard let wrappedKey = try await store.wrappedKey(companyID: companyID),
+              try await !keyRing.isShredded(companyID: companyID, wrappedKey: wrappedKey) else { return changes.map { _ in [:] } }
+        let sealer = try await keyRing.loadSealer(companyID: companyID, wrappedKey: wrappedKey)
         var opened: [[RecognitionModel: [Float]]] = []
         opened.reserveCapacity(changes.count)
         for change in changes {
@@ -115,6 +118,9 @@ extension IndexService: Service {
             if due, !isRebuilding {
                 let positions = Dictionary(uniqueKeysWithValues: heads.keys.map { ($0, lowWatermark($0)) })
                 try await store.reportIndexPositions(node: node, positions, at: Date())
+                // A company another node deleted: its collections go here too (the deleting node dropped its own).
+                let dropped = try dropCollections(of: Set(try await store.deletedCompanies().filter { $0.completedAt != nil }.map(\.id)))
+                if dropped > 0 { logger.notice("dropped the index collections of deleted companies", metadata: ["collections": "\(dropped)"]) }
             }
         } catch is CancellationError {
             // Shutting down: the next start catches every company up.

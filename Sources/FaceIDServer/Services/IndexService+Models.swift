@@ -76,7 +76,7 @@ extension IndexService {
             }
             try Task.checkCancellation()
             guard let wrappedKey = try await store.wrappedKey(companyID: companyID) else { return }
-            let sealed = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
+            let sealed = try await keyRing.loadSealer(companyID: companyID, wrappedKey: wrappedKey)
                 .seal(Data(model.serialized()), recordID: Store.PublishedModel.recordID(space: space.label))
             let seq = try await store.publishIndexModel(companyID: companyID, space: space.label, sealed: sealed, node: node, at: Date())
             logger.notice("trained and published an index model", metadata: [
@@ -121,7 +121,7 @@ extension IndexService {
 
     private func openPublished(_ published: Store.PublishedModel, companyID: Int64) async throws -> TrainedModel? {
         guard let wrappedKey = try await store.wrappedKey(companyID: companyID) else { return nil }
-        let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
+        let sealer = try await keyRing.loadSealer(companyID: companyID, wrappedKey: wrappedKey)
         do {
             let data = try sealer.open(published.sealed, recordID: Store.PublishedModel.recordID(space: published.space))
             let model = try TrainedModel(serialized: [UInt8](data))

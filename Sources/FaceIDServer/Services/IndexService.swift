@@ -146,6 +146,29 @@ final class IndexService: Sendable {
         return count
     }
 
+    /// Drops every collection of a deleted company (also while the index is rebuilt); returns how many there were.
+    func dropCompany(_ companyID: Int64) throws -> Int {
+        let database = current.withLock { $0.database }
+        var dropped = 0
+        for name in try database.collectionNames() where IndexSpace.companyID(ofCollection: name) == companyID {
+            try database.dropCollection(name)
+            dropped += 1
+        }
+        return dropped
+    }
+
+    /// Drops the collections of the `deleted` companies (another node deleted them); returns how many.
+    func dropCollections(of deleted: Set<Int64>) throws -> Int {
+        let database = try servingDatabase()
+        var dropped = 0
+        for name in try database.collectionNames() {
+            guard let companyID = IndexSpace.companyID(ofCollection: name), deleted.contains(companyID) else { continue }
+            try database.dropCollection(name)
+            dropped += 1
+        }
+        return dropped
+    }
+
     /// The company's collection of `space`, created on first use.
     /// - Throws: `ServiceError.indexRebuilding` while the index is rebuilt (also when this call finds it damaged).
     func collection(_ companyID: Int64, _ space: IndexSpace = .all(.dlib)) throws -> VectorCollection {

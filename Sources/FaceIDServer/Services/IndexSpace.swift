@@ -28,6 +28,12 @@ enum IndexSpace: Hashable, Sendable, CaseIterable {
         }
     }
 
+    /// The company a collection belongs to: `company-12`, `company-12-sface`, `company-12-only-dlib` → 12.
+    static func companyID(ofCollection name: String) -> Int64? {
+        guard name.hasPrefix("company-") else { return nil }
+        return Int64(name.dropFirst("company-".count).prefix { $0 != "-" })
+    }
+
     /// The vector this space holds for a face with these embeddings, or nil when the face does not belong in it.
     func vector(from embeddings: [RecognitionModel: [Float]]) -> [Float]? {
         switch self {

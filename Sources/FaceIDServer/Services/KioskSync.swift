@@ -197,7 +197,7 @@ struct KioskSync: Sendable {
             return employees.map { Employee(employee: $0, encoding: nil) }
         }
         guard let wrappedKey = try await store.wrappedKey(companyID: companyID) else { throw StoreError.notFound(.company) }
-        let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
+        let sealer = try await keyRing.loadSealer(companyID: companyID, wrappedKey: wrappedKey)
         var opened: [Employee] = []
         opened.reserveCapacity(employees.count)
         for var employee in employees {

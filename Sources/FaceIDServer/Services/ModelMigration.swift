@@ -118,7 +118,7 @@ final class ModelMigration: Sendable {
                 guard let wrappedKey = try await store.wrappedKey(companyID: companyID),
                       let company = try await store.companySettings(companyID: companyID, fallback: defaults),
                       company.model == model else { break }
-                let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrappedKey)
+                let sealer = try await keyRing.loadSealer(companyID: companyID, wrappedKey: wrappedKey)
                 let batch = try await store.facesLacking(model, companyID: companyID, afterID: afterID, limit: Self.batchSize)
                 guard let last = batch.last else { break }
                 for face in batch {

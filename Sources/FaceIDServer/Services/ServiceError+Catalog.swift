@@ -29,6 +29,11 @@ extension ServiceError {
     }
     static func badRequest(_ message: String) -> ServiceError { ServiceError(.badRequest, message) }
     static let sessionRequired = ServiceError(.sessionRequired, "Only a session token can log out")
+    static let sessionRequiredToDeleteCompany = ServiceError(.sessionRequired, "Only the owner, signed in with a session, can delete the company")
+    static func confirmationMismatch(expected: String) -> ServiceError {
+        ServiceError(.confirmationMismatch, "The confirmation does not match", detail: "send \"confirmation\": \"\(expected)\"")
+    }
+    static let reauthenticationFailed = ServiceError(.reauthenticationFailed, "The password does not match the signed-in user's")
     static func bodyTooLarge(limit: Int) -> ServiceError {
         ServiceError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
     }

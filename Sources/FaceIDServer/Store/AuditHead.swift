@@ -91,6 +91,11 @@ final class AuditHead: Sendable {
     }
 
     /// The company's head: nil when none was recorded; `.failure` when the file is damaged or its signature is wrong.
+    /// Removes a deleted company's head (its chain went with it).
+    func forget(companyID: Int64) {
+        try? FileManager.default.removeItem(atPath: path(companyID))
+    }
+
     func read(companyID: Int64) -> Result<Head, HeadError>? {
         guard let data = FileManager.default.contents(atPath: path(companyID)) else { return nil }
         let fields = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace)

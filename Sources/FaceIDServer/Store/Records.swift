@@ -7,13 +7,27 @@ struct CompanyRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendab
     static let databaseTableName = "companies"
     var id: Int64?
     var name: String
-    /// The company's AES-256 data key, wrapped by the master key (`KeyRing`).
+    /// The company's AES-256 data key, wrapped under the master key and its secret in the key vault (`KeyRing`).
     var wrappedKey: Data
     /// `CompanySettings` as JSON.
     var settings: String
     var createdAt: Date
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// What stays of a deleted company (`DELETE /company`): that it existed, when it was deleted and by whom. Nothing else:
+/// its name is the only personal-looking datum, and it names the customer, not a data subject.
+struct DeletedCompanyRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
+    static let databaseTableName = "deletedCompanies"
+    var id: Int64
+    var name: String
+    var createdAt: Date
+    var requestedAt: Date
+    /// `user:<id>|<email>` of the owner who asked.
+    var requestedBy: String
+    /// Nil while the deletion is under way (a restart finishes it).
+    var completedAt: Date?
 }
 
 struct UserRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {

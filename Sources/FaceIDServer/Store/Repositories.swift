@@ -7,7 +7,7 @@ import Logging
 
 /// Companies, users, sessions, API keys, devices and settings: who may call, inside one company.
 protocol TenancyRepository: Sendable {
-    func registerCompany(name: String, owner: UserRecord, settings: CompanySettings, keyRing: KeyRing, tokenHash: Data, origin: RequestOrigin, now: Date) async throws -> (CompanyRecord, UserRecord, SessionRecord)
+    func registerCompany(name: String, owner: UserRecord, settings: CompanySettings, keyRing: KeyRing, dataKey: KeyRing.NewDataKey, tokenHash: Data, origin: RequestOrigin, now: Date) async throws -> (CompanyRecord, UserRecord, SessionRecord)
     func companyIDs() async throws -> [Int64]
     func company(_ companyID: Int64) async throws -> CompanyRecord?
     func account(email: String) async throws -> (UserRecord, CompanyRecord)?
@@ -32,6 +32,14 @@ protocol TenancyRepository: Sendable {
     func updateSettings(companyID: Int64, fallback: CompanySettings, actor: String, origin: RequestOrigin, change: @Sendable (CompanySettings) throws -> CompanySettings) async throws -> (before: CompanySettings, after: CompanySettings)
     func wrappedKey(companyID: Int64) async throws -> Data?
     func isReady() async -> Bool
+    /// Records a company's deletion as begun (idempotent).
+    func beginCompanyDeletion(companyID: Int64, requestedBy: String, at: Date) async throws -> DeletedCompanyRecord
+    /// Removes every row of the company in one transaction and records the deletion as done; the rows per table.
+    func eraseCompany(companyID: Int64, at: Date) async throws -> [String: Int]
+    /// Every deletion begun, done or not.
+    func deletedCompanies() async throws -> [DeletedCompanyRecord]
+    /// The company's rows per table (zero everywhere once it is deleted).
+    func companyRowCounts(companyID: Int64) async throws -> [String: Int]
 }
 
 /// Persons, groups and faces with their sealed embeddings; every call scoped by the company.
@@ -197,6 +205,10 @@ protocol SharedRateLimits: Sendable {
 protocol StoreLifecycle: Sendable {
     /// Every company's wrapped data key (the master key check at start).
     func wrappedKeys() async throws -> [(companyID: Int64, wrapped: Data)]
+    /// Replaces a company's wrapped key if it is still `old` (compare-and-set): the key ring's move of a legacy key.
+    func replaceWrappedKey(companyID: Int64, old: Data, new: Data) async throws -> Bool
+    /// Where this store's key vault lives: `keys.sqlite` in the data folder, or PostgreSQL's `faceid_keys` schema.
+    func keyVault(dataDirectory: String) throws -> any KeyVault
     /// Starts keeping the audit chain's signed head in `directory`, moved by every committed audit append.
     /// `node`: this node's name (several nodes on one PostgreSQL store each keep their own folder).
     func publishAuditHead(directory: String, node: String, master: MasterKey, logger: Logger) async throws -> AuditHead

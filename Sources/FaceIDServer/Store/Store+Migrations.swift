@@ -64,8 +64,9 @@ extension Store {
                 t.column("hash", .blob).notNull()
             }
             try db.create(index: "auditEvents_company_time", on: "auditEvents", columns: ["companyID", "atMicros"])
-            // Append-only: the application never updates or deletes an audit row. The hash chain
-            // still detects a change made by someone who drops these triggers.
+            // Append-only: the application never updates or deletes an audit row — except a deleted company's whole chain
+            // (`eraseCompany`, in its transaction). The hash chain still detects a change made by someone who drops these
+            // triggers.
             try db.execute(sql: """
                 CREATE TRIGGER auditEvents_no_update BEFORE UPDATE ON auditEvents
                 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
@@ -299,6 +300,17 @@ extension Store {
                     personID INTEGER PRIMARY KEY REFERENCES persons ON DELETE CASCADE,
                     companyID INTEGER NOT NULL REFERENCES companies ON DELETE CASCADE,
                     lastSeenAt DATETIME NOT NULL
+                );
+                """)
+        }
+        migrator.registerMigration("v16-deleted-companies") { db in
+            // What stays of a deleted company: that it existed, when it was deleted and by whom. `id`, not `companyID`: the
+            // deletion clears every table with a `companyID` column. `completedAt` NULL: begun, to be finished at the next
+            // start if the process stopped on the way.
+            try db.execute(sql: """
+                CREATE TABLE deletedCompanies (
+                    id INTEGER PRIMARY KEY, name TEXT NOT NULL, createdAt DATETIME NOT NULL, requestedAt DATETIME NOT NULL,
+                    requestedBy TEXT NOT NULL, completedAt DATETIME
                 );
                 """)
         }

@@ -9,7 +9,7 @@ extension Store {
 
     /// Creates a company, its wrapped data key, its owner and a first session, with the audit event — one transaction.
     func registerCompany(
-        name: String, owner: UserRecord, settings: CompanySettings, keyRing: KeyRing,
+        name: String, owner: UserRecord, settings: CompanySettings, keyRing: KeyRing, dataKey: KeyRing.NewDataKey,
         tokenHash: Data, origin: RequestOrigin, now: Date
     ) async throws -> (CompanyRecord, UserRecord, SessionRecord) {
         try await pool.write { db in
@@ -19,7 +19,7 @@ extension Store {
             var company = CompanyRecord(id: nil, name: name, wrappedKey: Data(), settings: settings.encoded(), createdAt: now)
             try company.insert(db)
             let companyID = company.id!
-            company.wrappedKey = try keyRing.makeDataKey(companyID: companyID)
+            company.wrappedKey = try keyRing.wrap(dataKey, companyID: companyID)
             try company.update(db)
             var user = owner
             user.companyID = companyID

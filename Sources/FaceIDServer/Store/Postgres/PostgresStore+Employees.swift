@@ -197,7 +197,7 @@ extension PostgresStore: EmployeeRepository {
             if !kiosk.isEmpty { _ = try await connection.run("DELETE FROM faces WHERE id = ANY(\(kiosk))", logger: logger) }
             let id = try await connection.run("SELECT nextval(pg_get_serial_sequence('faces', 'id'))", logger: logger)
                 .decode(Int64.self).elements()[0]
-            let sealed = try keyRing.sealer(companyID: companyID, wrappedKey: wrapped).seal(FaceEncoding.bytes(encoding), recordID: "face:\(id)")
+            let sealed = try await keyRing.loadSealer(companyID: companyID, wrappedKey: wrapped).seal(FaceEncoding.bytes(encoding), recordID: "face:\(id)")
             _ = try await connection.run("""
                 INSERT INTO faces (id, company_id, person_id, sealed_encoding, model_id, source, reference, created_at, registered_at)
                 VALUES (\(id), \(companyID), \(employeeID), \(sealed), \(FaceEncoding.modelID), 'kiosk', FALSE, \(now), \(registered))

@@ -53,7 +53,7 @@ extension PostgresStore: PersonRepository {
                 "SELECT settings, wrapped_key FROM companies WHERE id = \(companyID) FOR SHARE", logger: logger
             ).decode((String, Data).self).elements().first, CompanySettings.decode(settings, fallback: photo.fallback).storeImages {
                 // In the store, sealed as the file vault seals it: every node reads it, and it goes with its face.
-                let sealed = try keyRing.sealer(companyID: companyID, wrappedKey: wrapped).seal(photo.data, recordID: "image:\(face.id!)")
+                let sealed = try await keyRing.loadSealer(companyID: companyID, wrappedKey: wrapped).seal(photo.data, recordID: "image:\(face.id!)")
                 _ = try await connection.run("""
                     INSERT INTO face_photos (face_id, company_id, sealed) VALUES (\(face.id!), \(companyID), \(sealed))
                     """, logger: logger)
@@ -68,7 +68,7 @@ extension PostgresStore: PersonRepository {
                              origin: RequestOrigin, on connection: PostgresConnection) async throws -> [FaceRecord] {
         guard let wrapped = try await connection.run("SELECT wrapped_key FROM companies WHERE id = \(companyID)", logger: logger)
             .decode(Data.self).elements().first else { throw StoreError.notFound(.company) }
-        let sealer = try keyRing.sealer(companyID: companyID, wrappedKey: wrapped)
+        let sealer = try await keyRing.loadSealer(companyID: companyID, wrappedKey: wrapped)
         var resolved: [Store.PersonReference: Int64] = [:]
         var added: [FaceRecord] = []
         let now = Date()
@@ -140,7 +140,7 @@ extension PostgresStore: PersonRepository {
             ).decode(Int32.self).elements()
             guard present.isEmpty else { return false }
             try await insertEmbedding(faceID: faceID, companyID: companyID, model: model, vector: vector,
-                                      sealer: try keyRing.sealer(companyID: companyID, wrappedKey: wrapped), now: Date(), on: connection)
+                                      sealer: try await keyRing.loadSealer(companyID: companyID, wrappedKey: wrapped), now: Date(), on: connection)
             return true
         }
     }

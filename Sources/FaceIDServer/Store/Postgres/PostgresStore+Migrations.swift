@@ -278,6 +278,20 @@ extension PostgresStore {
             )
             """,
         ]),
+        // The key vault's secrets, in a schema the routine dump excludes (`PostgresKeyVault`); and what stays of a deleted
+        // company (`id`, not `company_id`: the deletion clears every table with a `company_id`).
+        ("v13-key-vault-and-deleted-companies", [
+            "CREATE SCHEMA IF NOT EXISTS faceid_keys",
+            """
+            CREATE TABLE faceid_keys.company_secrets (key_id BYTEA PRIMARY KEY, secret BYTEA NOT NULL, created_at TIMESTAMPTZ NOT NULL)
+            """,
+            """
+            CREATE TABLE deleted_companies (
+                id BIGINT PRIMARY KEY, name TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, requested_at TIMESTAMPTZ NOT NULL,
+                requested_by TEXT NOT NULL, completed_at TIMESTAMPTZ
+            )
+            """,
+        ]),
     ]
 
     /// Applies the steps not yet recorded, in order. Several nodes starting at once take turns (an advisory lock).

@@ -62,7 +62,7 @@ extension PostgresStore: TenancyRepository {
 
     // MARK: Companies and sessions
 
-    func registerCompany(name: String, owner: UserRecord, settings: CompanySettings, keyRing: KeyRing, tokenHash: Data,
+    func registerCompany(name: String, owner: UserRecord, settings: CompanySettings, keyRing: KeyRing, dataKey: KeyRing.NewDataKey, tokenHash: Data,
                          origin: RequestOrigin, now: Date) async throws -> (CompanyRecord, UserRecord, SessionRecord) {
         do {
             return try await transaction { connection in
@@ -70,7 +70,7 @@ extension PostgresStore: TenancyRepository {
                     INSERT INTO companies (name, wrapped_key, settings, created_at) VALUES (\(name), \(Data()), \(settings.encoded()), \(now))
                     RETURNING id
                     """, logger: logger).decode(Int64.self).elements()[0]
-                let wrapped = try keyRing.makeDataKey(companyID: companyID)
+                let wrapped = try keyRing.wrap(dataKey, companyID: companyID)
                 _ = try await connection.run("UPDATE companies SET wrapped_key = \(wrapped) WHERE id = \(companyID)", logger: logger)
                 let userID = try await connection.run("""
                     INSERT INTO users (company_id, email, password_hash, full_name, role, disabled, created_at)
