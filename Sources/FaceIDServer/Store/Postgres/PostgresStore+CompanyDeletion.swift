@@ -65,7 +65,7 @@ extension PostgresStore {
         var found: [DeletedCompanyRecord] = []
         for try await (id, name, created, requested, by, completed) in try await connection.run("""
             SELECT id, name, created_at, requested_at, requested_by, completed_at FROM deleted_companies
-            WHERE \(id) IS NULL OR id = \(id) ORDER BY id
+            WHERE \(id)::BIGINT IS NULL OR id = \(id)::BIGINT ORDER BY id
             """, logger: logger).decode((Int64, String, Date, Date, String, Date?).self) {
             found.append(DeletedCompanyRecord(id: id, name: name, createdAt: created, requestedAt: requested, requestedBy: by,
                                               completedAt: completed))
