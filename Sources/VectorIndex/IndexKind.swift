@@ -156,8 +156,15 @@ public enum Mutation: Sendable {
 }
 
 /// Seals and opens stored values (the server plugs in AES-GCM). `context` names the record
-/// (collection, database and key) and must be bound as associated data.
+/// (collection, database and key) and must be bound as associated data. A sealer that has no key for the context throws
+/// `VectorSealerKeyUnavailable`: the call fails with `VectorIndexError.keyUnavailable`, which is not damage. Any other error
+/// is (`sealing`).
 public protocol VectorSealer: Sendable {
     func seal(_ plaintext: [UInt8], context: [UInt8]) throws -> [UInt8]
     func open(_ sealed: [UInt8], context: [UInt8]) throws -> [UInt8]
+}
+
+/// What a `VectorSealer` throws when it holds no key for a record's context (e.g. a key destroyed on purpose).
+public struct VectorSealerKeyUnavailable: Error, Sendable {
+    public init() {}
 }

@@ -15,6 +15,8 @@ public enum VectorIndexError: Error, Equatable, Sendable, CustomStringConvertibl
     case foreignEnvironment
     case unsupportedFormatVersion(found: UInt32, supported: UInt32)
     case sealing(String)
+    /// The sealer has no key for the record (`VectorSealerKeyUnavailable`): the data is intact but not openable here.
+    case keyUnavailable(String)
     case lmdb(LMDBError)
 
     /// Whether the stored index is damaged or unreadable (rather than the call being wrong): a file that is
@@ -46,6 +48,7 @@ public enum VectorIndexError: Error, Equatable, Sendable, CustomStringConvertibl
         case .foreignEnvironment: "foreign_environment"
         case .unsupportedFormatVersion: "unsupported_format_version"
         case .sealing: "sealing_failed"
+        case .keyUnavailable: "key_unavailable"
         case .lmdb: "storage_error"
         }
     }
@@ -65,6 +68,7 @@ public enum VectorIndexError: Error, Equatable, Sendable, CustomStringConvertibl
         case .foreignEnvironment: "the LMDB environment was not written by VectorIndex"
         case let .unsupportedFormatVersion(found, supported): "index format version \(found) is newer than the supported \(supported)"
         case let .sealing(why): "sealing hook failed: \(why)"
+        case let .keyUnavailable(what): "no key to open \(what)"
         case let .lmdb(error): "LMDB: \(error)"
         }
     }

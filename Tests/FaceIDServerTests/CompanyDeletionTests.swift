@@ -5,6 +5,7 @@ import Logging
 import Prometheus
 import Synchronization
 import Testing
+import VectorIndex
 
 @testable import FaceIDServer
 
@@ -121,6 +122,12 @@ struct CompanyDeletionTests {
             }
             try FileManager.default.copyItem(atPath: server.configuration.dataDirectory + "/" + SQLiteKeyVault.fileName,
                                              toPath: backup.path + "/keys-before.sqlite")
+            // And the index, which a copy of the whole folder takes too.
+            try server.services.index.database.sync()
+            try FileManager.default.createDirectory(at: backup.appendingPathComponent("index-before"), withIntermediateDirectories: true)
+            for file in ["data.mdb", IndexService.sealingFile] {
+                try FileManager.default.copyItem(atPath: server.configuration.indexPath + "/" + file, toPath: backup.path + "/index-before/" + file)
+            }
             let deleted = try await client.call(.delete, "/company", as: doomed.caller,
                                                 json: Self.deletion(confirmation: "delete Doomed Co"))
             #expect(deleted.status == .ok, "\(deleted.text)")
@@ -155,6 +162,23 @@ struct CompanyDeletionTests {
         let sealer = try before.sealer(companyID: doomed, wrappedKey: wrapped)
         for face in sealed {
             #expect(FaceEncoding.floats(try sealer.open(face.sealed, recordID: "face:\(face.id)")) != nil)
+        }
+
+        // The old index copy: the company's collections are sealed under a key derived from its data key, so they do not open
+        // beside the new vault either — and do beside the old one.
+        let collection = IndexSpace.all(.dlib).collectionName(doomed)
+        do {
+            let oldIndex = try VectorDatabase(path: backup.path + "/index-before", sealer: now.indexSealer())
+            #expect(try oldIndex.collectionNames().contains(collection))
+            #expect(throws: VectorIndexError.keyUnavailable("vector record of \(collection)")) {
+                _ = try oldIndex.collection(collection).vector(for: UInt64(faces[0]))
+            }
+            #expect(try await !now.prepareIndexKey(companyID: doomed, wrappedKey: wrapped))
+        }
+        do {
+            #expect(try await before.prepareIndexKey(companyID: doomed, wrappedKey: wrapped))
+            let oldIndex = try VectorDatabase(path: backup.path + "/index-before", sealer: before.indexSealer())
+            #expect(try oldIndex.collection(collection).vector(for: UInt64(faces[0]))?.count == 128)
         }
 
         // A server started on the old store and the new vault: it starts, serves the other company, and holds nothing of

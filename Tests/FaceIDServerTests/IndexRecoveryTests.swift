@@ -82,7 +82,9 @@ struct IndexRecoveryTests {
             try FileManager.default.copyItem(atPath: server.configuration.databasePath, toPath: copy.path + "/faceid.sqlite")
             try FileManager.default.copyItem(atPath: server.configuration.dataDirectory + "/" + SQLiteKeyVault.fileName,
                                              toPath: copy.path + "/" + SQLiteKeyVault.fileName)
-            try FileManager.default.copyItem(atPath: server.configuration.indexPath + "/data.mdb", toPath: copy.path + "/index/data.mdb")
+            for file in ["data.mdb", IndexService.sealingFile] {
+                try FileManager.default.copyItem(atPath: server.configuration.indexPath + "/" + file, toPath: copy.path + "/index/" + file)
+            }
         }
         let (companyID, faceIDs) = collected.withLock { $0 }
         try #require(faceIDs.count == count)
@@ -202,13 +204,35 @@ struct IndexRecoveryTests {
         #expect(services.index.movedAside.count == 2)
     }
 
+    /// An index sealed as before company keys (no `sealing` file beside it) is not damage: it is removed and rebuilt at
+    /// start, before the server listens, under the companies' keys.
+    @Test(TestServer.sqliteOnly) func anIndexSealedUnderTheMasterKeyIsRebuiltUnderCompanyKeys() async throws {
+        let folder = try await Self.makeFolder(faces: 30)
+        defer { folder.remove() }
+        try FileManager.default.removeItem(atPath: folder.index + "/" + IndexService.sealingFile)
+        let services = try await folder.services()
+        defer { try? services.sqlite.close() }
+        #expect(!services.index.isRebuilding && services.index.movedAside.isEmpty)
+        #expect(try String(contentsOfFile: folder.index + "/" + IndexService.sealingFile, encoding: .utf8) == IndexSealer.format)
+        try await services.index.start()
+        #expect(try services.index.collection(folder.companyID).count == 30)
+        let hit = try services.index.search(folder.companyID, encoding: Self.encoding(7).map(Float.init), k: 1).first
+        #expect(hit?.id == UInt64(folder.faceIDs[7]))
+    }
+
     /// A watermark ahead of the store (a damaged watermark or a store restored from an older backup) would make the
     /// catch-up skip real changes: it is damage too.
     @Test(TestServer.sqliteOnly) func aWatermarkAheadOfTheStoreIsDamage() async throws {
         let folder = try await Self.makeFolder(faces: 30)
         defer { folder.remove() }
         do {
-            let database = try VectorDatabase(path: folder.index, sealer: KeyRing(master: folder.masterKey, vault: MemoryKeyVault()).indexSealer())
+            // The index's records are sealed under the company's key: the key ring loads it from the folder's store and vault.
+            let store = try Store(path: folder.configuration().databasePath)
+            defer { try? store.close() }
+            let keyRing = KeyRing(master: folder.masterKey, vault: try store.keyVault(dataDirectory: folder.url.path))
+            try await keyRing.loadSecrets()
+            #expect(try await keyRing.prepareIndexKey(companyID: folder.companyID, wrappedKey: try await store.wrappedKey(companyID: folder.companyID)))
+            let database = try VectorDatabase(path: folder.index, sealer: keyRing.indexSealer())
             let collection = try database.collection(IndexSpace.all(.dlib).collectionName(folder.companyID))
             try collection.apply([.removeIfPresent(id: UInt64(folder.faceIDs[0]))], watermark: 1_000_000)
         }

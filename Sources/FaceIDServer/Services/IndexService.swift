@@ -90,6 +90,9 @@ final class IndexService: Sendable {
     /// Opens the index; a damaged one is moved aside (returned) and an empty one opened in its place.
     private static func openOrMoveAside(_ directory: String, keyRing: KeyRing, residence: VectorResidence, logger: Logger,
                                         checker: String?) throws -> (VectorDatabase, String?) {
+        if discardOtherSealing(directory) {
+            logger.notice("the index was sealed under the master key, as before company keys: it is rebuilt from the store now")
+        }
         do {
             if let checker { try IndexStructureCheck.inChildProcess(directory, executable: checker) }
             return (try open(directory, keyRing: keyRing, residence: residence), nil)
@@ -106,8 +109,25 @@ final class IndexService: Sendable {
             throw .invalidArgument("cannot create \(directory)")
         }
         // Sparse: the map only reserves address space. The store can rebuild the index, so commits skip the meta fsync.
-        return try VectorDatabase(path: directory, sealer: keyRing.indexSealer(), mapSize: 1 << 38, durability: .noMetaSync,
-                                  ivfPQVectors: residence)
+        let database = try VectorDatabase(path: directory, sealer: keyRing.indexSealer(), mapSize: 1 << 38, durability: .noMetaSync,
+                                          ivfPQVectors: residence)
+        if (try? String(contentsOfFile: directory + "/" + Self.sealingFile, encoding: .utf8)) != IndexSealer.format {
+            try? IndexSealer.format.write(toFile: directory + "/" + Self.sealingFile, atomically: true, encoding: .utf8)
+        }
+        return database
+    }
+
+    /// Beside the LMDB files: how the index's records are sealed (`IndexSealer.format`).
+    static let sealingFile = "sealing"
+
+    /// Removes an index sealed otherwise than `IndexSealer.format` (no `sealing` file beside its data: the master-derived
+    /// key of earlier versions); it is derived data, and the start rebuilds it. True when one was removed.
+    static func discardOtherSealing(_ directory: String) -> Bool {
+        let files = FileManager.default
+        guard files.fileExists(atPath: directory + "/data.mdb"),
+              (try? String(contentsOfFile: directory + "/" + sealingFile, encoding: .utf8)) != IndexSealer.format else { return false }
+        for file in ["data.mdb", "lock.mdb"] { try? files.removeItem(atPath: directory + "/" + file) }
+        return true
     }
 
     /// Renames the damaged folder to `<directory>.damaged-<UTC time>` and logs why; returns the new path.
@@ -144,6 +164,11 @@ final class IndexService: Sendable {
             count += faceIDs.filter { collection.contains(UInt64($0)) }.count
         }
         return count
+    }
+
+    /// Holds the company's index key (its data key, loaded once); false for a company that is gone or whose secret is destroyed.
+    func prepareIndexKey(_ companyID: Int64) async throws -> Bool {
+        try await keyRing.prepareIndexKey(companyID: companyID, wrappedKey: try await store.wrappedKey(companyID: companyID))
     }
 
     /// Drops every collection of a deleted company (also while the index is rebuilt); returns how many there were.
@@ -364,6 +389,14 @@ final class IndexService: Sendable {
     private func replayAll(into database: VectorDatabase) async throws {
         for (companyID, _) in try await store.companiesWithFaces() {
             try Task.checkCancellation()
+            // A company whose secret is destroyed (deleted; its rows came back with an older store): nothing of it opens, so
+            // its collections (an older index copy's) go, and none is made.
+            guard try await prepareIndexKey(companyID) else {
+                for name in try database.collectionNames() where IndexSpace.companyID(ofCollection: name) == companyID {
+                    try database.dropCollection(name)
+                }
+                continue
+            }
             let head = try await store.feedPosition(companyID: companyID)
             for space in IndexSpace.allCases {
                 let collection = try Self.collection(companyID, space, in: database)
@@ -447,6 +480,8 @@ final class IndexService: Sendable {
                     waiting[companyID] = queue.isEmpty ? nil : queue
                 }
             }
+            // A company deleted (or shredded) meanwhile: no key, and nothing of it is made again.
+            guard try await service.prepareIndexKey(companyID) else { return }
             while try await service.applyNextBatch(companyID, database: database) {}
             service.trainWhereNeeded(companyID, database: database)
         }

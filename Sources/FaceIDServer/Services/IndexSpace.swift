@@ -44,22 +44,38 @@ enum IndexSpace: Hashable, Sendable, CaseIterable {
 }
 
 extension KeyRing {
-    /// Seals the index's stored vectors with a key derived from the master key (HKDF-SHA256), bound to each record.
+    /// Seals the index's stored vectors per company, each under a key derived from the company's data key (`indexKey`), bound
+    /// to each record: a deleted company's collections in an old copy of `index/` do not open once its secret is destroyed.
     func indexSealer() -> IndexSealer {
-        IndexSealer(key: HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: master.key, info: Data("faceid.index.v1".utf8), outputByteCount: 32))
+        IndexSealer(keyRing: self)
     }
 }
 
-/// AES-256-GCM for VectorIndex records; the context (collection, table, key) is the associated data.
+/// AES-256-GCM for VectorIndex records; the context (collection, table, key) is the associated data, and the collection's
+/// company picks the key. A company whose data key this process does not hold (never loaded, or destroyed) has none:
+/// `VectorSealerKeyUnavailable`, which the index does not take for damage.
 struct IndexSealer: VectorSealer {
-    let key: SymmetricKey
+    let keyRing: KeyRing
+
+    /// The layout of the index's sealed-file format: what `IndexService` writes beside the LMDB files, so an index sealed
+    /// otherwise (the master-derived key before company keys) is rebuilt instead of failing record by record.
+    static let format = "faceid-index-sealing: company-keys-v2"
 
     func seal(_ plaintext: [UInt8], context: [UInt8]) throws -> [UInt8] {
-        [UInt8](try AES.GCM.seal(plaintext, using: key, authenticating: context).combined!)
+        [UInt8](try AES.GCM.seal(plaintext, using: try key(context), authenticating: context).combined!)
     }
 
     func open(_ sealed: [UInt8], context: [UInt8]) throws -> [UInt8] {
-        [UInt8](try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: key, authenticating: context))
+        [UInt8](try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: try key(context), authenticating: context))
+    }
+
+    /// `vectorindex/<collection>/<table>/<key>`: the collection names the company.
+    private func key(_ context: [UInt8]) throws -> SymmetricKey {
+        let prefix = Array("vectorindex/".utf8)
+        guard context.starts(with: prefix),
+              let companyID = IndexSpace.companyID(ofCollection: String(decoding: context.dropFirst(prefix.count).prefix { $0 != UInt8(ascii: "/") },
+                                                                         as: UTF8.self)),
+              let key = keyRing.indexKey(companyID: companyID) else { throw VectorSealerKeyUnavailable() }
+        return key
     }
 }

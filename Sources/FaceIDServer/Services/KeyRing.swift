@@ -17,6 +17,7 @@ public final class KeyRing: Sendable {
     let vault: any KeyVault
     private let cache = Mutex<[Int64: SymmetricKey]>([:])
     private let secrets = Mutex<[Data: Data]>([:])
+    private let indexKeys = Mutex<[Int64: SymmetricKey]>([:])
 
     init(master: MasterKey, vault: any KeyVault) {
         self.master = master
@@ -129,9 +130,24 @@ public final class KeyRing: Sendable {
         return false
     }
 
-    /// The company's data key if this process holds it (the index's per-company sealing).
-    func cachedDataKey(companyID: Int64) -> SymmetricKey? {
-        cache.withLock { $0[companyID] }
+    /// The key of the company's index collections, derived from its data key (HKDF-SHA256), if this process holds that;
+    /// `prepareIndexKey` loads it.
+    func indexKey(companyID: Int64) -> SymmetricKey? {
+        if let key = indexKeys.withLock({ $0[companyID] }) { return key }
+        guard let dataKey = cache.withLock({ $0[companyID] }) else { return nil }
+        let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: dataKey, info: Data("faceid.index.v2|company:\(companyID)".utf8),
+                                         outputByteCount: 32)
+        indexKeys.withLock { $0[companyID] = key }
+        return key
+    }
+
+    /// Loads the company's data key (for its index key) unless it is held already. False when the company is gone or its
+    /// secret destroyed: its collections cannot be opened or written.
+    func prepareIndexKey(companyID: Int64, wrappedKey: Data?) async throws -> Bool {
+        if cache.withLock({ $0[companyID] }) != nil { return true }
+        guard let wrappedKey, try await !isShredded(companyID: companyID, wrappedKey: wrappedKey) else { return false }
+        _ = try await loadSealer(companyID: companyID, wrappedKey: wrappedKey)
+        return true
     }
 
     /// Destroys the company's secret in the vault and forgets its key: crypto-shredding. A legacy key has no secret to
@@ -142,6 +158,7 @@ public final class KeyRing: Sendable {
             _ = secrets.withLock { $0.removeValue(forKey: keyID) }
         }
         _ = cache.withLock { $0.removeValue(forKey: companyID) }
+        _ = indexKeys.withLock { $0.removeValue(forKey: companyID) }
     }
 
     /// Moves every legacy key into the vault: the same data key (nothing sealed with it changes), wrapped anew under a new

@@ -80,6 +80,8 @@ struct CollectionStorage: Sendable {
         let opened: [UInt8]
         do {
             opened = try sealer.open(Array(value), context: context)
+        } catch is VectorSealerKeyUnavailable {
+            throw .keyUnavailable("\(what()) of \(name)")
         } catch {
             throw .sealing("cannot open \(what()) of \(name)")
         }
@@ -227,7 +229,11 @@ struct CollectionStorage: Sendable {
         guard let stored = try txn.get(model, key: k, { Array($0) }) else { return nil }
         let bytes: [UInt8]
         if let sealer {
-            do { bytes = try sealer.open(stored, context: context(k, database: "model")) } catch {
+            do {
+                bytes = try sealer.open(stored, context: context(k, database: "model"))
+            } catch is VectorSealerKeyUnavailable {
+                throw .keyUnavailable("\(key) of \(name)")
+            } catch {
                 throw .sealing("cannot open \(key) of \(name)")
             }
         } else {
@@ -262,6 +268,8 @@ struct CollectionStorage: Sendable {
         guard let sealer else { return bytes }
         do {
             return try sealer.seal(bytes, context: context(key, database: database))
+        } catch is VectorSealerKeyUnavailable {
+            throw .keyUnavailable("a record of \(name)")
         } catch {
             throw .sealing("cannot seal a record of \(name)")
         }
