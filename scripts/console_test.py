@@ -1138,6 +1138,37 @@ def openapi_operations():
 
 
 @diagnosed
+def test_owner_deletes_a_company_from_settings(new_browser):
+    """Issue 18: the owner deletes a company of their own from the settings page, with the password asked again and the
+    phrase typed; a wrong phrase is refused in the page, a wrong password by the server; after the deletion the console
+    is signed out with a notice, and the account is gone."""
+    name, email, password = f"Shred Co {token()}", f"shred-{token()}@example.test", f"shred-{token(8)}"
+    expect(requests.post(BASE + "/register", json={"company_name": name, "email": email, "password": password, "full_name": "Sam Shred"},
+                         verify=CA_CERT, timeout=WAIT), 201, "POST /register (the company to delete)")
+    browser = new_browser("shred")
+    browser.open("signin")
+    browser.wait_ready("signin")
+    sign_in(browser, email, password)
+    browser.go("settings")
+    browser.wait_ready("settings")
+    browser.visible("#delete-company-section")
+    browser.type("#delete-company-password", password)
+    browser.type("#delete-company-confirmation", "delete Shred")
+    browser.click("#delete-company")
+    browser.wait_for(lambda: "exactly" in browser.error_text(), "the page refusing a wrong phrase", fail_on_error=False)
+    browser.type("#delete-company-password", "not-the-password")
+    browser.type("#delete-company-confirmation", f"delete {name}")
+    browser.click("#delete-company")
+    browser.wait_for(lambda: "password" in browser.error_text().lower(), "the server refusing a wrong password", fail_on_error=False)
+    browser.type("#delete-company-password", password)
+    browser.click("#delete-company")
+    browser.wait_ready("signin")
+    notice = browser.text("#signin-notice")
+    assert "was deleted" in notice and "data key is destroyed" in notice, f"#signin-notice after the deletion: {notice!r}"
+    gone = requests.post(BASE + "/console/session", json={"email": email, "password": password}, verify=CA_CERT, timeout=WAIT)
+    assert gone.status_code == 401, f"signing in to the deleted company: {gone.status_code} {gone.text[:200]}"
+
+
 def test_no_encoding_and_only_documented_urls(admin, company):
     # Every page once more in this browser, so that the check covers them even when run alone (a page that fails to
     # load is the other tests' finding: its requests are checked all the same).

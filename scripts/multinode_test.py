@@ -28,7 +28,7 @@ import time
 import uuid
 
 from multinode_cluster import (Cluster, Node, encoding, index_status, log, psql, request, search, search_on,
-                               setup_company)
+                               setup_company, PASSWORD)
 
 
 # Collections become IVF-PQ at this size (`index.trainAt`): the test seeds past it, so one node trains the model, all install it.
@@ -385,6 +385,33 @@ def run(nodes, database, seconds):
             log("a photo kept through node0 was read through node1 and, deleted through node2, is gone on every node")
     else:
         log(f"photo check skipped: {photo_path} is absent (set FACEID_FACES_DIR)")
+
+    # A company deleted through node0: the other nodes drop its index collections too (their follower, every 10 s).
+    gone = setup_company(cluster, "Gone")
+    rng = random.Random(18)
+    vectors = [encoding(rng) for _ in range(5)]
+    status, reply, _ = request(nodes[1], "POST", "/faces/import", [{"external_id": f"G{i}", "encoding": v} for i, v in enumerate(vectors)],
+                               gone["admin"], timeout=60)
+    if status != 201:
+        failures.append(f"import into the company to delete: {status} {reply}")
+    for node in nodes:
+        search_on(node, gone, vectors[0], 1)  # every node catches the company up: it has collections everywhere
+    status, reply, _ = request(nodes[0], "DELETE", "/company", {"password": PASSWORD, "confirmation": "delete Gone"}, gone["owner"])
+    if status != 200:
+        failures.append(f"DELETE /company through node0: {status} {reply}")
+    else:
+        deadline = time.time() + 40
+        dropped = []
+        while time.time() < deadline:
+            dropped = [n.name for n in nodes[1:] if "dropped the index collections of deleted companies" in open(n.log_path, errors="replace").read()]
+            if len(dropped) == 2:
+                break
+            time.sleep(1)
+        if len(dropped) != 2:
+            failures.append(f"the deleted company's collections were dropped on {dropped} only, not on both other nodes")
+        else:
+            log(f"a company deleted through node0 ({reply['index_collections']} collections there): node1 and node2 dropped theirs "
+                f"{40 - (deadline - time.time()):.0f} s later at most")
 
     if cluster.server_errors:
         failures.append(f"{len(cluster.server_errors)} answers 5xx other than 503, e.g. {cluster.server_errors[:3]}")

@@ -42,7 +42,7 @@ echo "postgres-tests: then three faceid-server nodes on one PostgreSQL under wri
     swift test --skip-build --filter \"StoreContractTests|PostgresFeedTests|PostgresWakeupTests|PostgresIndexPositionTests|PostgresTLSTests\" ${SWIFT_TEST_FLAGS:-} && \
     FACEID_TEST_ENGINE=postgres swift test --skip-build --filter FaceIDServerTests ${SWIFT_TEST_FLAGS:-} && \
     python3 scripts/multinode_test.py '$server'") >"$log" 2>&1 || status=$?
-grep -E '^(✔|✘) Test run|^✘ (Test|Suite)|^multinode: (  t=|seeded|writers|index|feed|top|[0-9]+ imports|the following|quota|a photo|photo check|passed|FAILED)' "$log" || true
+grep -E '^(✔|✘) Test run|^✘ (Test|Suite)|^multinode: (  t=|seeded|writers|index|feed|top|[0-9]+ imports|the following|quota|a photo|photo check|a company deleted|passed|FAILED)' "$log" || true
 if [ "$status" -ne 0 ]; then
     echo "postgres-tests: FAILED (exit $status; whole log: $log)" >&2
     tail -40 "$log" >&2

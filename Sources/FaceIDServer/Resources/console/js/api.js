@@ -80,7 +80,7 @@ export const api = {
   post: (path, body, headers) => call('POST', path, { body, headers }),
   patch: (path, body) => call('PATCH', path, { body }),
   put: (path, body) => call('PUT', path, { body }),
-  del: (path) => call('DELETE', path),
+  del: (path, body) => call('DELETE', path, { body }),
   blob: (path) => call('GET', path, { as: 'blob' }),
 };
 

@@ -401,6 +401,14 @@ async function signOutNow() {
   go('signin');
 }
 
+/** After the company was deleted: the session is gone with it; the sign-in page says what happened. */
+export function endSession(notice) {
+  sessionStorage.removeItem(RETURN_KEY);
+  useSession(null);
+  signInNotice = notice;
+  go('signin');
+}
+
 function sessionExpired() {
   if (!state.session) return; // several calls failing together: handle the first
   rememberPage();

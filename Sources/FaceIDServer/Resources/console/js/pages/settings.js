@@ -1,10 +1,11 @@
 // #/settings: company settings (GET/PATCH /settings), the biometric retention schedule (GET /privacy/retention), the
-// presets with their measured error rates, users, API keys, and the roles' permission matrix (read-only; built from the server's matrix in the session answer).
+// presets with their measured error rates, users, API keys, the roles' permission matrix (read-only; built from the server's
+// matrix in the session answer), and for the owner the company's deletion (DELETE /company).
 
 import { api } from '../api.js';
 import {
   h, state, can, roleMatrix, field, checkbox, dataTable, emptyRow, onSubmit, onClick, timeElement, toast, confirmDialog, refresh,
-  showError, personLink, formatNumber, errorText,
+  showError, personLink, formatNumber, errorText, endSession,
 } from '../app.js';
 
 const MODELS = { 'sface-2021dec': 'SFace (sface-2021dec)', 'dlib-resnet-v1': 'dlib (dlib-resnet-v1)' };
@@ -52,6 +53,7 @@ const PERMISSION_TEXT = {
   read_encodings: 'read face encodings (desktop app only)',
   read_images: 'see stored enrollment photos',
   export_person_data: 'export everything held about a person (JSON)',
+  delete_company: 'delete the company and everything it holds (password asked again)',
   sync_faces: 'kiosk sync',
 };
 
@@ -384,6 +386,30 @@ function permissionMatrix() {
   return h('section', { class: 'card' }, h('h2', null, 'Roles and permissions'), intro, wrap);
 }
 
+// ---------------------------------------------------------------- deleting the company (owner)
+
+function deleteCompanySection() {
+  const name = state.session.company.name;
+  const phrase = `delete ${name}`;
+  const password = h('input', { id: 'delete-company-password', type: 'password', required: true, autocomplete: 'current-password' });
+  const confirmation = h('input', { id: 'delete-company-confirmation', required: true, autocomplete: 'off', spellcheck: 'false' });
+  const form = h('form', null,
+    h('p', null, 'Deletes every person, face, photo, log, user, API key and kiosk of ', h('strong', null, name),
+      ', and destroys its data key: backups taken before can no longer be decrypted either, once the key vault\'s own ',
+      '(short-lived) backups from before have expired. Kiosks stop syncing at once. ',
+      'This cannot be undone.'),
+    h('div', { class: 'grid-2' }, field('Your password', password, 'Asked again for this.'),
+      field('Confirmation', confirmation, `Type “${phrase}”.`)),
+    h('div', { class: 'actions' }, h('button', { id: 'delete-company', type: 'submit', class: 'danger', 'data-write': true }, 'Delete the company')));
+  onSubmit(form, async () => {
+    if (confirmation.value !== phrase) throw new Error(`Type “${phrase}” exactly to confirm.`);
+    const answer = await api.del('/company', { password: password.value, confirmation: confirmation.value });
+    const rows = Object.values(answer.rows_deleted).reduce((sum, count) => sum + count, 0);
+    endSession(`${name} was deleted: ${formatNumber(rows)} records, its index and photos are gone, and its data key is destroyed.`);
+  });
+  return h('section', { id: 'delete-company-section', class: 'card' }, h('h2', null, 'Delete the company'), form);
+}
+
 // Before these settings existed the server did not send them: the form shows (and compares with) their defaults.
 const NEW_SETTING_DEFAULTS = { biometric_retention_days: 1095, require_consent: false };
 
@@ -398,5 +424,5 @@ export default async function render(view) {
   ]);
   const settings = { ...NEW_SETTING_DEFAULTS, ...answer.settings };
   view.append(h('h1', null, 'Settings'), settingsForm(settings), retention || '', presetsTable(settings), users || '', keys || '',
-    permissionMatrix());
+    permissionMatrix(), can('delete_company') ? deleteCompanySection() : '');
 }
