@@ -49,21 +49,12 @@ struct Auth: Sendable {
     /// Logs in. Failures are counted per source address and per email; at either limit even the right password is refused
     /// until the oldest failure leaves the 15-minute window.
     func login(email: String, password: String, origin: RequestOrigin) async throws -> Session {
-        let window = Duration.seconds(15 * 60)
-        let addressKey = "login-failures-address:\(origin.remoteAddress)"
-        let emailKey = "login-failures-email:\(email.lowercased())"
-        let addressLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerAddress, per: window)
-        let emailLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerEmail, per: window)
-        var retry = await limiter.check(addressKey, limit: addressLimit)
-        if retry == nil { retry = await limiter.check(emailKey, limit: emailLimit) }
-        if let retry {
-            throw ServiceError.rateLimited(retryAfter: retry)
-        }
+        let failures = PasswordFailures(email: email, origin: origin, limits: limits, limiter: limiter)
+        try await failures.refuseAtLimit()
         let account = try await store.account(email: email)
         let matches = try await verifyPassword(password, hash: account?.0.passwordHash ?? decoyPasswordHash)
         guard let (user, company) = account, matches, !user.disabled else {
-            _ = await limiter.take(addressKey, limit: addressLimit)
-            _ = await limiter.take(emailKey, limit: emailLimit)
+            await failures.count()
             if let user = account?.0 {
                 try await store.audit(
                     AuditEvent(action: "auth.login_failed", actor: "user:\(user.id!)", target: "user:\(user.id!)",
@@ -85,17 +76,10 @@ struct Auth: Sendable {
     func reauthenticate(_ principal: Principal, password: String, origin: RequestOrigin) async throws -> UserRecord {
         guard let userID = principal.userID else { throw ServiceError.sessionRequiredToDeleteCompany }
         guard let user = try await store.user(id: userID, companyID: principal.companyID) else { throw ServiceError.invalidToken }
-        let window = Duration.seconds(15 * 60)
-        let addressKey = "login-failures-address:\(origin.remoteAddress)"
-        let emailKey = "login-failures-email:\(user.email.lowercased())"
-        let addressLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerAddress, per: window)
-        let emailLimit = RateLimiter.Limit.atMost(limits.loginFailuresPerEmail, per: window)
-        var retry = await limiter.check(addressKey, limit: addressLimit)
-        if retry == nil { retry = await limiter.check(emailKey, limit: emailLimit) }
-        if let retry { throw ServiceError.rateLimited(retryAfter: retry) }
+        let failures = PasswordFailures(email: user.email, origin: origin, limits: limits, limiter: limiter)
+        try await failures.refuseAtLimit()
         guard try await verifyPassword(password, hash: user.passwordHash) else {
-            _ = await limiter.take(addressKey, limit: addressLimit)
-            _ = await limiter.take(emailKey, limit: emailLimit)
+            await failures.count()
             try await store.audit(AuditEvent(action: "auth.reauthentication_failed", actor: principal.actor, target: "user:\(userID)",
                                              detail: [:], origin: origin), companyID: principal.companyID)
             throw ServiceError.reauthenticationFailed
@@ -142,5 +126,37 @@ struct Auth: Sendable {
 
     func verifyPassword(_ password: String, hash: String) async throws -> Bool {
         try await PasswordHashing.verifyOffLoop(password, hash: hash)
+    }
+}
+
+/// Wrong passwords, counted per source address and per email over 15 minutes (the login and the password asked again
+/// share them): at either limit even the right password is refused until the oldest failure leaves the window.
+private struct PasswordFailures {
+    let addressKey: String
+    let emailKey: String
+    let addressLimit: RateLimiter.Limit
+    let emailLimit: RateLimiter.Limit
+    let limiter: RateLimiter
+
+    init(email: String, origin: RequestOrigin, limits: RateLimitConfiguration, limiter: RateLimiter) {
+        let window = Duration.seconds(15 * 60)
+        addressKey = "login-failures-address:\(origin.remoteAddress)"
+        emailKey = "login-failures-email:\(email.lowercased())"
+        addressLimit = .atMost(limits.loginFailuresPerAddress, per: window)
+        emailLimit = .atMost(limits.loginFailuresPerEmail, per: window)
+        self.limiter = limiter
+    }
+
+    /// - Throws: `rateLimited` when either count is at its limit.
+    func refuseAtLimit() async throws {
+        var retry = await limiter.check(addressKey, limit: addressLimit)
+        if retry == nil { retry = await limiter.check(emailKey, limit: emailLimit) }
+        if let retry { throw ServiceError.rateLimited(retryAfter: retry) }
+    }
+
+    /// Counts one failure against both.
+    func count() async {
+        _ = await limiter.take(addressKey, limit: addressLimit)
+        _ = await limiter.take(emailKey, limit: emailLimit)
     }
 }

@@ -173,21 +173,19 @@ final class IndexService: Sendable {
 
     /// Drops every collection of a deleted company (also while the index is rebuilt); returns how many there were.
     func dropCompany(_ companyID: Int64) throws -> Int {
-        let database = current.withLock { $0.database }
-        var dropped = 0
-        for name in try database.collectionNames() where IndexSpace.companyID(ofCollection: name) == companyID {
-            try database.dropCollection(name)
-            dropped += 1
-        }
-        return dropped
+        try Self.dropCollections(in: current.withLock { $0.database }) { $0 == companyID }
     }
 
     /// Drops the collections of the `deleted` companies (another node deleted them); returns how many.
     func dropCollections(of deleted: Set<Int64>) throws -> Int {
-        let database = try servingDatabase()
+        try Self.dropCollections(in: try servingDatabase(), of: deleted.contains)
+    }
+
+    /// Drops the collections of every company `dropping` picks; returns how many.
+    private static func dropCollections(in database: VectorDatabase, of dropping: (Int64) -> Bool) throws -> Int {
         var dropped = 0
         for name in try database.collectionNames() {
-            guard let companyID = IndexSpace.companyID(ofCollection: name), deleted.contains(companyID) else { continue }
+            guard let companyID = IndexSpace.companyID(ofCollection: name), dropping(companyID) else { continue }
             try database.dropCollection(name)
             dropped += 1
         }
@@ -392,9 +390,7 @@ final class IndexService: Sendable {
             // A company whose secret is destroyed (deleted; its rows came back with an older store): nothing of it opens, so
             // its collections (an older index copy's) go, and none is made.
             guard try await prepareIndexKey(companyID) else {
-                for name in try database.collectionNames() where IndexSpace.companyID(ofCollection: name) == companyID {
-                    try database.dropCollection(name)
-                }
+                _ = try Self.dropCollections(in: database) { $0 == companyID }
                 continue
             }
             let head = try await store.feedPosition(companyID: companyID)

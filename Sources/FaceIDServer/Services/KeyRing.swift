@@ -166,7 +166,8 @@ public final class KeyRing: Sendable {
     func rewrapLegacyKeys(in store: any StoreLifecycle) async throws -> Int {
         var rewrapped = 0
         for (companyID, wrapped) in try await store.wrappedKeys() where Self.wrapping(of: wrapped) == .legacy {
-            let sealer = try sealer(companyID: companyID, wrappedKey: wrapped)
+            // One that does not open (a damaged row) stays as it is: `verify` passed on the others.
+            guard let sealer = try? sealer(companyID: companyID, wrappedKey: wrapped) else { continue }
             let fresh = try await newDataKey()
             let rewrap = try wrap(NewDataKey(keyID: fresh.keyID, key: sealer.key), companyID: companyID)
             if try await store.replaceWrappedKey(companyID: companyID, old: wrapped, new: rewrap) {
