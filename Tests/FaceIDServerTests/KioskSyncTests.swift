@@ -173,12 +173,15 @@ struct KioskSyncTests {
             let ana = try await Self.employee(client, owner, "Reyes, Ana", "TK-7")
             let snapshot = try await client.call(.get, "/api/employees/timekeeper/changes/", as: kioskB.caller, headers: kioskB.headers)
             let cursor = try #require(snapshot["next_cursor"] as? String)
+            // A snapshot page says how many employees there are (the kiosk's progress total); a delta page does not.
+            #expect(snapshot.headers[HTTPField.Name("X-Total-Count")!] == "1")
 
             #expect(try await Self.upload(client, kioskA, ana, ["face_encoding": Self.encodingText(Self.encoding(7))]).status == .ok)
             let seen = Self.array(try await Self.list(client, kioskB, "include_faces=true"))
             #expect(zip(Self.parse(seen.first?["face_encoding"] as? String) ?? [], Self.encoding(7)).allSatisfy { abs($0 - $1) < 1e-6 })
             let delta = try await client.call(.get, "/api/employees/timekeeper/changes/?cursor=\(cursor)", as: kioskB.caller, headers: kioskB.headers)
             let upsert = try #require((delta["changes"] as? [[String: Any]])?.first)
+            #expect(delta.headers[HTTPField.Name("X-Total-Count")!] == nil)
             #expect(upsert["op"] as? String == "upsert" && (upsert["employee"] as? [String: Any])?["has_face_registration"] as? Bool == true)
 
             // Employee deleted (resigned): encoding gone from store and index, a tombstone in the next delta.

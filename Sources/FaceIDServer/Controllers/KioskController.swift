@@ -114,7 +114,8 @@ struct KioskController {
 
     // MARK: Delta feed
 
-    /// `?cursor=…&limit=…`: without a cursor a snapshot of every employee as upserts (paged), then the changes since.
+    /// `?cursor=…&limit=…`: without a cursor a snapshot of every employee as upserts (paged), then the changes since. A
+    /// snapshot page carries `X-Total-Count`.
     @Sendable func changes(_ request: Request, context: AppRequestContext, principal: Principal) async throws -> Response {
         try services.requireAppSecret(request)
         let limit = try request.query("limit", in: Limits.feedPage) ?? Limits.feedPageDefault
@@ -125,8 +126,10 @@ struct KioskController {
             case .delete(let id): .delete(id)
             }
         }
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if let total = page.total { headers[Self.totalCount] = String(total) }
         return try Self.json(KioskJSON.page(ChangesPage(changes: changes, nextCursor: page.next.text, hasMore: page.hasMore)),
-                             request: request, headers: [.contentType: "application/json; charset=utf-8"])
+                             request: request, headers: headers)
     }
 
     /// `{cursor}`: the device applied everything up to that cursor.

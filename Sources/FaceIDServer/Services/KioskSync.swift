@@ -32,6 +32,9 @@ struct KioskSync: Sendable {
         var changes: [Change]
         var next: SyncCursor
         var hasMore: Bool
+        /// A snapshot page's count of active employees when it was read (`X-Total-Count`: a kiosk's progress total without
+        /// asking the table, which would count as a second full sync); nil on a delta page.
+        var total: Int? = nil
     }
 
     // MARK: Faces
@@ -142,12 +145,14 @@ struct KioskSync: Sendable {
 
     private func snapshot(companyID: Int64, startSeq: Int64, afterID: Int64?, limit: Int) async throws -> Page {
         let employees = try await employees(companyID: companyID, after: afterID, limit: limit, includeFaces: true)
+        let total = try await store.activeEmployeeCount(companyID: companyID)
         if employees.count == limit, let last = employees.last?.employee.record.id {
             return Page(changes: employees.map(Change.upsert), next: .snapshot(companyID: companyID, startSeq: startSeq, afterID: last),
-                        hasMore: true)
+                        hasMore: true, total: total)
         }
         let head = try await store.feedHead(companyID: companyID)
-        return Page(changes: employees.map(Change.upsert), next: .delta(companyID: companyID, seq: startSeq), hasMore: head.lastSeq > startSeq)
+        return Page(changes: employees.map(Change.upsert), next: .delta(companyID: companyID, seq: startSeq), hasMore: head.lastSeq > startSeq,
+                    total: total)
     }
 
     /// Records that device `deviceID` applied everything up to `cursor`. A kiosk acknowledges for itself (its
