@@ -29,6 +29,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from faceid_kiosk import KioskSync
 from faceid_kiosk.codec import format_time_ms, parse_time_ms
@@ -170,21 +171,55 @@ def encoding_leaks(text: str) -> List[str]:
 # MARK: the network seen by one kiosk
 
 
+@dataclass
+class CannedAnswer:
+    """What :meth:`SwitchableAdapter.canned` answers instead of the server."""
+
+    method: str
+    path: str
+    status: Optional[int]
+    body: Any
+    headers: Dict[str, str]
+    times: Optional[int]
+
+
 class SwitchableAdapter(HTTPAdapter):
     """A transport that can be "offline" (every request raises ``ConnectionError`` before leaving the kiosk) or can
-    lose answers (the request reaches the server, the answer is dropped), and that records each request."""
+    lose answers (the request reaches the server, the answer is dropped), that can answer chosen requests itself
+    (:meth:`canned`: a proxy's redirect, a 503, one route offline), and that records each request."""
 
     def __init__(self) -> None:
         super().__init__()
         self.offline = False
         self.lose_answers = False
+        self.answers: List[CannedAnswer] = []
         self.log: List[Tuple[float, str, str, Optional[int], Dict[str, str]]] = []
+
+    def canned(self, method: str, path: str, status: Optional[int], body: Any = None,
+               headers: Optional[Dict[str, str]] = None, times: Optional[int] = 1) -> None:
+        """The next ``times`` (``None``: every) ``method`` requests whose path starts with ``path`` get ``status`` with
+        ``body`` (JSON) and ``headers`` without reaching the server; ``status=None`` fails them as offline."""
+        self.answers.append(CannedAnswer(method, path, status, body, dict(headers or {}), times))
+
+    def _canned_for(self, method: str, path: str) -> Optional[CannedAnswer]:
+        for answer in self.answers:
+            if answer.method == method and path.startswith(answer.path) and answer.times != 0:
+                if answer.times is not None:
+                    answer.times -= 1
+                return answer
+        return None
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         path = (request.path_url or "").split("?")[0]
-        if self.offline:
+        canned = self._canned_for(request.method or "", path)
+        if self.offline or (canned is not None and canned.status is None):
             self.log.append((time.monotonic(), request.method or "", path, None, {}))
             raise requests.ConnectionError("simulated: the kiosk is offline")
+        if canned is not None:
+            response = canned_response(request, canned.status or 200, canned.body, canned.headers)
+            self.log.append((time.monotonic(), request.method or "", path, response.status_code,
+                             dict(response.headers)))
+            return response
         response = super().send(request, **kwargs)
         self.log.append((time.monotonic(), request.method or "", path, response.status_code, dict(response.headers)))
         if self.lose_answers:
@@ -194,6 +229,25 @@ class SwitchableAdapter(HTTPAdapter):
 
     def requests_to(self, method: str, path: str) -> List[Tuple[float, Optional[int], Dict[str, str]]]:
         return [(t, status, headers) for t, m, p, status, headers in self.log if m == method and p.rstrip("/") == path]
+
+
+def canned_response(request: requests.PreparedRequest, status: int, body: Any = None,
+                    headers: Optional[Dict[str, str]] = None) -> requests.Response:
+    """A :class:`requests.Response` made here, as if the server (or a proxy) had answered ``request``."""
+    response = requests.Response()
+    response.status_code = status
+    response.reason = {200: "OK", 204: "No Content", 302: "Found", 404: "Not Found", 405: "Method Not Allowed",
+                       503: "Service Unavailable"}.get(status, "Canned")
+    response.headers = CaseInsensitiveDict(headers or {})
+    content = b"" if body is None else json.dumps(body).encode("utf-8")
+    if body is not None:
+        response.headers.setdefault("Content-Type", "application/json")
+    response._content = content  # type: ignore[attr-defined]
+    response._content_consumed = True  # type: ignore[attr-defined]
+    response.encoding = "utf-8"
+    response.url = request.url or ""
+    response.request = request
+    return response
 
 
 def session_with(adapter: SwitchableAdapter) -> requests.Session:

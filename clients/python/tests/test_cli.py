@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +74,14 @@ def test_command_line(company: Company, tmp_path: Path):
 
     done = _run(["sync", "-q"], env)  # the pending upload (now with the right secret from the environment)
     assert done.returncode == 0, done.stderr
-    assert "1 sent" in done.stdout
+    assert re.search(r"(?<![\w.])1 sent\b", done.stdout), done.stdout
+
+    # A key pasted with its line break works; one with a control character inside is refused before any request.
+    done = _run(["sync", "-q", "--token", company.kiosk_key + "\n"], env)
+    assert done.returncode == 0, done.stderr
+    done = _run(["sync", "-q", "--token", company.kiosk_key[:8] + "\x01" + company.kiosk_key[8:]], env)
+    assert done.returncode == 2 and "token contains a control character" in done.stderr
+    assert company.kiosk_key[8:] not in done.stderr and "Traceback" not in done.stderr
 
     table = company.server_table()
     assert table[e[0]].encoding == faces[0]
@@ -91,6 +99,15 @@ def test_command_line_offline_and_missing_settings(tmp_path: Path):
     assert done.returncode == 2 and "missing --url" in done.stderr
     from harness import free_port
 
-    done = _run(["sync", "--url", f"https://127.0.0.1:{free_port()}", "--token", "t", "--app-secret", "s",
-                 "--device-id", "1", "--db", str(tmp_path / "x.sqlite")], env)
+    settings = ["--url", f"https://127.0.0.1:{free_port()}", "--token", "t", "--app-secret", "s", "--device-id", "1",
+                "--db", str(tmp_path / "x.sqlite")]
+    done = _run(["sync"] + settings, env)
     assert done.returncode == 3 and "offline" in done.stderr
+
+    # Input it cannot use: a message and exit 1, never a traceback.
+    (tmp_path / "huge.json").write_text("[" + ", ".join(["1" + "0" * 400] + ["0.1"] * 127) + "]")
+    done = _run(["register", "5", str(tmp_path / "huge.json")] + settings, env)
+    assert done.returncode == 1 and "out of range" in done.stderr and "Traceback" not in done.stderr
+    (tmp_path / "broken.sqlite").write_bytes(b"this is not a database" * 100)
+    done = _run(["status", "--db", str(tmp_path / "broken.sqlite")], env)
+    assert done.returncode == 1 and "cannot read the local store" in done.stderr and "Traceback" not in done.stderr

@@ -124,9 +124,10 @@ def test_newer_registration_wins_over_an_older_clear(company, make_kiosk):
     assert table[e[0]].encoding == newer
 
 
-@pytest.mark.xfail(strict=True, reason="server: a DELETE that finds no face records no deletion time, so an older "
-                                        "registration arriving later still wins (docs/face-sync-api.md, 'A deletion is "
-                                        "recorded for the conflict rule only when faces were removed')")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="server: a DELETE that finds no face records no deletion time, so an older registration "
+                          "arriving later still wins (docs/face-sync-api.md, 'A deletion is recorded for the conflict "
+                          "rule only when faces were removed')")
 def test_clear_before_the_registration_arrived_wins(company, make_kiosk):
     rng = random.Random(25)
     e = company.create_employees(1)

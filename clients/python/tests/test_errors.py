@@ -84,6 +84,16 @@ def test_unknown_employee_is_not_found_and_dropped(company, make_kiosk):
     assert_matches_server(kiosk, company)
 
 
+def test_clear_of_an_unknown_employee_leaves_no_placeholder(company, make_kiosk):
+    company.create_employees(1)
+    kiosk = make_kiosk(company)
+    kiosk.sync()
+    assert kiosk.clear_face(99_999_999).status == "sent"  # 404 not_found: nothing to delete counts as done
+    assert [status for _, status, _ in kiosk.net.requests_to("DELETE", "/api/employees/99999999/face")] == [404]
+    assert kiosk.employee(99_999_999) is None and kiosk.pending() == []
+    assert_matches_server(kiosk, company)
+
+
 def test_malformed_encoding_is_refused_before_anything_is_stored(company, make_kiosk):
     e = company.create_employees(1)
     kiosk = make_kiosk(company)

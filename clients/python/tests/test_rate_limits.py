@@ -11,6 +11,10 @@ from harness import Company, random_encoding
 
 from faceid_kiosk import RateLimited
 from faceid_kiosk.codec import now_ms, parse_time_ms
+from faceid_kiosk.store import CURSOR
+
+#: A cursor the server answers 410 for (see test_full_sync.py): the kiosk then needs a full sync.
+EXPIRED_CURSOR = "ZC4xLjEx"
 
 
 @pytest.mark.slow
@@ -58,12 +62,14 @@ def test_upload_429_is_retried_no_sooner_than_retry_after(limited_server, make_k
 
 
 def test_full_sync_429_raises_rate_limited_and_keeps_the_store(limited_server, make_kiosk):
+    """The kiosk (one device, three stores) uses its 3 full syncs of the hour; its fourth full sync — its cursor has
+    expired — is refused with 429: RateLimited is raised at once and the store keeps its complete old table."""
     company = Company(limited_server)
     company.create_employees(3)
-    # Pages of 2: the snapshot takes two pages; its X-Total-Count gives the progress total, so a full sync costs the kiosk
-    # one of its 3 full syncs an hour and nothing more.
+    # Pages of 2: the snapshot takes two pages; each carries X-Total-Count for the progress total, so a full sync costs
+    # the kiosk exactly one of its 3 full syncs an hour (no count request on the table).
     first = make_kiosk(company, db="first.sqlite", page_size=2)
-    assert first.sync().mode == "full"          # 1 of 3
+    assert first.sync().mode == "full"          # full sync 1 of 3
     device = int(first.device_id)
 
     second = make_kiosk(company, device_id=device, db="second.sqlite", page_size=2)
@@ -71,14 +77,20 @@ def test_full_sync_429_raises_rate_limited_and_keeps_the_store(limited_server, m
     assert second.sync(progress=lambda done, total: calls.append((done, total))).mode == "full"   # 2 of 3
     assert calls == [(2, 3), (3, 3)]
     assert second.net.requests_to("GET", "/api/employees/timekeeper") == []
-    assert make_kiosk(company, device_id=device, db="third.sqlite", page_size=2).sync().mode == "full"   # 3 of 3
+    third = make_kiosk(company, device_id=device, db="third.sqlite", page_size=2)
+    assert third.sync().mode == "full"          # 3 of 3: no slot left this hour
+    kept = [(e.id, e.name, e.timekeeper_id) for e in third.employees()]
+    assert len(kept) == 3
 
-    fourth = make_kiosk(company, device_id=device, db="fourth.sqlite", page_size=2)
+    # The third store's cursor expires (410): its next sync needs a fourth full sync, which the server refuses.
+    third.store.set_meta(CURSOR, EXPIRED_CURSOR)
+    seen = len(third.net.log)
     with pytest.raises(RateLimited) as raised:
-        fourth.sync()
+        third.sync()
     assert raised.value.status == 429 and raised.value.retry_after > 60
-    assert len(fourth.net.log) == 1             # no retries against an hour-long Retry-After
-    assert fourth.cursor is None and fourth.employees() == []
+    assert [status for _, _, _, status, _ in third.net.log[seen:]] == [410, 429]  # no retries against an hour
+    assert third.cursor == EXPIRED_CURSOR
+    assert [(e.id, e.name, e.timekeeper_id) for e in third.employees()] == kept   # the old table, whole
     assert first.sync().mode == "delta"         # deltas are not full syncs
     assert [e.id for e in first.employees()] == sorted(row["id"] for row in company.hr_employees())
     assert [e.id for e in second.employees()] == [e.id for e in first.employees()]

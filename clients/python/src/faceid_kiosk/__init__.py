@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 from .client import (  # noqa: E402
     AuthenticationError,
     BadRequest,
+    ConfigurationError,
     Conflict,
     CursorExpired,
     FaceIDError,
@@ -47,6 +48,7 @@ __all__ = [
     "EncodingError",
     "FaceIDError",
     "BadRequest",
+    "ConfigurationError",
     "AuthenticationError",
     "PermissionDenied",
     "NotFound",

@@ -8,8 +8,9 @@
 Connection options default to the environment: ``FACEID_URL``, ``FACEID_TOKEN``, ``FACEID_APP_SECRET``,
 ``FACEID_DEVICE_ID``, ``FACEID_KIOSK_DB``, ``FACEID_CA_CERT``.
 
-Exit status: 0 done (for ``register``/``clear`` also "queued, will retry later"), 1 refused or failed, 2 usage or
-configuration (missing option, 401, 403, untrusted certificate), 3 offline (``sync`` only; the outbox keeps its items).
+Exit status: 0 done (for ``register``/``clear`` also "queued, will retry later"), 1 refused or failed (also an answer
+or a local store it cannot read: a message, no traceback), 2 usage or configuration (missing or malformed option, 401,
+403, a wrong URL or path, untrusted certificate), 3 offline (``sync`` only; the outbox keeps its items).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from . import __version__
-from .client import AuthenticationError, FaceIDError, Offline, PermissionDenied, TLSError
+from .client import AuthenticationError, ConfigurationError, FaceIDError, Offline, PermissionDenied
 from .codec import EncodingError, parse_encoding_text
 from .store import LocalStore
 from .sync import KioskSync, OutboxResult
@@ -102,7 +104,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args.db = args.db or "faceid-kiosk.sqlite"
     out, err = sys.stdout, sys.stderr
     if args.command == "status":
-        return _status(args, out)
+        try:
+            return _status(args, out)
+        except (sqlite3.Error, RuntimeError, ValueError, OSError) as error:
+            print(f"faceid-kiosk: cannot read the local store {args.db}: {type(error).__name__}: {error}", file=err)
+            return EXIT_FAILED
     missing = [f"--{k.replace('_', '-')} (${_ENV[k]})" for k in ("url", "token", "app_secret", "device_id")
                if not getattr(args, k)]
     if missing:
@@ -114,20 +120,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError as error:
         print(f"faceid-kiosk: {error}", file=err)
         return EXIT_CONFIG
+    except (sqlite3.Error, RuntimeError, OSError) as error:
+        print(f"faceid-kiosk: cannot open the local store {args.db}: {type(error).__name__}: {error}", file=err)
+        return EXIT_FAILED
     try:
         if args.command == "sync":
             return _sync(kiosk, args, out, err)
         if args.command == "register":
             return _register(kiosk, args, out, err)
         return _report(kiosk.clear_face(args.employee_id), out)
-    except (AuthenticationError, PermissionDenied, TLSError) as error:
-        print(f"faceid-kiosk: {error} — check the token, device id, app secret and CA certificate", file=err)
+    except (AuthenticationError, PermissionDenied, ConfigurationError) as error:
+        print(f"faceid-kiosk: {error} — check the URL, token, device id, app secret and CA certificate", file=err)
         return EXIT_CONFIG
     except Offline as error:
         print(f"faceid-kiosk: offline: {error}; pending uploads stay queued", file=err)
         return EXIT_OFFLINE
     except FaceIDError as error:
         print(f"faceid-kiosk: {error}", file=err)
+        return EXIT_FAILED
+    except (ValueError, KeyError, OverflowError, sqlite3.Error) as error:
+        # Not expected (the library turns malformed answers into ServerError and bad encodings into EncodingError);
+        # still a message and exit 1, not a traceback.
+        print(f"faceid-kiosk: failed: {type(error).__name__}: {error}", file=err)
         return EXIT_FAILED
     finally:
         kiosk.close()

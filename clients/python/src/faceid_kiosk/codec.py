@@ -50,6 +50,8 @@ def validate_encoding(values: Iterable[object]) -> Encoding:
             raise EncodingError(f"element {index} is not a number")
         try:
             number = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an int too large for a float
+            raise EncodingError(f"element {index} is out of range (|x| must be below 1,000,000)") from None
         except (TypeError, ValueError):
             raise EncodingError(f"element {index} is not a number") from None
         if not math.isfinite(number):
@@ -136,9 +138,13 @@ def to_time_ms(value: TimeLike) -> int:
     elif isinstance(value, str):
         result = parse_time_ms(value)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise ValueError("registered_at is out of range") from None
+        if not math.isfinite(seconds):
             raise ValueError("registered_at is not finite")
-        result = int(round(float(value) * 1000))
+        result = int(round(seconds * 1000))
     else:
         raise TypeError("registered_at must be a datetime, an RFC 3339 string or Unix seconds")
     if not MIN_TIME_MS <= result < MAX_TIME_MS:

@@ -8,15 +8,24 @@ Tables:
 - ``outbox`` — at most one pending operation per employee: ``register`` (an encoding and its registration time) or
   ``clear`` (the time the operator cleared the face), with its ``Idempotency-Key``, attempt count and the earliest time
   of the next attempt (exponential backoff, ``Retry-After``). It survives restarts.
-- ``staging`` — the rows of a full sync in progress; swapped in for ``employees`` in one transaction at its end.
-- ``meta`` — the saved cursor, the last acknowledged cursor, times of the last syncs.
+- ``meta`` — the saved cursor, the last acknowledged cursor, times of the last syncs, the end of a ``Retry-After``
+  window of the outbox.
+- ``temp.staging`` — the rows of a full sync in progress: a ``TEMP`` table, private to the connection that runs the
+  full sync (not in the file), swapped in for ``employees`` in one transaction at its end. (Schema 1 kept a shared
+  ``staging`` table in the file; opening such a file drops it.)
 
 What the kiosk shows and matches against is the view ``local_employees``: the server's row with the pending outbox
 operation laid over it (a pending registration's face, or no face for a pending clear). Dropping an outbox item — sent,
 superseded or refused — therefore falls back to the server's state by itself.
 
-Each feed page is applied in one transaction (its rows and the new cursor together), so a crash leaves the store at a
-page boundary that matches the saved cursor.
+Each delta page is applied in one transaction (its rows and the new cursor together), so a crash leaves the store at a
+page boundary that matches the saved cursor, and the next sync resumes from there. A full sync is different: its pages
+collect in the connection's staging table and reach the file only in its last transaction, so one that breaks off
+(offline, a crash) leaves the old table and cursor untouched, and the next full sync starts over from its first page.
+
+Several processes may use the same file (the kiosk app and the support command line): SQLite serialises their writes
+(WAL, a busy timeout), and because each full sync stages into its own connection's table, two full syncs running at
+once cannot mix their pages — each installs the complete table it read, with the cursor that goes with it.
 """
 
 from __future__ import annotations
@@ -35,7 +44,8 @@ from .codec import Encoding, EncodingError, encoding_from_text, format_time_ms, 
 
 log = logging.getLogger("faceid_kiosk")
 
-SCHEMA_VERSION = 1
+#: 2: the full sync's ``staging`` table is a per-connection TEMP table (schema 1 had a shared one in the file).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -43,13 +53,6 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT
 );
 CREATE TABLE IF NOT EXISTS employees (
-    id               INTEGER PRIMARY KEY,
-    name             TEXT,
-    timekeeper_id    TEXT,
-    encoding         TEXT,
-    registered_at_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS staging (
     id               INTEGER PRIMARY KEY,
     name             TEXT,
     timekeeper_id    TEXT,
@@ -77,6 +80,22 @@ SELECT e.id AS id,
 FROM employees e LEFT JOIN outbox o ON o.employee_id = e.id;
 """
 
+#: Migrations from the schema version in the file (``PRAGMA user_version``) to the next one.
+_MIGRATIONS = {
+    1: "DROP TABLE IF EXISTS main.staging;",  # the shared staging table: two processes' full syncs mixed their pages
+}
+
+#: A full sync's pages, private to this connection (another process's full sync has its own).
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS staging (
+    id               INTEGER PRIMARY KEY,
+    name             TEXT,
+    timekeeper_id    TEXT,
+    encoding         TEXT,
+    registered_at_ms INTEGER
+)
+"""
+
 # meta keys
 CURSOR = "cursor"
 ACKED_CURSOR = "acked_cursor"
@@ -85,6 +104,8 @@ FULL_SYNC_AT = "full_sync_at_ms"
 LAST_SYNC_AT = "last_sync_at_ms"
 LAST_SYNC_MODE = "last_sync_mode"
 DEVICE_ID = "device_id"
+#: Unix ms before which the outbox sends nothing: the server answered 429 with this ``Retry-After``.
+RATE_LIMITED_UNTIL = "rate_limited_until_ms"
 
 
 @dataclass
@@ -134,7 +155,8 @@ class PageStats:
 
 
 class LocalStore:
-    """The SQLite file. Thread-safe (one connection behind a lock); other processes may open the same file (WAL)."""
+    """The SQLite file. Thread-safe (one connection behind a lock); other processes may open the same file (WAL) and
+    sync it too (see the module's notes)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -151,8 +173,12 @@ class LocalStore:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"{path} was written by a newer faceid-kiosk (schema {version})")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version < SCHEMA_VERSION:
+                steps = "".join(_MIGRATIONS[v] for v in range(max(version, 1), SCHEMA_VERSION))
+                # One transaction: a process that opens the file at the same time sees the old schema or the new one.
+                self._db.executescript(
+                    f"BEGIN IMMEDIATE; {_SCHEMA} {steps} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                )
 
     def close(self) -> None:
         with self._lock:
@@ -162,15 +188,20 @@ class LocalStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception)."""
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; ``ROLLBACK`` on any exception, a failed ``COMMIT`` included (a busy
+        database, a full disk), so that the connection never stays inside a transaction."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error as error:  # keep the original exception
+                        log.error("rollback failed (%s)", type(error).__name__)
                 raise
-            self._db.execute("COMMIT")
             self._writes += 1
 
     def get_meta(self, key: str) -> Optional[str]:
@@ -203,14 +234,16 @@ class LocalStore:
         return stats
 
     def begin_full_sync(self) -> None:
-        """Empty the staging table (a full sync that broke off earlier left rows there)."""
+        """Start a full sync: an empty staging table of this connection's own (a full sync of this connection that
+        broke off earlier may have left rows there; another process's full sync is not touched)."""
         with self.transaction() as db:
-            db.execute("DELETE FROM staging")
+            db.execute(_STAGING)
+            db.execute("DELETE FROM temp.staging")
 
     def stage_page(self, changes: Sequence[Mapping[str, Any]]) -> PageStats:
-        """Apply one page of a full sync to the staging table — one transaction."""
+        """Apply one page of a full sync to this connection's staging table — one transaction."""
         with self.transaction() as db:
-            return _apply(db, "staging", changes, None)
+            return _apply(db, "temp.staging", changes, None)
 
     def finish_full_sync(self, cursor: str, now_ms: int) -> List[Tuple[int, str]]:
         """Swap the staged table in for the old one, save ``cursor``, and reconcile the outbox with the new table (an
@@ -219,9 +252,9 @@ class LocalStore:
             db.execute("DELETE FROM employees")
             db.execute(
                 "INSERT INTO employees (id, name, timekeeper_id, encoding, registered_at_ms) "
-                "SELECT id, name, timekeeper_id, encoding, registered_at_ms FROM staging"
+                "SELECT id, name, timekeeper_id, encoding, registered_at_ms FROM temp.staging"
             )
-            db.execute("DELETE FROM staging")
+            db.execute("DROP TABLE temp.staging")
             dropped: List[Tuple[int, str]] = []
             for item in _load_outbox(db).values():
                 row = db.execute(
@@ -244,11 +277,14 @@ class LocalStore:
     def queue(self, employee_id: int, op: str, at_ms: int, encoding_text: Optional[str], now_ms: int) -> OutboxItem:
         """Record a local registration or clear. It replaces any pending operation of the same employee (the last one
         the operator made is the one that counts), with a fresh ``Idempotency-Key``. An employee this kiosk has not
-        received yet gets a placeholder row (no name) until the next sync brings it."""
+        received yet gets a placeholder row (no name) until the next sync brings it. Its first attempt is due at once,
+        or at the end of an active ``Retry-After`` window (:meth:`hold_outbox`)."""
         if op not in ("register", "clear"):
             raise ValueError("op must be 'register' or 'clear'")
         key = str(uuid.uuid4())
         with self.transaction() as db:
+            until = _meta_int(db, RATE_LIMITED_UNTIL)
+            next_attempt = until if until > int(now_ms) else 0
             db.execute(
                 "INSERT OR IGNORE INTO employees (id, name, timekeeper_id, encoding, registered_at_ms) "
                 "VALUES (?, NULL, NULL, NULL, NULL)",
@@ -256,10 +292,10 @@ class LocalStore:
             )
             db.execute(
                 "INSERT OR REPLACE INTO outbox (employee_id, op, encoding, at_ms, idempotency_key, attempts, "
-                "next_attempt_ms, last_error, created_ms) VALUES (?, ?, ?, ?, ?, 0, 0, NULL, ?)",
-                (int(employee_id), op, encoding_text, int(at_ms), key, int(now_ms)),
+                "next_attempt_ms, last_error, created_ms) VALUES (?, ?, ?, ?, ?, 0, ?, NULL, ?)",
+                (int(employee_id), op, encoding_text, int(at_ms), key, next_attempt, int(now_ms)),
             )
-        return OutboxItem(int(employee_id), op, int(at_ms), key, 0, 0, None, int(now_ms), encoding_text)
+        return OutboxItem(int(employee_id), op, int(at_ms), key, 0, next_attempt, None, int(now_ms), encoding_text)
 
     def outbox(self) -> List[OutboxItem]:
         """Every pending item, oldest first."""
@@ -272,16 +308,35 @@ class LocalStore:
             row = self._db.execute("SELECT * FROM outbox WHERE employee_id = ?", (int(employee_id),)).fetchone()
             return None if row is None else _item(row)
 
-    def complete(self, item: OutboxItem, server_encoding: Optional[str], server_registered_at: Optional[str]) -> bool:
+    def complete(
+        self,
+        item: OutboxItem,
+        server_encoding: Optional[str],
+        server_registered_at: Optional[str],
+        *,
+        forget_placeholder: bool = False,
+    ) -> bool:
         """The server applied ``item``: record the server's new state for the employee (the uploaded face with the
         stored registration time, or no face) and remove the item — unless the operator replaced it meanwhile (another
-        ``Idempotency-Key``), which then stays queued. Returns whether the item was removed."""
+        ``Idempotency-Key``), which then stays queued. Returns whether the item was removed.
+
+        The row is only written when it holds no registration newer than this one (the stored time of an upload, the
+        operator's time of a clear): a newer row came from the feed — a sync of this or another process that ran
+        meanwhile — and the cursor saved with it is already past it, so overwriting it would lose it.
+        ``forget_placeholder`` also removes the employee's row when it is a placeholder (a clear the server answered
+        404 for an employee this kiosk never received)."""
+        registered_ms = optional_time_ms(server_registered_at)
+        newest_ms = registered_ms if registered_ms is not None else item.at_ms
         with self.transaction() as db:
             db.execute(
-                "UPDATE employees SET encoding = ?, registered_at_ms = ? WHERE id = ?",
-                (server_encoding, optional_time_ms(server_registered_at), item.employee_id),
+                "UPDATE employees SET encoding = ?, registered_at_ms = ? "
+                "WHERE id = ? AND (registered_at_ms IS NULL OR registered_at_ms <= ?)",
+                (server_encoding, registered_ms, item.employee_id, newest_ms),
             )
-            return _delete_item(db, item)
+            removed = _delete_item(db, item)
+            if forget_placeholder and removed:
+                db.execute("DELETE FROM employees WHERE id = ? AND name IS NULL", (item.employee_id,))
+            return removed
 
     def drop(self, item: OutboxItem, *, forget_placeholder: bool = False) -> bool:
         """Remove ``item`` without changing the table (superseded, refused). ``forget_placeholder`` also removes the
@@ -300,6 +355,20 @@ class LocalStore:
                 "WHERE employee_id = ? AND idempotency_key = ?",
                 (int(next_attempt_ms), error[:200], item.employee_id, item.idempotency_key),
             )
+
+    def hold_outbox(self, until_ms: int) -> None:
+        """The server answered 429: nothing is sent before ``until_ms`` (its ``Retry-After``). Saves the window (so
+        that :meth:`queue`, and other processes, respect it) and moves every pending item's next attempt to at least
+        its end — one transaction."""
+        with self.transaction() as db:
+            if _meta_int(db, RATE_LIMITED_UNTIL) < int(until_ms):
+                _set_meta(db, RATE_LIMITED_UNTIL, str(int(until_ms)))
+            db.execute("UPDATE outbox SET next_attempt_ms = MAX(next_attempt_ms, ?)", (int(until_ms),))
+
+    def rate_limited_until(self) -> int:
+        """The end (Unix ms) of the last ``Retry-After`` window of the outbox; 0 when there was none."""
+        with self._lock:
+            return _meta_int(self._db, RATE_LIMITED_UNTIL)
 
     # MARK: reading
 
@@ -372,6 +441,14 @@ def _set_meta(db: sqlite3.Connection, key: str, value: Optional[str]) -> None:
 
 def _meta_time(value: Optional[str]) -> Optional[str]:
     return None if value is None else format_time_ms(int(value))
+
+
+def _meta_int(db: sqlite3.Connection, key: str) -> int:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    try:
+        return int(row[0]) if row is not None and row[0] is not None else 0
+    except ValueError:
+        return 0
 
 
 def _item(row: sqlite3.Row) -> OutboxItem:
@@ -455,15 +532,18 @@ def _apply(
         op = change.get("op")
         if op == "upsert":
             employee = change.get("employee") or {}
-            employee_id = int(employee["id"])
+            employee_id = _feed_id(employee["id"])
             encoding = employee.get("face_encoding")
             if encoding is not None and not isinstance(encoding, str):
                 encoding = json.dumps(encoding)  # the contract sends a JSON string; accept an array as well
             registered_ms = optional_time_ms(employee.get("face_registered_at"))
+            name, timekeeper_id = employee.get("name"), employee.get("timekeeper_id")
+            if not isinstance(name, (str, type(None))) or not isinstance(timekeeper_id, (str, type(None))):
+                raise ValueError(f"employee {employee_id}: name and timekeeper_id must be text")
             db.execute(
                 f"INSERT OR REPLACE INTO {table} (id, name, timekeeper_id, encoding, registered_at_ms) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (employee_id, employee.get("name"), employee.get("timekeeper_id"), encoding, registered_ms),
+                (employee_id, name, timekeeper_id, encoding, registered_ms),
             )
             stats.upserts += 1
             item = outbox.pop(employee_id, None) if outbox is not None else None
@@ -475,7 +555,7 @@ def _apply(
                 else:
                     outbox[employee_id] = item  # type: ignore[index]
         elif op == "delete":
-            employee_id = int(change["employee_id"])
+            employee_id = _feed_id(change["employee_id"])
             db.execute(f"DELETE FROM {table} WHERE id = ?", (employee_id,))
             stats.deletes += 1
             item = outbox.pop(employee_id, None) if outbox is not None else None
@@ -486,3 +566,10 @@ def _apply(
         else:
             log.warning("ignoring a feed change with an unknown op")
     return stats
+
+
+def _feed_id(value: Any) -> int:
+    """An employee id of the feed: a positive integer (``ValueError`` otherwise — a malformed change)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError("an employee id of the feed is not a positive integer")
+    return value

@@ -2,7 +2,7 @@
 
 - :meth:`KioskSync.sync` pulls what changed since the saved cursor (a full sync through the feed's snapshot when there
   is no cursor or the server answers 410), applies each page in one local transaction, acknowledges the position, and
-  then sends the outbox.
+  then sends the outbox (its registrations also when the pull failed).
 - :meth:`KioskSync.register_face` / :meth:`KioskSync.clear_face` change the local table at once, queue the upload or
   delete in the SQLite outbox, and try to send it; what cannot be sent now is retried later (exponential backoff with
   full jitter, at least ``Retry-After`` on 429), also after a restart.
@@ -10,7 +10,8 @@
 
 Conflicts follow the server's rule, the last registration wins: a pending registration older than the face the server
 holds is dropped (409 ``stale_registration``, or earlier when the feed already shows the newer face) and the kiosk keeps
-the server's face; a pending clear older than a face registered elsewhere is dropped too.
+the server's face; a pending clear older than a face registered elsewhere is dropped too — the server's ``DELETE``
+carries no time, so a clear that waited in the outbox is only sent right after a pull has shown no newer face.
 
 Logs (logger ``faceid_kiosk``) carry counts, employee ids, times and error codes — never an encoding.
 """
@@ -22,7 +23,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import requests
 
@@ -32,13 +33,16 @@ from .client import (
     ApiClient,
     AuthenticationError,
     BadRequest,
+    ChangesPage,
+    ConfigurationError,
     Conflict,
     CursorExpired,
     FaceIDError,
     NotFound,
     Offline,
     PermissionDenied,
-    TLSError,
+    RateLimited,
+    ServerError,
 )
 from .codec import TimeLike, encoding_to_text, format_time_ms, now_ms, to_time_ms, validate_encoding
 from .match import DEFAULT_TOLERANCE, FaceIndex, Match
@@ -53,6 +57,15 @@ ProgressCallback = Callable[[int, Optional[int]], None]
 #: After a full sync, a 410 on the cursor it produced is not answered with another full sync for this long
 #: (the contract's advice: keep the table and wait, rather than loop into the full-sync limit).
 FULL_SYNC_GUARD_MS = 15 * 60 * 1000
+
+#: Errors that need the kiosk's configuration fixed (key, device id, app secret, URL, CA): raised at once, never
+#: worked around. (:class:`TLSError` is a :class:`ConfigurationError`.)
+CONFIGURATION_ERRORS = (AuthenticationError, PermissionDenied, ConfigurationError)
+
+#: What a malformed change of the feed raises while it is applied (wrapped into :class:`ServerError`).
+_MALFORMED = (KeyError, ValueError, TypeError, AttributeError, OverflowError)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -80,7 +93,7 @@ class OutboxResult:
 
     ``status``: ``sent`` (the server applied it), ``queued`` (not sent yet — will retry later, not before
     ``retry_at``), ``superseded`` (the server holds a newer registration or deletion: the kiosk keeps the server's
-    state), ``rejected`` (refused for good — 400, 404 — and dropped)."""
+    state), ``rejected`` (refused for good — 400, 404 ``not_found`` — and dropped)."""
 
     employee_id: int
     op: str
@@ -137,7 +150,11 @@ class KioskSync:
     carries no ``X-Total-Count`` — a server older than this client — ask the table for it during a full sync for the
     progress total; the server counts that request as a full sync too).
 
-    Safe to share between threads (one sync at a time; register/clear/match may run meanwhile).
+    Safe to share between threads (one sync at a time; register/clear/match may run meanwhile). Several processes may
+    use the same ``db_path`` at once (the kiosk app and the ``faceid-kiosk`` command line): their writes are serialised
+    by SQLite, and each full sync stages its pages in its own connection's table, so each one that finishes installs a
+    complete table with its own cursor. An outbox item two processes send at the same moment carries the same
+    ``Idempotency-Key`` both times.
     """
 
     def __init__(
@@ -211,14 +228,26 @@ class KioskSync:
         outbox's due items; then, if any of them reached the server, one more delta so the table holds the server's
         own record of them.
 
+        When the pull fails with :class:`Offline`, :class:`ServerError`, :class:`RateLimited` or
+        :class:`CursorExpired`, the outbox's due registrations are still sent (the server's conflict rule protects
+        them; pending clears wait for a pull), then the pull's error is raised.
+
         Raises :class:`Offline` (no connection, after retries), :class:`AuthenticationError` /
-        :class:`PermissionDenied` (configuration), :class:`RateLimited` (a full sync refused for longer than the retry
-        policy waits), :class:`CursorExpired` (the cursor of a full sync made under 15 minutes ago was refused again),
-        :class:`ServerError`. The local table is consistent whatever is raised: it stays at the last applied page.
+        :class:`PermissionDenied` / :class:`ConfigurationError` (configuration), :class:`RateLimited` (a full sync
+        refused for longer than the retry policy waits), :class:`CursorExpired` (the cursor of a full sync made under
+        15 minutes ago was refused again), :class:`ServerError` (5xx, or an answer it cannot read). The local table is
+        consistent whatever is raised: it stays at the last applied delta page (a full sync that broke off leaves the
+        old table, and the next one starts over).
         """
         with self._sync_lock:
             started = time.monotonic()
-            mode, stats = self._pull(progress)
+            try:
+                mode, stats = self._pull(progress)
+            except CONFIGURATION_ERRORS:
+                raise
+            except FaceIDError as error:
+                self._flush_registrations_after(error)
+                raise
             acknowledged = self._acknowledge()
             flushed = self._flush(timeout=0.0)
             if self._needs_pull or flushed.count("sent") or flushed.count("superseded"):
@@ -226,7 +255,7 @@ class KioskSync:
                     _, again = self._delta(self.store.cursor or "", None)
                     stats = _add(stats, again)
                     acknowledged = self._acknowledge() or acknowledged
-                except (AuthenticationError, PermissionDenied, TLSError):
+                except CONFIGURATION_ERRORS:
                     raise
                 except FaceIDError as error:
                     log.info("follow-up delta after the outbox failed (%s); the next sync brings it",
@@ -261,12 +290,14 @@ class KioskSync:
         them from now on), queued in the outbox, and sent now if the server can be reached.
 
         ``registered_at`` is when the face was captured (default: now, from the kiosk clock); it decides conflicts.
-        Returns ``status="sent"``, ``"queued"`` ("will retry later": offline, 5xx, 429) or ``"superseded"`` (the
-        server already holds a newer registration or deletion; the kiosk now shows the server's state).
+        Returns ``status="sent"``, ``"queued"`` ("will retry later": offline, 5xx, 408, 425, 429 — or an earlier 429's
+        ``Retry-After`` has not passed yet) or ``"superseded"`` (the server already holds a newer registration or
+        deletion; the kiosk now shows the server's state).
 
         Raises :class:`~faceid_kiosk.codec.EncodingError` (a ``ValueError``) for a malformed encoding before anything
         is stored; :class:`NotFound` (no such employee) or :class:`BadRequest` after dropping the upload;
-        :class:`AuthenticationError` / :class:`PermissionDenied` / :class:`TLSError` with the upload kept queued.
+        :class:`AuthenticationError` / :class:`PermissionDenied` / :class:`ConfigurationError` (:class:`TLSError`
+        among them) with the upload kept queued.
         """
         employee_id = _employee_id(employee_id)
         text = encoding_to_text(validate_encoding(encoding))
@@ -278,7 +309,8 @@ class KioskSync:
 
     def clear_face(self, employee_id: int) -> OutboxResult:
         """Delete the employee's face data ("Clear Face Data"): removed locally at once, the delete queued in the
-        outbox and sent now if possible. A server without a face for them (404) counts as done."""
+        outbox and sent now if possible. A server without a face for them (404 ``not_found``) counts as done (and an
+        employee this kiosk never received leaves no row behind); the errors are those of :meth:`register_face`."""
         employee_id = _employee_id(employee_id)
         now = self._clock()
         item = self.store.queue(employee_id, "clear", now, None, now)
@@ -303,10 +335,14 @@ class KioskSync:
 
     def flush_outbox(self, timeout: float = 0.0) -> FlushResult:
         """Send the outbox's due items. With ``timeout > 0``, keep going — sleeping until the next item is due, as the
-        backoff and ``Retry-After`` allow — until the outbox is empty or ``timeout`` seconds have passed. Does not pull
-        first (:meth:`sync` does)."""
+        backoff and ``Retry-After`` allow — until the outbox is empty or ``timeout`` seconds have passed.
+
+        Before sending a pending clear it pulls a delta (the server's ``DELETE`` carries no time: a clear older than a
+        face registered elsewhere is dropped, not sent). When that pull fails (offline, 5xx, 429, 410), the clears stay
+        queued and the registrations are still sent. A 403 on one item defers that item and the others are still sent;
+        the first :class:`PermissionDenied` is raised at the end of the pass."""
         with self._sync_lock:
-            return self._flush(timeout)
+            return self._flush(timeout, check_clears=True)
 
     def employees(self) -> List[LocalEmployee]:
         """The local table as the kiosk shows it."""
@@ -352,7 +388,8 @@ class KioskSync:
         pages = 0
         while True:
             page = self._call(lambda c=cursor: self.api.changes(c, self.page_size))  # type: ignore[misc]
-            stats = self.store.apply_delta_page(page.changes, page.next_cursor)
+            _check_progress(page, cursor)
+            stats = _read_feed(lambda: self.store.apply_delta_page(page.changes, page.next_cursor))
             cursor = page.next_cursor
             pages += 1
             upserts += stats.upserts
@@ -375,12 +412,13 @@ class KioskSync:
         upserts = deletes = pages = 0
         while True:
             page = self._call(lambda c=cursor: self.api.changes(c, self.page_size))  # type: ignore[misc]
+            _check_progress(page, cursor)
             if pages == 0:
                 total = page.total  # the snapshot's X-Total-Count
                 if total is None and page.has_more and self.count_total:
                     # An older server: ask the table (one page needs no count, nor its full-sync slot).
                     total = self._employee_count()
-            stats = self.store.stage_page(page.changes)
+            stats = _read_feed(lambda: self.store.stage_page(page.changes))
             cursor = page.next_cursor
             pages += 1
             upserts += stats.upserts
@@ -401,7 +439,7 @@ class KioskSync:
     def _employee_count(self) -> Optional[int]:
         try:
             return self.api.employee_count()
-        except (AuthenticationError, PermissionDenied, TLSError):
+        except CONFIGURATION_ERRORS:
             raise
         except FaceIDError as error:
             log.info("no employee total for the progress (%s)", type(error).__name__)
@@ -413,7 +451,7 @@ class KioskSync:
             return False
         try:
             self._call(lambda: self.api.acknowledge(cursor))
-        except (AuthenticationError, PermissionDenied, TLSError):
+        except CONFIGURATION_ERRORS:
             raise
         except FaceIDError as error:
             log.warning("acknowledgement not sent (%s); the next sync sends it", type(error).__name__)
@@ -443,30 +481,99 @@ class KioskSync:
 
     # MARK: the outbox
 
-    def _flush(self, timeout: float) -> FlushResult:
+    def _flush(
+        self, timeout: float, *, check_clears: bool = False, ops: Optional[Tuple[str, ...]] = None
+    ) -> FlushResult:
+        """Passes over the due items (only ``ops`` when given) until none is left or ``timeout`` has passed.
+        ``check_clears``: pull before a pass that would send a clear (:meth:`sync` has just pulled; others have not)."""
         deadline = time.monotonic() + max(0.0, timeout)
         result = FlushResult()
         while True:
-            now = self._clock()
-            for item in self.store.outbox():
-                if item.next_attempt_ms > now:
-                    continue
-                outcome = self._send(item)
-                result.results.append(outcome)
-                if outcome.offline:
-                    break  # the network is down: leave the rest for later
+            self._flush_pass(result, check_clears, ops)
             pending = self.store.outbox()
             result.pending = len(pending)
-            if not pending or timeout <= 0:
+            waiting = [item for item in pending if ops is None or item.op in ops]
+            if not waiting or timeout <= 0:
                 return result
-            wait = max(0.0, (min(item.next_attempt_ms for item in pending) - self._clock()) / 1000)
+            due_ms = max(min(item.next_attempt_ms for item in waiting), self.store.rate_limited_until())
+            wait = max(0.0, (due_ms - self._clock()) / 1000)
             if time.monotonic() + wait > deadline:
                 return result
             log.debug("outbox: %d pending, next attempt in %.1f s", len(pending), wait)
             self._sleep(wait)
 
+    def _due(self, ops: Optional[Tuple[str, ...]]) -> List[OutboxItem]:
+        now = self._clock()
+        return [item for item in self.store.outbox()
+                if item.next_attempt_ms <= now and (ops is None or item.op in ops)]
+
+    def _flush_pass(self, result: FlushResult, check_clears: bool, ops: Optional[Tuple[str, ...]]) -> None:
+        """One pass over the due items. Stops at the first ``Offline`` (the network is down: leave the rest for later)
+        and at a 429 (every item then waits for its ``Retry-After``). A 403 defers only its own item: the pass goes on,
+        and the first :class:`PermissionDenied` is raised at its end."""
+        if self.store.rate_limited_until() > self._clock():
+            return  # an earlier 429's Retry-After (this process's or another's) has not passed
+        due = self._due(ops)
+        skip_clears = False
+        if check_clears and any(item.op == "clear" for item in due):
+            skip_clears = not self._pull_before_clears()
+            due = self._due(ops)  # the pull may have dropped clears (and registrations) the server made pointless
+        denied: Optional[PermissionDenied] = None
+        for item in due:
+            if skip_clears and item.op == "clear":
+                continue
+            try:
+                outcome = self._send(item)
+            except PermissionDenied as error:
+                denied = denied or error
+                kept = self.store.outbox_item(item.employee_id)
+                result.results.append(OutboxResult(
+                    item.employee_id, item.op, "queued", error=f"PermissionDenied: {error}",
+                    retry_at=format_time_ms(kept.next_attempt_ms) if kept is not None else None))
+                continue
+            result.results.append(outcome)
+            if outcome.offline or self.store.rate_limited_until() > self._clock():
+                break
+        if denied is not None:
+            raise denied
+
+    def _pull_before_clears(self) -> bool:
+        """A delta before sending clears (a full sync if there is no cursor). False when it failed for a reason other
+        than the configuration: the clears then stay queued."""
+        try:
+            self._pull(None)
+        except CONFIGURATION_ERRORS:
+            raise
+        except FaceIDError as error:
+            log.info("outbox: could not check the pending clears against the server (%s); they stay queued",
+                     type(error).__name__)
+            return False
+        self._acknowledge()
+        return True
+
+    def _flush_registrations_after(self, pull_error: FaceIDError) -> None:
+        """:meth:`sync`'s pull failed (not for the configuration): still send the due registrations — the server's
+        conflict rule refuses a stale one — but not the clears, which need a pull first. A failure here is logged (and
+        left on the items); the pull's error is the one raised."""
+        try:
+            flushed = self._flush(0.0, ops=("register",))
+        except FaceIDError as error:
+            log.warning("sync: the pull failed (%s) and sending the registrations failed too (%s)",
+                        type(pull_error).__name__, type(error).__name__)
+            return
+        if flushed.results:
+            log.info("sync: the pull failed (%s); registrations sent anyway: %d sent, %d superseded, %d pending",
+                     type(pull_error).__name__, flushed.count("sent"), flushed.count("superseded"), flushed.pending)
+
     def _send_now(self, item: OutboxItem) -> OutboxResult:
         """The first attempt of a new item, right after the operator's action: refusals are raised."""
+        until = self.store.rate_limited_until()
+        if until > self._clock():
+            retry_at = format_time_ms(max(until, item.next_attempt_ms))
+            log.info("employee %d: %s queued; the server asked to wait until %s (Retry-After)", item.employee_id,
+                     item.op, retry_at)
+            return OutboxResult(item.employee_id, item.op, "queued", retry_at=retry_at,
+                                error="RateLimited: waiting for the server's Retry-After")
         outcome = self._send(item, raise_refusals=True)
         # Superseded: fetch the server's newer state now, unless a sync is running (it will, or the next one will).
         if outcome.status == "superseded" and self._sync_lock.acquire(blocking=False):
@@ -493,9 +600,9 @@ class KioskSync:
             try:
                 self.api.delete_face(employee_id, item.idempotency_key)
                 log.info("employee %d: face data deleted on the server", employee_id)
-            except NotFound:
+            except NotFound:  # 404 not_found: no face to delete, or no such employee (only then a placeholder row)
                 log.info("employee %d: the server had no face data to delete", employee_id)
-            self.store.complete(item, None, None)
+            self.store.complete(item, None, None, forget_placeholder=True)
             return OutboxResult(employee_id, op, "sent")
         except Conflict as error:
             if error.code == "stale_registration":
@@ -516,23 +623,42 @@ class KioskSync:
             return self._refuse(item, error, raise_refusals)
         except (BadRequest, NotFound) as error:
             return self._refuse(item, error, raise_refusals)
-        except (AuthenticationError, PermissionDenied, TLSError) as error:
-            # The kiosk's key, device id, app secret or CA needs fixing: keep the item and stop sending (the error is
-            # raised). No backoff: once the configuration works again, the next sync sends it at once.
+        except PermissionDenied as error:
+            # This item only (e.g. another company's employee): keep it with backoff; the caller sends the others.
+            self._defer(item, error)
+            log.error("employee %d: %s refused (403 %s); kept, retried later", employee_id, op, error.code or "")
+            raise
+        except (AuthenticationError, ConfigurationError) as error:
+            # The kiosk's key, device id, app secret, URL or CA needs fixing — every item would fail the same way: keep
+            # the item and stop sending (the error is raised). No backoff: once the configuration works again, the
+            # next sync sends it at once.
             self._defer(item, error, backoff=False)
             log.error("employee %d: %s not sent: %s — fix the kiosk's configuration", employee_id, op,
                       type(error).__name__)
             raise
+        except RateLimited as error:
+            # 429: nothing goes out before Retry-After — this item and every other one (the caller stops its pass).
+            next_ms = self._next_attempt_ms(item, error)
+            outcome = self._defer(item, error, next_ms=next_ms)
+            self.store.hold_outbox(next_ms)
+            log.info("outbox: rate limited (429); nothing is sent before %s", format_time_ms(next_ms))
+            return outcome
         except FaceIDError as error:
             if error.retryable:
                 return self._defer(item, error)
             return self._refuse(item, error, raise_refusals)
 
-    def _defer(self, item: OutboxItem, error: FaceIDError, backoff: bool = True) -> OutboxResult:
+    def _next_attempt_ms(self, item: OutboxItem, error: FaceIDError, backoff: bool = True) -> int:
         wait = self.retry.delay(item.attempts, self._rng) if backoff else 0.0
         if error.retry_after is not None:
             wait = max(wait, error.retry_after)
-        next_ms = self._clock() + int(wait * 1000) + (1 if error.retry_after else 0)
+        return self._clock() + int(wait * 1000) + (1 if error.retry_after else 0)
+
+    def _defer(self, item: OutboxItem, error: FaceIDError, backoff: bool = True,
+               next_ms: Optional[int] = None) -> OutboxResult:
+        if next_ms is None:
+            next_ms = self._next_attempt_ms(item, error, backoff)
+        wait = max(0.0, (next_ms - self._clock()) / 1000)
         self.store.defer(item, next_ms, f"{type(error).__name__}: {error}")
         log.info("employee %d: %s not sent (%s%s); will retry in %.1f s (attempt %d)", item.employee_id, item.op,
                  type(error).__name__, f" {error.status}" if error.status else "", wait, item.attempts + 1)
@@ -579,3 +705,21 @@ def _employee_id(value: int) -> int:
 
 def _add(a: Tuple[int, int], b: Tuple[int, int]) -> Tuple[int, int]:
     return a[0] + b[0], a[1] + b[1]
+
+
+def _check_progress(page: ChangesPage, cursor: Optional[str]) -> None:
+    """A page that says ``has_more`` but hands back the cursor just used, with no change, would be asked for again
+    forever: a server fault, raised as :class:`ServerError` (retried by the next sync)."""
+    if page.has_more and page.next_cursor == cursor and not page.changes:
+        raise ServerError("The changes feed did not advance (has_more with the same cursor and no changes)",
+                          status=200)
+
+
+def _read_feed(apply: Callable[[], T]) -> T:
+    """Apply a page; a malformed change (a missing or mistyped field, an unreadable time) is a :class:`ServerError` —
+    the page's transaction is rolled back, nothing of it is kept."""
+    try:
+        return apply()
+    except _MALFORMED as error:
+        log.warning("the changes feed sent a malformed change (%s); page not applied", type(error).__name__)
+        raise ServerError(f"The changes feed sent a malformed change ({type(error).__name__})", status=200) from None
