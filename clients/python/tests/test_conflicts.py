@@ -102,9 +102,11 @@ def test_newer_deletion_wins_over_an_older_registration(company, make_kiosk):
     assert table[e[0]].encoding is None and a.employee(e[0]).encoding is None
 
 
-def test_newer_registration_wins_over_an_older_clear(company, make_kiosk):
+@pytest.mark.parametrize("send", ["sync", "flush_outbox"])
+def test_newer_registration_wins_over_an_older_clear(company, make_kiosk, send):
     """A clears a face offline; B registers a new one afterwards: A's clear is dropped instead of deleting B's newer
-    face (the server's DELETE carries no time, so the kiosk checks the feed first)."""
+    face (the server's DELETE carries no time, so the kiosk pulls before it sends a clear — in `sync()`, and in
+    `flush_outbox()` too)."""
     rng = random.Random(24)
     e = company.create_employees(2)
     a, b = make_kiosk(company), make_kiosk(company)
@@ -114,14 +116,18 @@ def test_newer_registration_wins_over_an_older_clear(company, make_kiosk):
     assert a.clear_face(e[0]).status == "queued"
     time.sleep(0.01)
     newer = random_encoding(rng)
-    b.register_face(e[0], newer)
+    assert b.register_face(e[0], newer).status == "sent"
     a.net.offline = False
     wait_until_due(a)
-    a.sync()
+    if send == "sync":
+        a.sync()
+    else:
+        flushed = a.flush_outbox()
+        assert flushed.results == [] and flushed.pending == 0  # dropped by the pull
     deletes = a.net.requests_to("DELETE", f"/api/employees/{e[0]}/face")
     assert [status for _, status, _ in deletes] == [None]  # only the offline attempt: dropped, never sent
     table = assert_matches_server(a, company)
-    assert table[e[0]].encoding == newer
+    assert table[e[0]].encoding == newer and a.employee(e[0]).encoding == newer
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,

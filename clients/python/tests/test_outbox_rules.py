@@ -77,27 +77,8 @@ def test_403_on_one_item_does_not_hold_up_the_others(company, make_kiosk, server
     assert kiosk.employee(e[0]).pending is None
 
 
-def test_flush_outbox_does_not_delete_a_newer_face_registered_elsewhere(company, make_kiosk):
-    """A clears a face offline; B registers a new one afterwards; A's flush_outbox (not a sync) pulls first, so its
-    older clear is dropped instead of deleting B's face (the server's DELETE carries no time)."""
-    rng = random.Random(92)
-    e = company.create_employees(2)
-    a, b = make_kiosk(company), make_kiosk(company)
-    b.register_face(e[0], random_encoding(rng))
-    a.sync(), b.sync()
-    a.net.offline = True
-    assert a.clear_face(e[0]).status == "queued"
-    time.sleep(0.01)
-    newer = random_encoding(rng)
-    assert b.register_face(e[0], newer).status == "sent"
-    a.net.offline = False
-    wait_until_due(a)
-
-    flushed = a.flush_outbox()
-    assert flushed.results == [] and flushed.pending == 0  # dropped by the pull, never sent
-    assert [status for _, status, _ in a.net.requests_to("DELETE", f"/api/employees/{e[0]}/face")] == [None]
-    table = assert_matches_server(a, company)
-    assert table[e[0]].encoding == newer and a.employee(e[0]).encoding == newer
+# That flush_outbox() pulls before it sends an older clear: tests/test_conflicts.py,
+# test_newer_registration_wins_over_an_older_clear[flush_outbox].
 
 
 def test_flush_outbox_keeps_clears_when_it_cannot_pull(company, make_kiosk):
