@@ -117,7 +117,8 @@ struct TestServer: Sendable {
             await postgres.pool.value
             _ = try? await admin.client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(postgres.database) WITH (FORCE)"), logger: admin.logger)
         } else {
-            try? services.sqlite.close()
+            // Closing waits for every reader to be released: off the pool, so the tasks holding them can still run.
+            try? await offThePool { [services] in try services.sqlite.close() }
         }
         try? FileManager.default.removeItem(at: directory)
         try outcome.get()
@@ -244,4 +245,14 @@ func expectError(_ reply: Reply, _ status: HTTPResponse.Status, _ code: String, 
 extension AppServices {
     /// The SQLite store, for the tests that read or damage its rows directly.
     var sqlite: Store { store as! Store }  // TestServer always builds one
+}
+
+/// Runs blocking work — a child process read to its end, a GRDB close that waits for its readers — on a thread of its own,
+/// not on one of Swift concurrency's cooperative threads, of which a 2-core machine has two: two such waits at once there
+/// leave no thread for the tasks they wait for. A clean-clone CI run hung so (a curl to the in-process HTTPS server in
+/// `TLSTests` and a `DatabasePool.close()` at the end of a `TestServer`, both blocked on the pool).
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
 }
