@@ -168,7 +168,9 @@ final class IndexService: Sendable {
 
     /// Holds the company's index key (its data key, loaded once); false for a company that is gone or whose secret is destroyed.
     func prepareIndexKey(_ companyID: Int64) async throws -> Bool {
-        try await keyRing.prepareIndexKey(companyID: companyID, wrappedKey: try await store.wrappedKey(companyID: companyID))
+        // Every search catches up first: a key already held costs no store read.
+        if keyRing.indexKey(companyID: companyID) != nil { return true }
+        return try await keyRing.prepareIndexKey(companyID: companyID, wrappedKey: try await store.wrappedKey(companyID: companyID))
     }
 
     /// Drops every collection of a deleted company (also while the index is rebuilt); returns how many there were.
